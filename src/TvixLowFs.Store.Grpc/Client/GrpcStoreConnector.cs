@@ -3,6 +3,7 @@ using Grpc.Core;
 using TvixLowFs.Protos.Castore;
 using TvixLowFs.Protos.Store;
 using TvixLowFs.Store.Model;
+using TvixLowFs.Store;
 using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Store.Grpc.Client;
@@ -12,7 +13,7 @@ namespace TvixLowFs.Store.Grpc.Client;
 /// the services that name it, and a probe call per service first so that an unreachable daemon
 /// is one clear error at start rather than a failure on first use.
 /// </summary>
-public sealed class GrpcStoreConnector(GrpcClientOptions options) : IDisposable
+public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStoreConnector, IDisposable
 {
     private readonly Dictionary<string, GrpcStoreChannel> _channels = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -73,6 +74,24 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IDisposable
             throw;
         }
     }
+
+    // The opener is synchronous; blocking on the probe is fine at command start (no synchronization context).
+    public IBlobService OpenBlobService(StoreAddress address) =>
+        OpenBlobServiceAsync(Canonical(address)).AsTask().GetAwaiter().GetResult();
+
+    public IDirectoryService OpenDirectoryService(StoreAddress address) =>
+        OpenDirectoryServiceAsync(Canonical(address)).AsTask().GetAwaiter().GetResult();
+
+    public IPathInfoService OpenPathInfoService(StoreAddress address) =>
+        OpenPathInfoServiceAsync(Canonical(address)).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>One spelling per endpoint, so roles naming it differently still share a channel.</summary>
+    public static string Canonical(StoreAddress address) => address.Kind switch
+    {
+        StoreAddressKind.GrpcHttp => $"grpc+http://{address.Host}:{address.Port}",
+        StoreAddressKind.GrpcUnix => "grpc+unix://" + address.Path,
+        _ => throw new ArgumentException($"{address} is not a gRPC store address", nameof(address)),
+    };
 
     /// <summary>Drops the connector's own hold on the channels; services opened keep theirs.</summary>
     public void Dispose()

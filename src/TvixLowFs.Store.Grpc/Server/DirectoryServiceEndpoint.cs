@@ -40,7 +40,7 @@ public sealed class DirectoryServiceEndpoint(IDirectoryService directories, ILog
             bool any = false;
             await foreach (var directory in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
             {
-                DirectoryRules.Validate(directory);
+                // The putter validates each message as it arrives (rules, children sent or stored, sizes).
                 await putter.PutAsync(directory, context.CancellationToken).ConfigureAwait(false);
                 any = true;
             }
