@@ -70,6 +70,22 @@ public sealed class GrpcStoreChannel : IDisposable
                 || !hostPort.Contains(':'))
                 throw new FormatException($"'{address}': a gRPC address is grpc+http://HOST:PORT");
             httpAddress = "http://" + hostPort;
+            // Our own connect (rather than the channel's subchannel balancer, which backs off for up
+            // to two minutes after failures) makes every call after an outage try a fresh connection.
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
         }
         else
         {

@@ -155,17 +155,14 @@ public sealed class DaemonHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// A socket file left by a daemon that died is replaced; a live daemon's socket, a directory
-    /// or a file with contents is not (a socket file always has length 0).
+    /// A socket file left by a daemon that died is replaced; a live daemon's socket, or anything
+    /// that is not a socket, is not.
     /// </summary>
     private static void RemoveStaleSocket(string path)
     {
-        if (System.IO.Directory.Exists(path))
-            throw new IOException($"{path} is a directory; not replacing it with a socket");
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        if (!Path.Exists(path))
             return;
-        if (info.Length != 0)
+        if (!Interop.Statx.IsSocket(path))
             throw new IOException($"{path} exists and is not a socket; not replacing it");
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
