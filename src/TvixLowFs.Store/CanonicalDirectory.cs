@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using TvixLowFs.Store.Model;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
@@ -12,16 +11,7 @@ namespace TvixLowFs.Store;
 /// </summary>
 internal static class CanonicalDirectory
 {
-    private static readonly MessageParser<Directory> DiscardingParser = Directory.Parser.WithDiscardUnknownFields(true);
-
-    public static byte[] Encode(Directory directory)
-    {
-        byte[] bytes = directory.ToByteArray();
-        // Unknown fields are the only thing that can make the generated encoding non-canonical,
-        // and they only ever add bytes: a re-parse that keeps the size proves there were none.
-        Directory clean = DiscardingParser.ParseFrom(bytes);
-        return clean.CalculateSize() == bytes.Length ? bytes : clean.ToByteArray();
-    }
+    public static byte[] Encode(Directory directory) => DirectoryRules.CanonicalEncoding(directory);
 
     /// <summary>Parses stored bytes, checking they hash to <paramref name="digest"/>.</summary>
     public static Directory DecodeVerified(ReadOnlySpan<byte> bytes, B3Digest digest, string where)

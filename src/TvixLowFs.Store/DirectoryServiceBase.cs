@@ -78,10 +78,10 @@ public abstract class DirectoryServiceBase : IDirectoryService
                 : await StoredSizeAsync(childDigest, cancellationToken).ConfigureAwait(false);
             if (childSize is null)
                 throw new StoreValidationException(
-                    $"directory {digest}: child directory '{NodeName.Display(child.Name)}' refers to {childDigest}, which was not sent before it and is not stored");
+                    $"directory {digest}: child directory {NodeNames.Escape(child.Name.Span)} refers to {childDigest}, which was not sent before it and is not stored");
             if (childSize.Value != child.Size)
                 throw new StoreValidationException(
-                    $"directory {digest}: child directory '{NodeName.Display(child.Name)}' has size {child.Size}, but {childDigest} has size {childSize.Value}");
+                    $"directory {digest}: child directory {NodeNames.Escape(child.Name.Span)} has size {child.Size}, but {childDigest} has size {childSize.Value}");
         }
         return new ValidatedDirectory(digest, canonical, DirectoryRules.Size(directory), directory);
     }

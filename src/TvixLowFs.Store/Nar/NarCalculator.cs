@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Security.Cryptography;
-using Google.Protobuf;
 using TvixLowFs.Protos.Castore;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
@@ -28,7 +26,7 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
                 graph.TryAdd(DirectoryRules.Digest(directory), directory);
         }
 
-        using var sink = new Sha256CountingStream();
+        using var sink = new NarHasher();
         var nar = new NarWriter(sink);
         nar.WriteHeader();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
@@ -53,7 +51,7 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        return new NarHash((ulong)sink.Length, sink.Finish());
+        return new NarHash(sink.Size, sink.CurrentSha256());
     }
 
     private async ValueTask WriteDirectoryAsync(
@@ -62,48 +60,34 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
         if (!graph.TryGetValue(digest, out Directory? directory))
             throw new StoreNotFoundException($"directory {digest} not found");
         nar.BeginDirectory();
-        // The three lists are each sorted by name; the NAR wants them merged.
-        int d = 0, f = 0, s = 0;
-        while (true)
+        foreach (DirectoryChild child in DirectoryRules.Children(directory))
         {
-            ByteString? dn = d < directory.Directories.Count ? directory.Directories[d].Name : null;
-            ByteString? fn = f < directory.Files.Count ? directory.Files[f].Name : null;
-            ByteString? sn = s < directory.Symlinks.Count ? directory.Symlinks[s].Name : null;
-            ByteString? least = Least(Least(dn, fn), sn);
-            if (least is null)
-                break;
-            nar.BeginEntry(least.Span);
-            if (ReferenceEquals(least, dn))
+            nar.BeginEntry(child.Name.Span);
+            switch (child.Kind)
             {
-                await WriteDirectoryAsync(nar, graph, B3Digest.FromByteString(directory.Directories[d].Digest), buffer, cancellationToken).ConfigureAwait(false);
-                d++;
-            }
-            else if (ReferenceEquals(least, fn))
-            {
-                await WriteFileAsync(nar, directory.Files[f], buffer, cancellationToken).ConfigureAwait(false);
-                f++;
-            }
-            else
-            {
-                nar.WriteSymlink(directory.Symlinks[s].Target.Span);
-                s++;
+                case CastoreNodeKind.Directory:
+                    await WriteDirectoryAsync(nar, graph, B3Digest.FromByteString(child.Directory!.Digest), buffer, cancellationToken).ConfigureAwait(false);
+                    break;
+                case CastoreNodeKind.File:
+                    await WriteFileAsync(nar, child.File!, buffer, cancellationToken).ConfigureAwait(false);
+                    break;
+                default:
+                    nar.WriteSymlink(child.Symlink!.Target.Span);
+                    break;
             }
             nar.EndEntry();
         }
         nar.EndDirectory();
     }
 
-    private static ByteString? Least(ByteString? a, ByteString? b) =>
-        a is null ? b : b is null ? a : a.Span.SequenceCompareTo(b.Span) <= 0 ? a : b;
-
     private async ValueTask WriteFileAsync(NarWriter nar, FileNode file, byte[] buffer, CancellationToken cancellationToken)
     {
         B3Digest digest = B3Digest.FromByteString(file.Digest);
         using BlobReader reader = await blobs.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false)
-            ?? throw new StoreNotFoundException($"blob {digest} (file '{NodeName.Display(file.Name)}') not found");
+            ?? throw new StoreNotFoundException($"blob {digest} (file {NodeNames.Escape(file.Name.Span)}) not found");
         if ((ulong)reader.Length != file.Size)
             throw new StoreValidationException(
-                $"file '{NodeName.Display(file.Name)}' says {file.Size} bytes but blob {digest} has {reader.Length}");
+                $"file {NodeNames.Escape(file.Name.Span)} says {file.Size} bytes but blob {digest} has {reader.Length}");
         nar.BeginFile(file.Executable, file.Size);
         long offset = 0;
         while (offset < reader.Length)
@@ -115,39 +99,5 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
             offset += read;
         }
         nar.EndFile();
-    }
-
-    /// <summary>A write-only stream that feeds SHA-256 and counts bytes: the NAR goes nowhere else.</summary>
-    private sealed class Sha256CountingStream : Stream
-    {
-        private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private long _length;
-
-        public byte[] Finish() => _sha256.GetHashAndReset();
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            _sha256.AppendData(buffer);
-            _length += buffer.Length;
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override void WriteByte(byte value) => Write([value]);
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => _length;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                _sha256.Dispose();
-            base.Dispose(disposing);
-        }
     }
 }
