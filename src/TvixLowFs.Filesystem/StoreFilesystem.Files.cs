@@ -7,9 +7,9 @@ using TvixLowFs.Store.Services;
 namespace TvixLowFs.Filesystem;
 
 // open, read, release: one open blob per file inode, local blobs spliced from their descriptor.
-public sealed unsafe partial class StoreFilesystem
+public sealed partial class StoreFilesystem
 {
-    public void Open(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
+    public unsafe void Open(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
         if (_inodes.Get(inode) is not { } record)
         {
@@ -53,7 +53,7 @@ public sealed unsafe partial class StoreFilesystem
         _reply.Open(request, in opened);
     }
 
-    public void Read(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo)
+    public unsafe void Read(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo)
     {
         if (_inodes.Get(inode) is not { } record)
         {
@@ -155,7 +155,7 @@ public sealed unsafe partial class StoreFilesystem
         ArrayPool<byte>.Shared.Return(buffer);
     }
 
-    public void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo) => _reply.Err(request, 0);
+    public unsafe void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo) => _reply.Err(request, 0);
 
     /// <summary>The file's open blob; opened once per inode, shared by concurrent misses.</summary>
     private Task<OpenBlob> EnsureBlobAsync(InodeRecord record)

@@ -64,7 +64,7 @@ public sealed partial class StoreFilesystem
 
     private void LookupStorePath(FuseRequest request, ReadOnlySpan<byte> name)
     {
-        if (!StorePath.TryParseBasename(name, out StorePathHash hash))
+        if (!TvixLowFs.Store.Model.StorePath.TryParseBasename(name, out StorePathHash hash))
         {
             _reply.Err(request, Errno.ENOENT);
             return;

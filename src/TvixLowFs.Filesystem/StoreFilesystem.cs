@@ -15,7 +15,7 @@ namespace TvixLowFs.Filesystem;
 /// so no FUSE thread waits on the backend. Backend failures and corrupt data answer EIO and are
 /// logged once per fetch with the digest.
 /// </summary>
-public sealed unsafe partial class StoreFilesystem : IFuseOperations
+public sealed partial class StoreFilesystem : IFuseOperations
 {
     /// <summary>FUSE_ROOT_ID.</summary>
     public const ulong RootInode = 1;
@@ -53,7 +53,7 @@ public sealed unsafe partial class StoreFilesystem : IFuseOperations
 
     // ------------------------------------------------------------------ session
 
-    public void Init(FuseConnInfo* connection)
+    public unsafe void Init(FuseConnInfo* connection)
     {
         connection->Want |= FuseCapabilities.Wanted & connection->Capable;
         connection->Want &= ~FuseCapabilities.Unwanted;
@@ -95,7 +95,7 @@ public sealed unsafe partial class StoreFilesystem : IFuseOperations
             DropBlob(record);
     }
 
-    public void GetAttr(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
+    public unsafe void GetAttr(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
         if (_inodes.Get(inode) is not { } record)
         {
@@ -192,24 +192,16 @@ public sealed unsafe partial class StoreFilesystem : IFuseOperations
     private CancellationTokenSource BackendDeadline() => new(_options.BackendTimeout);
 }
 
-/// <summary>The FUSE_CAP_* bits this filesystem negotiates (libfuse 3.14 fuse_common.h).</summary>
+/// <summary>The capabilities this filesystem negotiates.</summary>
 internal static class FuseCapabilities
 {
-    public const uint AsyncRead = 1 << 0;
-    public const uint SpliceWrite = 1 << 7;
-    public const uint SpliceMove = 1 << 8;
-    public const uint AutoInvalData = 1 << 12;
-    public const uint ReaddirPlus = 1 << 13;
-    public const uint ReaddirPlusAuto = 1 << 14;
-    public const uint ParallelDirops = 1 << 18;
-    public const uint CacheSymlinks = 1 << 23;
-
     /// <summary>Immutable content: splice reads, readdirplus, symlink caching, parallel directory operations.</summary>
-    public const uint Wanted = AsyncRead | SpliceWrite | SpliceMove | ReaddirPlus | ParallelDirops | CacheSymlinks;
+    public const uint Wanted = (uint)(FuseCapability.AsyncRead | FuseCapability.SpliceWrite | FuseCapability.SpliceMove
+        | FuseCapability.ReaddirPlus | FuseCapability.ParallelDirops | FuseCapability.CacheSymlinks);
 
     /// <summary>
     /// READDIRPLUS_AUTO would fall back to plain readdir after the first page, costing a lookup per
     /// entry for stat-heavy walks; AUTO_INVAL_DATA only matters for content that can change.
     /// </summary>
-    public const uint Unwanted = ReaddirPlusAuto | AutoInvalData;
+    public const uint Unwanted = (uint)(FuseCapability.ReaddirPlusAuto | FuseCapability.AutoInvalData);
 }
