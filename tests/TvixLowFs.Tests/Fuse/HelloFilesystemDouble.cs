@@ -9,7 +9,7 @@ namespace TvixLowFs.Tests.Fuse;
 /// <summary>
 /// A test double filesystem (the store filesystem is not the binding's to test): root (1) holds
 /// hello.txt (2), link -> hello.txt (3) and broken.txt (4, whose read throws); looking up
-/// "throw" throws. Every write-type request is recorded and refused with EROFS.
+/// "throw" throws; looking up "reply-then-throw" answers ENOENT and then throws. Every write-type request is recorded and refused with EROFS.
 /// </summary>
 internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
 {
@@ -51,6 +51,11 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
     public void Lookup(FuseRequest request, ulong parent, ReadOnlySpan<byte> name)
     {
         if (name.SequenceEqual("throw"u8)) throw new InvalidOperationException("lookup of 'throw' fails on purpose");
+        if (name.SequenceEqual("reply-then-throw"u8))
+        {
+            reply.Err(request, ENOENT);
+            throw new InvalidOperationException("lookup of 'reply-then-throw' fails after answering");
+        }
         if (parent == 1)
         {
             foreach (var (entryName, ino) in RootEntries)

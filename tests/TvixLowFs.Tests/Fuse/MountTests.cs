@@ -112,7 +112,9 @@ public sealed unsafe class MountTests
             {
                 Libc.Close(fd);
             }
-            // The mount still serves after both failures.
+            // Answered before the throw: the binding must not answer a second time.
+            Assert.That(Libc.LStatErrno(mount.PathOf("reply-then-throw"), out _), Is.EqualTo(HelloFilesystemDouble.ENOENT));
+            // The mount still serves after the failures.
             Assert.That(File.ReadAllBytes(mount.PathOf("hello.txt")), Is.EqualTo(HelloFilesystemDouble.HelloContent));
         }
         finally
@@ -124,6 +126,50 @@ public sealed unsafe class MountTests
             Assert.That(reported, Has.Some.Contains("lookup").And.Contains("InvalidOperationException"));
             Assert.That(reported, Has.Some.Contains("read").And.Contains("IOException"));
         }
+    }
+
+    [Test]
+    public void TheMountShowsFsNameAndSubtypeAndIsReadOnly()
+    {
+        using var mount = new TestMount(new HelloFilesystemDouble());
+        var line = File.ReadLines("/proc/self/mounts").Single(l => l.Split(' ')[1] == mount.MountPoint).Split(' ');
+        Assert.That(line[0], Is.EqualTo("tvixlowfs-test"));
+        Assert.That(line[2], Is.EqualTo("fuse.tvixlowfs-test"));
+        Assert.That(line[3].Split(','), Does.Contain("ro").And.Contain("nosuid").And.Contain("nodev"));
+    }
+
+    [Test]
+    public void MountingOnAMissingDirectoryFails()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-missing-" + Guid.NewGuid().ToString("N"));
+        Assert.That(() => FuseSession.Mount(new HelloFilesystemDouble(), new FuseMountOptions { MountPoint = missing }),
+            Throws.InstanceOf<IOException>());
+        Assert.That(TestMount.IsMounted(missing), Is.False);
+    }
+
+    [Test]
+    public void ExitBeforeRunMakesRunReturnAtOnce()
+    {
+        Assert.That(File.Exists("/dev/fuse"), Is.True, "/dev/fuse is missing");
+        var mountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(mountPoint);
+        try
+        {
+            using var session = FuseSession.Mount(new HelloFilesystemDouble(), new FuseMountOptions { MountPoint = mountPoint, HandleSignals = false });
+            session.Exit();
+            Assert.That(session.ExitRequested, Is.True);
+            Assert.That(session.Run(), Is.Zero);
+        }
+        finally
+        {
+            if (TestMount.IsMounted(mountPoint))
+            {
+                using var fusermount = Process.Start("fusermount3", ["-u", "-z", mountPoint]);
+                fusermount.WaitForExit();
+            }
+            Directory.Delete(mountPoint);
+        }
+        Assert.That(TestMount.IsMounted(mountPoint), Is.False);
     }
 
     [Test]
