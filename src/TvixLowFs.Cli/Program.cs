@@ -45,6 +45,7 @@ public static class Program
         context.Options.AddTo(root);
         // One line per command.
         root.Add(ImportCommand.Create(context));
+        root.Add(MountCommand.Create(context));
         return root;
     }
 
