@@ -94,12 +94,9 @@ public static class NarRenderer
         var digest = B3Digest.FromByteString(node.Digest);
         var directory = await getDirectory(digest, cancellationToken).ConfigureAwait(false)
             ?? throw new StoreValidationException($"directory {digest} (entry {NodeNames.Escape(node.Name.Span)}) is not in the store");
-        var actual = DirectoryRules.Digest(directory);
-        if (actual != digest)
-            throw new StoreValidationException($"directory {digest} was answered with a Directory whose digest is {actual}");
+        DirectoryRules.Verify(directory, digest);
         try
         {
-            DirectoryRules.Validate(directory);
             DirectoryRules.ValidateChildSize(node, directory);
         }
         catch (StoreValidationException e)
