@@ -46,7 +46,14 @@ public sealed class LocalDirectoryService(LocalStore store) : DirectoryServiceBa
     {
         cancellationToken.ThrowIfCancellationRequested();
         // Renamed leaves first: a directory visible under its name has its children visible too.
-        Store.WriteAllAtomically(directories.Select(d => (Store.DirectoryPath(d.Digest), d.Canonical)).ToList());
+        try
+        {
+            Store.WriteAllAtomically(directories.Select(d => (Store.DirectoryPath(d.Digest), d.Canonical)).ToList());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Store.Failure($"storing {directories.Count} directories", e);
+        }
         foreach (ValidatedDirectory directory in directories)
             _sizes.TryAdd(directory.Digest, directory.Size);
         return ValueTask.CompletedTask;

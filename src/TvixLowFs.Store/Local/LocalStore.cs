@@ -51,7 +51,7 @@ public sealed class LocalStore
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new StoreUnavailableException($"cannot open local store '{root}': {e.Message}", e);
+            throw new StoreUnavailableException($"cannot open local store '{root}': {SystemErrorText.Of(e)}", e);
         }
         return store;
     }
@@ -82,6 +82,10 @@ public sealed class LocalStore
             WriteAtomically(marker, System.Text.Encoding.UTF8.GetBytes(FormatMarker + "\n"), overwrite: false);
         RemoveStaleTempFiles();
     }
+
+    /// <summary>The error for a failed read or write in this store: names the store, says what failed.</summary>
+    public StoreUnavailableException Failure(string doing, Exception exception) =>
+        new($"local store '{Root}': {doing} failed: {SystemErrorText.Of(exception)}", exception);
 
     public string BlobPath(B3Digest digest) => ShardedPath(BlobsDirectory, digest);
 
