@@ -59,6 +59,58 @@ public sealed unsafe class MountTests
     }
 
     [Test]
+    public void FdBackedDataRepliesServeAFileAtAnyOffset()
+    {
+        var content = new byte[300_000];
+        new Random(7).NextBytes(content);
+        var backing = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-backing-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllBytes(backing, content);
+        try
+        {
+            using var handle = File.OpenHandle(backing);
+            using var mount = new TestMount(new HelloFilesystemDouble((int)handle.DangerousGetHandle(), content.Length));
+            Assert.That(File.ReadAllBytes(mount.PathOf("spliced.bin")), Is.EqualTo(content));
+            var fd = Libc.Open(mount.PathOf("spliced.bin"), Libc.O_RDONLY, 0);
+            Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+            try
+            {
+                var buffer = new byte[70_001];
+                foreach (var offset in new long[] { 299_999, 12_345, 0, 131_071, 250_000 })
+                {
+                    long read;
+                    fixed (byte* b = buffer) read = Libc.PRead(fd, b, (nuint)buffer.Length, offset);
+                    var expected = (int)Math.Min(buffer.Length, content.Length - offset);
+                    Assert.That(read, Is.EqualTo(expected), $"bytes at {offset}");
+                    Assert.That(buffer.AsSpan(0, expected).SequenceEqual(content.AsSpan((int)offset, expected)), Is.True, $"content at {offset}");
+                }
+            }
+            finally
+            {
+                Libc.Close(fd);
+            }
+        }
+        finally
+        {
+            File.Delete(backing);
+        }
+    }
+
+    [Test]
+    public void ManyThreadsAreServedAtOnce()
+    {
+        using var mount = new TestMount(new HelloFilesystemDouble());
+        var failures = 0;
+        Parallel.For(0, 64, new ParallelOptions { MaxDegreeOfParallelism = 16 }, i =>
+        {
+            var ok = i % 2 == 0
+                ? File.ReadAllBytes(mount.PathOf("hello.txt")).AsSpan().SequenceEqual(HelloFilesystemDouble.HelloContent)
+                : Directory.GetFileSystemEntries(mount.MountPoint).Length == 3;
+            if (!ok) Interlocked.Increment(ref failures);
+        });
+        Assert.That(failures, Is.Zero);
+    }
+
+    [Test]
     public void WritesOnAReadOnlyMountFailWithErofs()
     {
         using var mount = new TestMount(new HelloFilesystemDouble());
