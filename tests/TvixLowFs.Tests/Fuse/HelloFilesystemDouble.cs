@@ -42,6 +42,10 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
     public bool DestroyCalled { get; private set; }
     public int ReadCalls;
 
+    /// <summary>When set, reads of hello.txt signal <see cref="ReadEntered"/> and wait for this gate (an in-flight request).</summary>
+    public ManualResetEventSlim? ReadGate { get; init; }
+    public ManualResetEventSlim ReadEntered { get; } = new(false);
+
     public void Init(FuseConnInfo* connection)
     {
         InitCalled = true;
@@ -118,6 +122,11 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
             var buffers = KernelReplySink.FileBuffer(splicedFd, offset, (nuint)Math.Min((long)size, available));
             reply.Data(request, ref buffers, FuseBufCopyFlags.SpliceMove);
             return;
+        }
+        if (ReadGate is { } gate)
+        {
+            ReadEntered.Set();
+            gate.Wait();
         }
         var start = (int)Math.Min(offset, HelloContent.Length);
         var length = (int)Math.Min((long)size, HelloContent.Length - start);

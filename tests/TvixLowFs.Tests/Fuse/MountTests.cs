@@ -249,6 +249,40 @@ public sealed unsafe class MountTests
     }
 
     [Test]
+    public void ExitWhileARequestIsInFlightLetsItFinishThenEndsTheLoop()
+    {
+        // After Exit the loop takes no new requests (a close() now would wait for its flush until
+        // Dispose aborts the connection), so the read goes through an fd opened beforehand.
+        using var gate = new ManualResetEventSlim(false);
+        var filesystem = new HelloFilesystemDouble { ReadGate = gate };
+        var mount = new TestMount(filesystem);
+        var fd = Libc.Open(mount.PathOf("hello.txt"), Libc.O_RDONLY, 0);
+        try
+        {
+            Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+            var buffer = new byte[64];
+            var reader = Task.Factory.StartNew(() =>
+            {
+                fixed (byte* b = buffer) return (long)Libc.PRead(fd, b, (nuint)buffer.Length, 0);
+            }, TaskCreationOptions.LongRunning);
+            Assert.That(filesystem.ReadEntered.Wait(TimeSpan.FromSeconds(30)), Is.True, "the read reached the handler");
+            mount.Session.Exit();
+            gate.Set();
+            Assert.That(reader.Wait(TimeSpan.FromSeconds(30)), Is.True, "the in-flight read was answered");
+            Assert.That(buffer.AsSpan(0, (int)reader.Result).ToArray(), Is.EqualTo(HelloFilesystemDouble.HelloContent));
+            Assert.That(mount.Loop.Wait(TimeSpan.FromSeconds(30)), Is.True, "Run returns after Exit");
+            mount.Session.Dispose();
+            Assert.That(TestMount.IsMounted(mount.MountPoint), Is.False);
+        }
+        finally
+        {
+            gate.Set();
+            mount.Dispose();
+            if (fd >= 0) Libc.Close(fd);
+        }
+    }
+
+    [Test]
     public void SigtermEndsTheLoopWhenSignalsAreHandled()
     {
         var mount = new TestMount(new HelloFilesystemDouble(), handleSignals: true);
