@@ -200,6 +200,55 @@ public sealed unsafe class MountTests
     }
 
     [Test]
+    public void AnUnknownMountOptionIsRefusedBeforeMounting()
+    {
+        var mountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(mountPoint);
+        try
+        {
+            Assert.That(() => FuseSession.Mount(new HelloFilesystemDouble(), new FuseMountOptions
+            {
+                MountPoint = mountPoint,
+                ExtraOptions = ["no_such_fuse_option"],
+            }), Throws.InstanceOf<IOException>().With.Message.Contains("no_such_fuse_option"));
+            Assert.That(TestMount.IsMounted(mountPoint), Is.False);
+        }
+        finally
+        {
+            Directory.Delete(mountPoint);
+        }
+    }
+
+    [Test]
+    public void AllowOtherAndMaxReadOptionsAreAccepted()
+    {
+        var filesystem = new HelloFilesystemDouble();
+        var mountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(mountPoint);
+        try
+        {
+            using var session = FuseSession.Mount(filesystem, new FuseMountOptions
+            {
+                MountPoint = mountPoint,
+                AllowOther = true,
+                ExtraOptions = ["max_read=1048576"],
+                HandleSignals = false,
+            });
+            var options = File.ReadLines("/proc/self/mounts").Single(l => l.Split(' ')[1] == mountPoint).Split(' ')[3].Split(',');
+            Assert.That(options, Does.Contain("allow_other").And.Contain("default_permissions").And.Contain("max_read=1048576"));
+        }
+        finally
+        {
+            if (TestMount.IsMounted(mountPoint))
+            {
+                using var fusermount = Process.Start("fusermount3", ["-u", "-z", mountPoint]);
+                fusermount.WaitForExit();
+            }
+            Directory.Delete(mountPoint);
+        }
+    }
+
+    [Test]
     public void ExitBeforeRunMakesRunReturnAtOnce()
     {
         Assert.That(File.Exists("/dev/fuse"), Is.True, "/dev/fuse is missing");
