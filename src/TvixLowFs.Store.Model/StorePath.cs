@@ -135,7 +135,7 @@ public sealed class StorePath : IEquatable<StorePath>
 
     private static string? BasenameProblem(ReadOnlySpan<char> basename)
     {
-        if (basename.Length < MinBasenameLength)
+        if (basename.Length < HashChars + 1)
             return $"it is {basename.Length} characters long, a basename is a {HashChars}-character hash, '-' and a name";
         Span<byte> hash = stackalloc byte[StorePathHash.Length];
         if (!NixBase32.TryDecode(basename[..HashChars], hash))
