@@ -217,6 +217,24 @@ public sealed class StoreFilesystemHandlerTests
     }
 
     [Test]
+    public void ABackendThatDoesNotAnswerInTimeGivesEio()
+    {
+        var sink = new RecordingReplySink();
+        var log = new RecordingLogger();
+        var fs = new StoreFilesystem(_store, sink, new StoreFilesystemOptions { BackendTimeout = TimeSpan.FromMilliseconds(200) }, log);
+        _gated.HoldPathInfos();
+        FuseRequest request = sink.NewRequest();
+        fs.Lookup(request, 1, Encoding.UTF8.GetBytes(_tree));
+        Assert.That(sink.WaitFor(request).Errno, Is.EqualTo(Libc.EIO));
+        Assert.That(log.Lines.Single().Message, Does.StartWith("PathInfo "));
+        _gated.ReleasePathInfos();
+
+        FuseRequest retry = sink.NewRequest();
+        fs.Lookup(retry, 1, Encoding.UTF8.GetBytes(_tree));
+        Assert.That(sink.WaitFor(retry).Kind, Is.EqualTo("entry"), "a timed-out fetch is not remembered");
+    }
+
+    [Test]
     public unsafe void LookupCountsFollowLookupsReaddirplusAndForgets()
     {
         (StoreFilesystem fs, RecordingReplySink sink, _) = Create();
