@@ -216,6 +216,75 @@ public sealed class StoreFilesystemHandlerTests
         Assert.That(sink.DoubleReplies, Is.Empty);
     }
 
+    [TestCase(false, 64)]
+    [TestCase(false, 4096)]
+    [TestCase(true, 200)]
+    [TestCase(true, 4096)]
+    public unsafe void ReaddirPagesFollowOffsetsExactly(bool plus, int pageSize)
+    {
+        (StoreFilesystem fs, RecordingReplySink sink, _) = Create();
+        ulong tree = Lookup(fs, sink, 1, _tree);
+        ulong dir = Lookup(fs, sink, tree, "dir");
+        var expected = new[] { ".", ".." }.Concat(Enumerable.Range(0, 50).Select(i => $"n{i:D2}")).ToList();
+
+        List<(string Name, long Next, ulong Ino)> Page(long offset)
+        {
+            FuseFileInfo info = default;
+            FuseRequest request = sink.NewRequest();
+            if (plus)
+                fs.ReadDirPlus(request, dir, (nuint)pageSize, offset, &info);
+            else
+                fs.ReadDir(request, dir, (nuint)pageSize, offset, &info);
+            RecordingReplySink.Reply reply = sink.WaitFor(request);
+            Assert.That(reply.Kind, Is.EqualTo("buf"));
+            Assert.That(reply.Data!.Length, Is.LessThanOrEqualTo(pageSize));
+            return ParseDirents(reply.Data!, plus);
+        }
+
+        // Follow the offsets page by page, as the kernel does.
+        var listed = new List<string>();
+        long next = 0;
+        while (Page(next) is { Count: > 0 } page)
+        {
+            listed.AddRange(page.Select(e => e.Name));
+            next = page[^1].Next;
+        }
+        Assert.That(listed, Is.EqualTo(expected));
+
+        // And start at every offset directly.
+        for (int offset = 0; offset <= expected.Count; offset++)
+        {
+            List<(string Name, long Next, ulong Ino)> page = Page(offset);
+            if (offset == expected.Count)
+            {
+                Assert.That(page, Is.Empty);
+                continue;
+            }
+            Assert.That(page[0].Name, Is.EqualTo(expected[offset]), $"offset {offset}");
+            Assert.That(page[0].Next, Is.EqualTo(offset + 1));
+        }
+        Assert.That(sink.DoubleReplies, Is.Empty);
+    }
+
+    /// <summary>Decodes a readdir / readdirplus reply (struct fuse_dirent, after a 128-byte fuse_entry_out in plus mode).</summary>
+    private static List<(string Name, long Next, ulong Ino)> ParseDirents(byte[] buffer, bool plus)
+    {
+        var entries = new List<(string, long, ulong)>();
+        int position = 0;
+        while (position < buffer.Length)
+        {
+            if (plus)
+                position += 128;
+            ReadOnlySpan<byte> dirent = buffer.AsSpan(position);
+            ulong ino = BitConverter.ToUInt64(dirent);
+            long next = BitConverter.ToInt64(dirent[8..]);
+            int nameLength = (int)BitConverter.ToUInt32(dirent[16..]);
+            entries.Add((Encoding.UTF8.GetString(dirent.Slice(24, nameLength)), next, ino));
+            position += (24 + nameLength + 7) & ~7;
+        }
+        return entries;
+    }
+
     [Test]
     public void ABackendThatDoesNotAnswerInTimeGivesEio()
     {
