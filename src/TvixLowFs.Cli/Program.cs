@@ -82,7 +82,9 @@ public static class Program
         ArgumentNullException.ThrowIfNull(exception);
         while (exception is AggregateException { InnerExceptions.Count: 1 } aggregate)
             exception = aggregate.InnerExceptions[0];
-        string message = exception.Message.ReplaceLineEndings(" ");
+        string message = (exception is IOException or UnauthorizedAccessException
+            ? TvixLowFs.Store.SystemErrorText.Of(exception)
+            : exception.Message).ReplaceLineEndings(" ");
         return exception switch
         {
             TvixLowFs.Store.Import.ImportException or TvixLowFs.Store.StoreAddressException

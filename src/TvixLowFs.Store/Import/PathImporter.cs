@@ -89,7 +89,7 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ImportException(file.Path, $"cannot open the file: {e.Message}");
+            throw new ImportException(file.Path, $"cannot open the file: {SystemErrorText.Of(e)}");
         }
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
@@ -105,7 +105,7 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    throw new ImportException(file.Path, $"cannot read the file: {e.Message}");
+                    throw new ImportException(file.Path, $"cannot read the file: {SystemErrorText.Of(e)}");
                 }
                 if (read == 0)
                     break;

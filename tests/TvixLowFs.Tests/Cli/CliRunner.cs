@@ -31,14 +31,22 @@ public static class CliRunner
     public static string DllPath => Path.Join(AppContext.BaseDirectory, "tvixlowfs.dll");
 
     /// <summary>Starts <c>dotnet tvixlowfs.dll ARGS</c> with exactly the given environment additions.</summary>
-    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartWrapped([], environment, args);
+
+    /// <summary>Starts <c>WRAPPER... dotnet tvixlowfs.dll ARGS</c> (a wrapper such as <c>setpriv</c> changing the user).</summary>
+    public static Process StartWrapped(string[] wrapper, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (string word in wrapper.Skip(1))
+            start.ArgumentList.Add(word);
+        if (wrapper.Length > 0)
+            start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(DllPath);
         foreach (string arg in args)
             start.ArgumentList.Add(arg);
@@ -49,9 +57,12 @@ public static class CliRunner
         return Process.Start(start)!;
     }
 
-    public static async Task<CliResult> RunProcessAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<CliResult> RunProcessAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunWrappedAsync([], environment, args);
+
+    public static async Task<CliResult> RunWrappedAsync(string[] wrapper, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using Process process = Start(environment, args);
+        using Process process = StartWrapped(wrapper, environment, args);
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> error = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();

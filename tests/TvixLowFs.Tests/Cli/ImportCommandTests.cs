@@ -217,6 +217,38 @@ public sealed class ImportCommandTests
         Assert.That(StoredFiles("pathinfos"), Is.Empty);
     }
 
+    [TestCase("file")]
+    [TestCase("directory")]
+    public async Task Something_the_user_may_not_read_is_named_and_registers_nothing(string what)
+    {
+        string tree = Source("tree", Sample());
+        string locked = what == "file" ? Path.Join(tree, "nested", "a-file") : Path.Join(tree, "nested", "deeper");
+        if (what == "file")
+            File.WriteAllText(locked, "secret");
+        File.SetUnixFileMode(locked, UnixFileMode.None);
+
+        CliResult result;
+        if (Environment.IsPrivilegedProcess)
+        {
+            // root reads anything: run the import as nobody, with a store and home it may write.
+            foreach (string directory in new[] { Path.Join(_work, "xdg"), Path.Join(_work, "home") })
+            {
+                System.IO.Directory.CreateDirectory(directory);
+                File.SetUnixFileMode(directory, (UnixFileMode)0x1FF);
+            }
+            _environment["DOTNET_CLI_HOME"] = Path.Join(_work, "home");
+            result = await CliRunner.RunWrappedAsync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], _environment, "import", tree);
+        }
+        else
+        {
+            result = await ImportAsync(tree);
+        }
+
+        Assert.That(result, Is.EqualTo(new CliResult(1, "",
+            $"tvixlowfs: cannot import '{locked}': {(what == "file" ? "cannot open the file" : "cannot list the directory")}: permission denied\n")));
+        Assert.That(StoredFiles("pathinfos"), Is.Empty);
+    }
+
     [Test]
     public async Task A_bad_store_address_is_one_line_naming_it()
     {
