@@ -1,4 +1,28 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Running;
+
+namespace TvixLowFs.Bench;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench</c> runs the whole micro suite; any BenchmarkDotNet
+/// arguments (<c>--filter '*Nix*'</c>, <c>--job short</c>, <c>--list flat</c>) select and shape it.
+/// <c>e2e</c> as the first argument is reserved for the end-to-end comparison.
+/// </summary>
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "e2e")
+        {
+            Console.Error.WriteLine("e2e: not implemented yet");
+            return 1;
+        }
+        // Without arguments BenchmarkSwitcher would ask interactively; run everything instead.
+        string[] switcherArgs = args.Length == 0 ? ["--filter", "*"] : args;
+        // BenchmarkDotNet rebuilds the solution for its generated host; on a busy 2-core machine that
+        // takes longer than its default 2-minute limit.
+        var config = ManualConfig.Create(DefaultConfig.Instance).WithBuildTimeout(TimeSpan.FromMinutes(15));
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(switcherArgs, config);
+        return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+    }
 }

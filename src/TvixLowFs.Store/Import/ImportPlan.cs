@@ -42,7 +42,9 @@ public sealed class ImportPlan
         string full = Path.GetFullPath(path);
         if (full.Length > 1)
             full = Path.TrimEndingDirectorySeparator(full);
-        string name = Path.GetFileName(full);
+        // Like nix-store --add, the name is the last component of the path as given (so "." and ".." are refused).
+        string trimmed = path.TrimEnd('/');
+        string name = trimmed.Length == 0 ? "" : Path.GetFileName(trimmed);
         if (StorePath.NameProblem(name) is { } problem)
             throw new ImportException(path, $"'{NodeNames.Escape(name)}' is not a valid store path name: {problem}");
         var files = new List<PlannedFile>();
@@ -74,7 +76,7 @@ public sealed class ImportPlan
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ImportException(path, e.Message);
+            throw new ImportException(path, SystemErrorText.Of(e));
         }
 
         switch (mode & Interop.Libc.S_IFMT)
@@ -93,7 +95,7 @@ public sealed class ImportPlan
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    throw new ImportException(path, $"cannot read the symlink: {e.Message}");
+                    throw new ImportException(path, $"cannot read the symlink: {SystemErrorText.Of(e)}");
                 }
                 return new PlannedSymlink(path, name, Utf8Exactly(path, target, "symlink target"));
             case Interop.Libc.S_IFDIR:
@@ -116,7 +118,7 @@ public sealed class ImportPlan
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ImportException(path, $"cannot list the directory: {e.Message}");
+            throw new ImportException(path, $"cannot list the directory: {SystemErrorText.Of(e)}");
         }
         // Directory entries and NAR entries are ordered bytewise by name.
         children.Sort(static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));

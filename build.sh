@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# One-command set-up for TvixLowFs on Debian 12 (run as root on a fresh machine):
+#   ./build.sh          install what is missing, build everything warning-free, build native/,
+#                       publish the NativeAOT binary to artifacts/tvixlowfs
+#   ./build.sh test     the same, then run the whole NUnit suite (results in artifacts/test-results)
+#   ./build.sh demo     the same, then import protos/ into a demo store and mount it in the
+#                       foreground at a printed path until Ctrl-C
+#   ./build.sh bench [ARGS]   the same, then `dotnet run -c Release --project bench -- ARGS`
+# Idempotent: each step is skipped or incremental when nothing changed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$repo"
+command=${1:-build}
+[ $# -gt 0 ] && shift
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+install_packages() {
+    # fuse3: fusermount3 and the kernel module helpers; libfuse3-3/-dev: the library and the
+    # headers native/ probes; clang + zlib1g-dev: NativeAOT's linker; attr: getfattr for checks.
+    local wanted=(fuse3 libfuse3-3 libfuse3-dev pkg-config make gcc clang zlib1g-dev attr)
+    if [ "$command" = bench ]; then wanted+=(squashfuse squashfs-tools); fi
+    local missing=()
+    for package in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "build.sh: missing packages (${missing[*]}); run as root or install them" >&2
+            exit 1
+        fi
+        log "installing ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    if ! command -v dotnet >/dev/null 2>&1; then
+        echo "build.sh: the .NET 10 SDK (dotnet) is not on PATH" >&2
+        exit 1
+    fi
+}
+
+build_all() {
+    log "building native/"
+    make -s -C native
+    log "building the solution (warnings are errors)"
+    dotnet build TvixLowFs.sln -c Release -warnaserror -nologo -clp:ErrorsOnly -v:quiet
+    log "publishing the NativeAOT binary"
+    dotnet publish src/TvixLowFs.Cli/TvixLowFs.Cli.csproj -c Release -r linux-x64 -warnaserror \
+        -nologo -clp:ErrorsOnly -v:quiet -o artifacts/publish
+    install -m 0755 artifacts/publish/tvixlowfs artifacts/tvixlowfs
+    log "ready: artifacts/tvixlowfs"
+}
+
+run_tests() {
+    if [ ! -e /dev/fuse ]; then
+        echo "build.sh: /dev/fuse is missing: the mount tests cannot run (this is a failure, not a skip)" >&2
+        exit 1
+    fi
+    local results="$repo/artifacts/test-results"
+    rm -rf "$results"
+    mkdir -p "$results"
+    log "running the test suite"
+    local status=0
+    TVIXLOWFS_BINARY="$repo/artifacts/tvixlowfs" dotnet test tests/TvixLowFs.Tests/TvixLowFs.Tests.csproj \
+        -c Release --no-build -nologo \
+        --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
+        --results-directory "$results" "$@" || status=$?
+    local trx="$results/results.trx"
+    if [ -f "$trx" ]; then
+        local counters passed failed total
+        counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+        total=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+        passed=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+        failed=$(( ${total:-0} - ${passed:-0} ))
+        echo "${passed:-0} passed, ${failed} failed"
+    else
+        echo "0 passed, 1 failed"
+        [ $status -ne 0 ] || status=1
+    fi
+    return $status
+}
+
+run_demo() {
+    local demo=${TVIXLOWFS_DEMO_DIR:-/tmp/tvixlowfs-demo}
+    local store="local://$demo/store"
+    mkdir -p "$demo/mnt"
+    export BLOB_SERVICE_ADDR=$store DIRECTORY_SERVICE_ADDR=$store PATH_INFO_SERVICE_ADDR=$store
+    log "importing protos/ into $demo/store"
+    local path
+    path=$(artifacts/tvixlowfs import "$repo/protos")
+    echo "imported: $path"
+    echo "mounting at $demo/mnt (Ctrl-C to unmount); try in another shell:"
+    echo "  ls -l $demo/mnt/    find $demo/mnt/$(basename "$path")"
+    exec artifacts/tvixlowfs mount "$demo/mnt" --list-root
+}
+
+install_packages
+case "$command" in
+    build) build_all ;;
+    test) build_all; run_tests "$@" ;;
+    demo) build_all; run_demo ;;
+    bench) build_all; exec dotnet run -c Release --project bench -- "$@" ;;
+    *) echo "usage: ./build.sh [build|test|demo|bench [ARGS]]" >&2; exit 2 ;;
+esac
