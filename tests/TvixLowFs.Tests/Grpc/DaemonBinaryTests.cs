@@ -223,6 +223,10 @@ public sealed class DaemonBinaryTests
         var (exit, _, error) = await Run(StoreAt("memory://"), "daemon", "--listen-address", "0.0.0.0:8000");
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain("loopback"));
+        (exit, _, error) = await Run(StoreAt("memory://"), "daemon", "--listen-address", "unix://" + Path.Combine(_directory, "absent", "d.sock"));
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), error);
+        Assert.That(error, Does.Contain("does not exist"));
         (exit, _, error) = await Run(StoreAt("memory://"), "import", "--grpc-timeout", "soon", _directory);
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain("timeout"));
