@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 using System.Numerics;
 
 namespace TvixLowFs.Store.Model;
@@ -157,25 +159,27 @@ public sealed class StorePath : IEquatable<StorePath>
             return false;
         Span<byte> bytes = stackalloc byte[StorePathHash.Length];
         bool decoded = typeof(TChar) == typeof(byte)
-            ? NixBase32.TryDecode(System.Runtime.InteropServices.MemoryMarshal.Cast<TChar, byte>(basename[..HashChars]), bytes)
-            : NixBase32.TryDecode(System.Runtime.InteropServices.MemoryMarshal.Cast<TChar, char>(basename[..HashChars]), bytes);
+            ? NixBase32.TryDecode(MemoryMarshal.Cast<TChar, byte>(basename[..HashChars]), bytes)
+            : NixBase32.TryDecode(MemoryMarshal.Cast<TChar, char>(basename[..HashChars]), bytes);
         if (!decoded)
             return false;
         hash = StorePathHash.FromBytes(bytes);
         return true;
     }
 
+    private const string NameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-._?=";
+    private static readonly SearchValues<char> NameCharsUtf16 = SearchValues.Create(NameChars);
+    private static readonly SearchValues<byte> NameCharsAscii = SearchValues.Create(System.Text.Encoding.ASCII.GetBytes(NameChars));
+
     private static bool IsValidNameCore<TChar>(ReadOnlySpan<TChar> name)
         where TChar : unmanaged, IBinaryInteger<TChar>
     {
         if (name.Length == 0 || name.Length > MaxNameLength || uint.CreateTruncating(name[0]) == '.')
             return false;
-        foreach (var c in name)
-        {
-            if (!IsNameChar(uint.CreateTruncating(c)))
-                return false;
-        }
-        return true;
+        // SearchValues scans vectorized: this runs for every name a FUSE lookup at the root is asked about.
+        return typeof(TChar) == typeof(byte)
+            ? MemoryMarshal.Cast<TChar, byte>(name).IndexOfAnyExcept(NameCharsAscii) < 0
+            : MemoryMarshal.Cast<TChar, char>(name).IndexOfAnyExcept(NameCharsUtf16) < 0;
     }
 
     private static bool IsNameChar(uint c) =>
