@@ -23,7 +23,7 @@ public static class Program
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            string errors = string.Join("; ", parsed.Errors.Select(e => e.Message.TrimEnd('.')));
+            string errors = string.Join("; ", parsed.Errors.Select(e => e.Message.ReplaceLineEndings(" ").TrimEnd('.')));
             context.Error.WriteLine($"tvixlowfs: {errors} (see tvixlowfs --help)");
             return ExitUsage;
         }
@@ -81,7 +81,9 @@ public static class Program
         ArgumentNullException.ThrowIfNull(exception);
         while (exception is AggregateException { InnerExceptions.Count: 1 } aggregate)
             exception = aggregate.InnerExceptions[0];
-        string message = exception.Message.ReplaceLineEndings(" ");
+        string message = (exception is IOException or UnauthorizedAccessException
+            ? TvixLowFs.Store.SystemErrorText.Of(exception)
+            : exception.Message).ReplaceLineEndings(" ");
         return exception switch
         {
             TvixLowFs.Store.Import.ImportException or TvixLowFs.Store.StoreAddressException

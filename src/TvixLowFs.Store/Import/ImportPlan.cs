@@ -74,7 +74,7 @@ public sealed class ImportPlan
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ImportException(path, e.Message);
+            throw new ImportException(path, SystemErrorText.Of(e));
         }
 
         switch (mode & Interop.Libc.S_IFMT)
@@ -93,7 +93,7 @@ public sealed class ImportPlan
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    throw new ImportException(path, $"cannot read the symlink: {e.Message}");
+                    throw new ImportException(path, $"cannot read the symlink: {SystemErrorText.Of(e)}");
                 }
                 return new PlannedSymlink(path, name, Utf8Exactly(path, target, "symlink target"));
             case Interop.Libc.S_IFDIR:
@@ -116,7 +116,7 @@ public sealed class ImportPlan
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ImportException(path, $"cannot list the directory: {e.Message}");
+            throw new ImportException(path, $"cannot list the directory: {SystemErrorText.Of(e)}");
         }
         // Directory entries and NAR entries are ordered bytewise by name.
         children.Sort(static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));

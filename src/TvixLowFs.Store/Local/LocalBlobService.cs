@@ -79,7 +79,14 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService
         public Writer(LocalStore store)
         {
             _store = store;
-            (_tempPath, _handle) = store.CreateTempFile("blob");
+            try
+            {
+                (_tempPath, _handle) = store.CreateTempFile("blob");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw store.Failure("starting a blob", e);
+            }
         }
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
@@ -87,7 +94,14 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService
             ObjectDisposedException.ThrowIf(_done, this);
             cancellationToken.ThrowIfCancellationRequested();
             _hasher.Update(data.Span);
-            RandomAccess.Write(_handle, data.Span, _length);
+            try
+            {
+                RandomAccess.Write(_handle, data.Span, _length);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw _store.Failure("writing a blob", e);
+            }
             _length += data.Length;
             return ValueTask.CompletedTask;
         }
@@ -100,7 +114,14 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService
             _hasher.Finalize(hash);
             _hasher.Dispose();
             B3Digest digest = B3Digest.FromBytes(hash);
-            _store.Publish(_tempPath, _handle, _store.BlobPath(digest), overwrite: false);
+            try
+            {
+                _store.Publish(_tempPath, _handle, _store.BlobPath(digest), overwrite: false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw _store.Failure($"storing blob {digest}", e);
+            }
             return ValueTask.FromResult(digest);
         }
 

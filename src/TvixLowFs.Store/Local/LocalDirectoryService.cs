@@ -44,13 +44,18 @@ public sealed class LocalDirectoryService(LocalStore store) : DirectoryServiceBa
 
     protected override ValueTask StoreAsync(IReadOnlyList<ValidatedDirectory> directories, CancellationToken cancellationToken)
     {
-        // Leaves first, each durable before the next: a stored directory's children are always stored.
-        foreach (ValidatedDirectory directory in directories)
+        cancellationToken.ThrowIfCancellationRequested();
+        // Renamed leaves first: a directory visible under its name has its children visible too.
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            Store.WriteAtomically(Store.DirectoryPath(directory.Digest), directory.Canonical, overwrite: false);
-            _sizes.TryAdd(directory.Digest, directory.Size);
+            Store.WriteAllAtomically(directories.Select(d => (Store.DirectoryPath(d.Digest), d.Canonical)).ToList());
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Store.Failure($"storing {directories.Count} directories", e);
+        }
+        foreach (ValidatedDirectory directory in directories)
+            _sizes.TryAdd(directory.Digest, directory.Size);
         return ValueTask.CompletedTask;
     }
 }

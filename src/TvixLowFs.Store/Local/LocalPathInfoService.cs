@@ -24,8 +24,15 @@ public sealed class LocalPathInfoService(LocalStore store, NarCalculator narCalc
         Model.StorePath storePath = PathInfoRules.Validate(pathInfo);
         byte[] bytes = pathInfo.ToByteArray();
         string path = Store.PathInfoPath(storePath.Hash);
-        if (!SameBytes(path, bytes))
-            Store.WriteAtomically(path, bytes, overwrite: true);
+        try
+        {
+            if (!SameBytes(path, bytes))
+                Store.WriteAtomically(path, bytes, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Store.Failure($"storing the PathInfo of {storePath.Basename}", e);
+        }
         return ValueTask.FromResult(PathInfo.Parser.ParseFrom(bytes));
     }
 
