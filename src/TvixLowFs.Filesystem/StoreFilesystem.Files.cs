@@ -40,7 +40,7 @@ public sealed partial class StoreFilesystem
             _reply.Open(request, in opened);
             return;
         }
-        _ = OpenAfterFetchAsync(request, record, opened);
+        Track(OpenAfterFetchAsync(request, record, opened));
     }
 
     private async Task OpenAfterFetchAsync(FuseRequest request, InodeRecord record, FuseFileInfo opened)
@@ -83,7 +83,7 @@ public sealed partial class StoreFilesystem
         int length = (int)Math.Min((long)Math.Min(size, int.MaxValue), record.Size - offset);
         if (record.Blob is { } blob && TryReplyFromLocalFile(request, blob, length, offset) == LocalReply.Sent)
             return;
-        _ = ReadAfterOpenAsync(request, record, length, offset);
+        Track(ReadAfterOpenAsync(request, record, length, offset));
     }
 
     private enum LocalReply
