@@ -310,6 +310,8 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
 
     private static void MarkBroken(FileSystemUnderTest system, string reason)
     {
+        // After Ctrl-C the teardown pulls mounts from under running workloads; those errors are not findings.
+        if (Teardown.Instance.Interrupted) return;
         if (system.HasMountedOnce) system.FailureReason ??= reason;
         else system.UnavailableReason ??= reason;
         Log($"  {system.Name} {(system.FailureReason is not null ? "FAILED" : "is not available")}: {reason}");

@@ -168,7 +168,9 @@ internal static class Report
         var shown = target.Baseline is not null
             ? measured.Value.ToString("0.00", CultureInfo.InvariantCulture) + "×"
             : Format(target.Metric, measured.Value) + target.Unit;
-        var pass = target.AtLeast ? measured >= target.Threshold : measured <= target.Threshold;
+        // Thresholds are in the displayed unit (MiB for RSS); samples are kept in bytes.
+        var comparable = target.Metric == Metric.PeakResident && target.Baseline is null ? measured.Value / MiB : measured.Value;
+        var pass = target.AtLeast ? comparable >= target.Threshold : comparable <= target.Threshold;
         return (shown, pass ? "PASS" : "MISS");
     }
 
