@@ -14,6 +14,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
     private Corpus corpus = null!;
     private Process? daemon;
     private bool cachesWarned;
+    private string? remoteCacheNote;
 
     public int Execute()
     {
@@ -45,6 +46,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             RemoteCold = remoteCold,
             RemoteWarm = remoteWarm,
         };
+        if (remoteCacheNote is not null) run.Notes.Add(remoteCacheNote);
         var load = MachineDescription.LoadAverage().Split(' ')[0];
         if (double.TryParse(load, System.Globalization.CultureInfo.InvariantCulture, out var loadValue) && loadValue > 0.5)
         {
@@ -112,25 +114,24 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
     {
         const string Cold = "remote, cache cold";
         const string Warm = "remote, cache warm";
-        string? reason = options.SkipRemote ? "--skip-remote" : store is null ? "needs the local tvixlowfs store and binary" : null;
-        if (reason is null)
-        {
-            var help = ExternalCommand.Run(store!.Binary, ["mount", "--help"], timeout: TimeSpan.FromSeconds(30));
-            if (!(help.StandardOutput + help.StandardError).Contains(options.RemoteCacheOption, StringComparison.Ordinal))
-            {
-                reason = $"`tvixlowfs mount --help` lists no {options.RemoteCacheOption} option for the blob cache (see --remote-cache-option)";
-            }
-        }
+        var reason = options.SkipRemote ? "--skip-remote" : store is null ? "needs the local tvixlowfs store and binary" : null;
         if (reason is null)
         {
             try
             {
-                var socket = Path.Combine(profile, "daemon.sock");
-                daemon = store!.StartDaemon(socket);
-                var addresses = TvixLowFsStore.Addresses("grpc+unix://" + socket);
+                // The cache directory goes by the mount option when the binary has it, and always by
+                // XDG_CACHE_HOME (the read-through cache's default root), so either way it is ours to empty.
                 var cacheDirectory = Path.Combine(profile, "remote-cache");
-                string[] cache = [options.RemoteCacheOption, cacheDirectory];
-                return (new TvixLowFsMount(Cold, store, mountPoint, addresses, cache), new TvixLowFsMount(Warm, store, mountPoint, addresses, cache));
+                var help = ExternalCommand.Run(store!.Binary, ["mount", "--help"], timeout: TimeSpan.FromSeconds(30));
+                var hasOption = (help.StandardOutput + help.StandardError).Contains(options.RemoteCacheOption, StringComparison.Ordinal);
+                string[] cacheArguments = hasOption ? [options.RemoteCacheOption, cacheDirectory] : [];
+                remoteCacheNote = hasOption
+                    ? $"remote cache directory given as `{options.RemoteCacheOption} {cacheDirectory}` (and XDG_CACHE_HOME)"
+                    : $"remote cache directory given as XDG_CACHE_HOME={cacheDirectory} (`tvixlowfs mount --help` lists no {options.RemoteCacheOption})";
+                var socket = Path.Combine(profile, "daemon.sock");
+                daemon = store.StartDaemon(socket);
+                var addresses = new Dictionary<string, string>(TvixLowFsStore.Addresses("grpc+unix://" + socket)) { ["XDG_CACHE_HOME"] = cacheDirectory };
+                return (new TvixLowFsMount(Cold, store, mountPoint, addresses, cacheArguments), new TvixLowFsMount(Warm, store, mountPoint, addresses, cacheArguments));
             }
             catch (SystemUnavailable e)
             {
