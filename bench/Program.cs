@@ -1,6 +1,23 @@
-// TEMPORARY (bench helper): routes `e2e` until the model helper's BenchmarkSwitcher Program.cs lands.
+using BenchmarkDotNet.Running;
+
+namespace TvixLowFs.Bench;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench</c> runs the whole micro suite; any BenchmarkDotNet
+/// arguments (<c>--filter '*Nix*'</c>, <c>--job short</c>, <c>--list flat</c>) select and shape it.
+/// <c>e2e</c> as the first argument runs the end-to-end comparison (bench/E2e, <c>e2e --help</c>).
+/// </summary>
 public static class Program
 {
-    public static int Main(string[] args) =>
-        args.Length > 0 && args[0] == "e2e" ? TvixLowFs.Bench.E2e.EndToEndBenchmark.Run(args[1..]) : 0;
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "e2e")
+        {
+            return E2e.EndToEndBenchmark.Run(args[1..]);
+        }
+        // Without arguments BenchmarkSwitcher would ask interactively; run everything instead.
+        string[] switcherArgs = args.Length == 0 ? ["--filter", "*"] : args;
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(switcherArgs);
+        return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+    }
 }

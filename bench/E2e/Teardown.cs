@@ -116,6 +116,7 @@ internal sealed class Teardown
             {
                 if (!server.WaitForExit(TimeSpan.FromSeconds(5)))
                 {
+                    Console.Error.WriteLine($"e2e: the server of {mountPoint} (pid {server.Id}) did not exit within 5 s of its unmount; killing it");
                     Kill(server);
                 }
             }
