@@ -162,3 +162,51 @@ public struct FuseForgetData
     public ulong Ino;
     public ulong Nlookup;
 }
+
+/// <summary><c>struct fuse_args</c> (fuse_opt.h, 16 bytes): argc/argv handed to fuse_session_new.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct FuseArgs
+{
+    public int Argc;
+    public byte** Argv;
+    /// <summary>Nonzero when libfuse reallocated argv (then fuse_opt_free_args frees it).</summary>
+    public int Allocated;
+}
+
+/// <summary><c>struct iovec</c> (16 bytes), for fuse_reply_iov.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct IoVec
+{
+    public void* Base;
+    public nuint Length;
+}
+
+/// <summary>The <c>FUSE_CAP_*</c> bits of <see cref="FuseConnInfo.Capable"/> / <see cref="FuseConnInfo.Want"/> (3.14).</summary>
+[Flags]
+public enum FuseCapability : uint
+{
+    None = 0,
+    AsyncRead = 1u << 0,
+    PosixLocks = 1u << 1,
+    AtomicOTrunc = 1u << 3,
+    ExportSupport = 1u << 4,
+    DontMask = 1u << 6,
+    SpliceWrite = 1u << 7,
+    SpliceMove = 1u << 8,
+    SpliceRead = 1u << 9,
+    FlockLocks = 1u << 10,
+    IoctlDir = 1u << 11,
+    AutoInvalData = 1u << 12,
+    ReaddirPlus = 1u << 13,
+    ReaddirPlusAuto = 1u << 14,
+    AsyncDio = 1u << 15,
+    WritebackCache = 1u << 16,
+    NoOpenSupport = 1u << 17,
+    ParallelDirops = 1u << 18,
+    PosixAcl = 1u << 19,
+    HandleKillpriv = 1u << 20,
+    CacheSymlinks = 1u << 23,
+    NoOpendirSupport = 1u << 24,
+    ExplicitInvalData = 1u << 25,
+    ExpireOnly = 1u << 26,
+}

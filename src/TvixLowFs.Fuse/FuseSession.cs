@@ -1,0 +1,224 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using TvixLowFs.Fuse.Native;
+
+namespace TvixLowFs.Fuse;
+
+/// <summary>
+/// One mounted libfuse low-level session serving an <see cref="IFuseOperations"/>:
+/// <see cref="Mount"/> creates and mounts, <see cref="Run"/> blocks in the multi-threaded loop
+/// (fuse_session_loop_mt, 3.12 form) until <see cref="Exit"/>, a signal, or an external unmount,
+/// and <see cref="Dispose"/> unmounts and destroys (which calls <see cref="IFuseOperations.Destroy"/>
+/// if init ran). Handlers run on libfuse's worker threads, concurrently.
+/// </summary>
+public sealed unsafe class FuseSession : IDisposable
+{
+    private readonly FuseMountOptions options;
+    private readonly Lock stateLock = new();
+    private readonly ManualResetEventSlim loopReturned = new(false);
+    private GCHandle operationsHandle;
+    private nint session;
+    private NativeArgs arguments;
+    private bool mounted;
+    private bool running;
+    private bool wakeStarted;
+    private bool disposed;
+
+    private FuseSession(FuseMountOptions options) => this.options = options;
+
+    public string MountPoint => options.MountPoint;
+
+    /// <summary>Whether the loop was told to stop (fuse_session_exited).</summary>
+    public bool ExitRequested
+    {
+        get { lock (stateLock) return session != 0 && LibFuse.SessionExited(session) != 0; }
+    }
+
+    /// <summary>Creates the session and mounts it; the kernel queues requests until <see cref="Run"/>.</summary>
+    /// <exception cref="IOException">libfuse refused the options or the mount (its own reason is on stderr).</exception>
+    public static FuseSession Mount(IFuseOperations operations, FuseMountOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(operations);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MaxThreads < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxThreads must be at least 1");
+        var fuseSession = new FuseSession(options);
+        try
+        {
+            fuseSession.Create(operations);
+            fuseSession.MountSession();
+            return fuseSession;
+        }
+        catch
+        {
+            fuseSession.Dispose();
+            throw;
+        }
+    }
+
+    private void Create(IFuseOperations operations)
+    {
+        var argv = new List<string> { "tvixlowfs-fuse", "-o", options.MountOptionString() };
+        if (options.Debug) argv.Add("-d");
+        arguments = NativeArgs.Allocate(argv);
+        operationsHandle = GCHandle.Alloc(operations);
+        var table = FuseOperationTable.Create(); // libfuse copies it into the session
+        var args = new FuseArgs { Argc = arguments.Count, Argv = arguments.Argv };
+        session = LibFuse.SessionNew(&args, &table, (nuint)sizeof(FuseLowLevelOps), GCHandle.ToIntPtr(operationsHandle));
+        LibFuse.OptFreeArgs(&args);
+        if (session == 0) throw new IOException($"fuse_session_new refused the options '{options.MountOptionString()}'");
+    }
+
+    private void MountSession()
+    {
+        var path = Encoding.UTF8.GetBytes(options.MountPoint + "\0");
+        fixed (byte* p = path)
+        {
+            if (LibFuse.SessionMount(session, p) != 0) throw new IOException($"cannot mount FUSE filesystem at {options.MountPoint}");
+        }
+        mounted = true;
+    }
+
+    /// <summary>
+    /// Serves requests on up to <see cref="FuseMountOptions.MaxThreads"/> libfuse threads until
+    /// <see cref="Exit"/>, SIGINT/SIGTERM/SIGHUP (with <see cref="FuseMountOptions.HandleSignals"/>)
+    /// or an unmount from outside. Returns libfuse's result: 0, or -errno on a device error.
+    /// </summary>
+    public int Run()
+    {
+        lock (stateLock)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (running) throw new InvalidOperationException("the session loop is already running");
+            running = true;
+            loopReturned.Reset();
+        }
+        var signals = options.HandleSignals
+            ? new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP }
+                .Select(s => PosixSignalRegistration.Create(s, context => { context.Cancel = true; Exit(); }))
+                .ToArray()
+            : [];
+        var loopConfig = LibFuse.LoopConfigCreate();
+        try
+        {
+            LibFuse.LoopConfigSetMaxThreads(loopConfig, (uint)options.MaxThreads);
+            // Keep idle workers instead of tearing them down and re-attaching new ones to the runtime.
+            LibFuse.LoopConfigSetIdleThreads(loopConfig, (uint)options.MaxThreads);
+            LibFuse.LoopConfigSetCloneFd(loopConfig, options.CloneFd ? 1u : 0u);
+            return LibFuse.SessionLoopMultiThreaded(session, loopConfig);
+        }
+        finally
+        {
+            LibFuse.LoopConfigDestroy(loopConfig);
+            foreach (var registration in signals) registration.Dispose();
+            lock (stateLock)
+            {
+                running = false;
+                loopReturned.Set();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes <see cref="Run"/> return soon; callable from any thread (also a handler or a signal).
+    /// fuse_session_exit only sets a flag that the libfuse workers check after each request, so
+    /// an idle loop is woken by looking up a fresh, never-cached name under the mount point from a
+    /// background thread (answered by the filesystem, normally ENOENT), repeated until the loop
+    /// returns. If it has not returned after a few seconds, the mount is detached as a last resort.
+    /// </summary>
+    public void Exit()
+    {
+        lock (stateLock)
+        {
+            if (session == 0) return;
+            LibFuse.SessionExit(session);
+            if (!running || wakeStarted) return;
+            wakeStarted = true;
+        }
+        new Thread(WakeLoop) { IsBackground = true, Name = "fuse-exit-wake" }.Start();
+    }
+
+    private void WakeLoop()
+    {
+        for (var attempt = 0; attempt < 60; attempt++)
+        {
+            if (loopReturned.IsSet) break;
+            try { File.Exists(Path.Combine(options.MountPoint, ".fuse-exit-" + Guid.NewGuid().ToString("N"))); }
+            catch (Exception) { /* the mount may be going away; that also ends the loop */ }
+            if (loopReturned.Wait(50)) break;
+        }
+        lock (stateLock)
+        {
+            if (!loopReturned.IsSet && mounted && session != 0)
+            {
+                FuseDiagnostics.Report($"fuse: loop at {options.MountPoint} did not stop after exit; detaching the mount");
+                LibFuse.SessionUnmount(session);
+                mounted = false;
+            }
+            wakeStarted = false;
+        }
+    }
+
+    /// <summary>Stops the loop if it runs (waiting for it), unmounts, destroys the session.</summary>
+    public void Dispose()
+    {
+        bool wasRunning;
+        lock (stateLock)
+        {
+            if (disposed) return;
+            disposed = true;
+            wasRunning = running;
+        }
+        if (wasRunning)
+        {
+            Exit();
+            loopReturned.Wait();
+        }
+        lock (stateLock)
+        {
+            if (session != 0)
+            {
+                if (mounted) LibFuse.SessionUnmount(session);
+                mounted = false;
+                LibFuse.SessionDestroy(session);
+                session = 0;
+            }
+        }
+        if (operationsHandle.IsAllocated) operationsHandle.Free();
+        arguments.Free();
+    }
+
+    /// <summary>Who sent the request (uid, gid, pid, umask); valid until it is answered.</summary>
+    public static FuseCtx RequestContext(FuseRequest request) => *LibFuse.RequestContext(request.Handle);
+
+    /// <summary>Whether the kernel asked to interrupt the request (the caller gave up).</summary>
+    public static bool IsInterrupted(FuseRequest request) => LibFuse.RequestInterrupted(request.Handle) != 0;
+
+    /// <summary>argv for fuse_session_new in native memory, kept for the session's life.</summary>
+    private struct NativeArgs
+    {
+        public byte** Argv;
+        public int Count;
+
+        public static NativeArgs Allocate(IReadOnlyList<string> values)
+        {
+            var argv = (byte**)NativeMemory.AllocZeroed((nuint)(values.Count + 1), (nuint)sizeof(byte*));
+            for (var i = 0; i < values.Count; i++)
+            {
+                var bytes = Encoding.UTF8.GetBytes(values[i]);
+                var s = (byte*)NativeMemory.Alloc((nuint)bytes.Length + 1);
+                bytes.CopyTo(new Span<byte>(s, bytes.Length));
+                s[bytes.Length] = 0;
+                argv[i] = s;
+            }
+            return new NativeArgs { Argv = argv, Count = values.Count };
+        }
+
+        public void Free()
+        {
+            if (Argv == null) return;
+            for (var i = 0; i < Count; i++) NativeMemory.Free(Argv[i]);
+            NativeMemory.Free(Argv);
+            Argv = null;
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System.Runtime.CompilerServices;
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Store;
+
+/// <summary>
+/// What every stored DirectoryService shares: validation of single and graph puts, and the
+/// breadth-first recursive get. An implementation only says how to read, size and store
+/// canonical Directory bytes.
+/// </summary>
+public abstract class DirectoryServiceBase : IDirectoryService
+{
+    public abstract ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default);
+
+    /// <summary>The <see cref="DirectoryRules.Size"/> of a stored directory, or null when it is absent.</summary>
+    protected abstract ValueTask<ulong?> StoredSizeAsync(B3Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores validated directories in the given order (leaves first: a directory's children
+    /// always come earlier or are already stored). Storing one that exists is a no-op.
+    /// </summary>
+    protected abstract ValueTask StoreAsync(IReadOnlyList<ValidatedDirectory> directories, CancellationToken cancellationToken);
+
+    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var seen = new HashSet<B3Digest> { root };
+        var pending = new Queue<B3Digest>();
+        pending.Enqueue(root);
+        while (pending.TryDequeue(out B3Digest digest))
+        {
+            Directory directory = await GetAsync(digest, cancellationToken).ConfigureAwait(false)
+                ?? throw new StoreNotFoundException(digest == root
+                    ? $"directory {digest} not found"
+                    : $"directory {digest} (below {root}) not found");
+            foreach (DirectoryNode child in directory.Directories)
+            {
+                B3Digest childDigest = B3Digest.FromByteString(child.Digest);
+                if (seen.Add(childDigest))
+                    pending.Enqueue(childDigest);
+            }
+            yield return directory;
+        }
+    }
+
+    public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
+    {
+        ValidatedDirectory validated = await ValidateAsync(directory, sent: null, cancellationToken).ConfigureAwait(false);
+        await StoreAsync([validated], cancellationToken).ConfigureAwait(false);
+        return validated.Digest;
+    }
+
+    public IDirectoryPutter BeginPut() => new GraphPutter(this);
+
+    public virtual ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Checks one Directory: its own rules, then that every child directory was sent earlier in
+    /// this graph or is stored, with the size its DirectoryNode claims.
+    /// </summary>
+    private async ValueTask<ValidatedDirectory> ValidateAsync(
+        Directory directory, Dictionary<B3Digest, ValidatedDirectory>? sent, CancellationToken cancellationToken)
+    {
+        DirectoryRules.Validate(directory);
+        byte[] canonical = CanonicalDirectory.Encode(directory);
+        B3Digest digest = B3Digest.Compute(canonical);
+        foreach (DirectoryNode child in directory.Directories)
+        {
+            B3Digest childDigest = B3Digest.FromByteString(child.Digest);
+            ulong? childSize = sent is not null && sent.TryGetValue(childDigest, out ValidatedDirectory? earlier)
+                ? earlier.Size
+                : await StoredSizeAsync(childDigest, cancellationToken).ConfigureAwait(false);
+            if (childSize is null)
+                throw new StoreValidationException(
+                    $"directory {digest}: child directory {NodeNames.Escape(child.Name.Span)} refers to {childDigest}, which was not sent before it and is not stored");
+            if (childSize.Value != child.Size)
+                throw new StoreValidationException(
+                    $"directory {digest}: child directory {NodeNames.Escape(child.Name.Span)} has size {child.Size}, but {childDigest} has size {childSize.Value}");
+        }
+        return new ValidatedDirectory(digest, canonical, DirectoryRules.Size(directory), directory);
+    }
+
+    /// <summary>A Directory that passed validation, with its canonical bytes and size.</summary>
+    protected sealed record ValidatedDirectory(B3Digest Digest, byte[] Canonical, ulong Size, Directory Message);
+
+    /// <summary>
+    /// Collects a graph leaves-first, validating each message as it arrives, and stores the whole
+    /// graph only on close, after checking every message is reachable from the root (the last one).
+    /// One caller at a time, like the gRPC stream it serves.
+    /// </summary>
+    private sealed class GraphPutter(DirectoryServiceBase service) : IDirectoryPutter
+    {
+        private readonly Dictionary<B3Digest, ValidatedDirectory> _sent = [];
+        private readonly List<ValidatedDirectory> _order = [];
+        private ValidatedDirectory? _last;
+        private bool _closed;
+
+        public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            ValidatedDirectory validated = await service.ValidateAsync(directory, _sent, cancellationToken).ConfigureAwait(false);
+            // A directory sent twice (two identical subtrees) is kept once, at its first place.
+            if (_sent.TryAdd(validated.Digest, validated))
+                _order.Add(validated);
+            _last = validated;
+            return validated.Digest;
+        }
+
+        public async ValueTask<B3Digest> CloseAsync(CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _closed = true;
+            ValidatedDirectory root = _last ?? throw new StoreValidationException("directory put: no directories were sent");
+            CheckConnected(root);
+            await service.StoreAsync(_order, cancellationToken).ConfigureAwait(false);
+            return root.Digest;
+        }
+
+        /// <summary>tvix rejects a graph with messages the root does not reach; so do we.</summary>
+        private void CheckConnected(ValidatedDirectory root)
+        {
+            var reached = new HashSet<B3Digest> { root.Digest };
+            var pending = new Stack<ValidatedDirectory>();
+            pending.Push(root);
+            while (pending.TryPop(out ValidatedDirectory? directory))
+            {
+                foreach (DirectoryNode child in directory.Message.Directories)
+                {
+                    B3Digest childDigest = B3Digest.FromByteString(child.Digest);
+                    if (_sent.TryGetValue(childDigest, out ValidatedDirectory? sentChild) && reached.Add(childDigest))
+                        pending.Push(sentChild);
+                }
+            }
+            foreach (ValidatedDirectory directory in _order)
+            {
+                if (!reached.Contains(directory.Digest))
+                    throw new StoreValidationException(
+                        $"directory put: {directory.Digest} was sent but is not reachable from the root {root.Digest}");
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _closed = true;
+            return ValueTask.CompletedTask;
+        }
+    }
+}

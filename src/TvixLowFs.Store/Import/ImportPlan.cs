@@ -1,0 +1,174 @@
+using System.Text;
+using TvixLowFs.Store.Model;
+
+namespace TvixLowFs.Store.Import;
+
+/// <summary>
+/// A path walked and checked, not yet stored: the tree as import will store it. Planning every
+/// path first lets bad input (a fifo deep in a tree, an invalid name) fail before anything is written.
+/// </summary>
+public sealed class ImportPlan
+{
+    internal ImportPlan(string sourcePath, string name, PlannedNode root, IReadOnlyList<PlannedFile> files, long byteCount)
+    {
+        SourcePath = sourcePath;
+        Name = name;
+        Root = root;
+        Files = files;
+        ByteCount = byteCount;
+    }
+
+    /// <summary>The absolute path that was walked.</summary>
+    public string SourcePath { get; }
+
+    /// <summary>The store path name: the basename of <see cref="SourcePath"/>.</summary>
+    public string Name { get; }
+
+    internal PlannedNode Root { get; }
+    internal IReadOnlyList<PlannedFile> Files { get; }
+
+    public int FileCount => Files.Count;
+
+    /// <summary>Total size of the regular files, as lstat saw them.</summary>
+    public long ByteCount { get; }
+
+    /// <summary>
+    /// Walks <paramref name="path"/> without following symlinks (as <c>nix-store --add</c> does).
+    /// Throws <see cref="ImportException"/> naming the first offending path.
+    /// </summary>
+    public static ImportPlan Create(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        if (full.Length > 1)
+            full = Path.TrimEndingDirectorySeparator(full);
+        string name = Path.GetFileName(full);
+        if (StorePath.NameProblem(name) is { } problem)
+            throw new ImportException(path, $"'{NodeNames.Escape(name)}' is not a valid store path name: {problem}");
+        var files = new List<PlannedFile>();
+        long bytes = 0;
+        PlannedNode root = Walk(full, [], files, ref bytes);
+        return new ImportPlan(full, name, root, files, bytes);
+    }
+
+    private static readonly EnumerationOptions AllEntries = new()
+    {
+        AttributesToSkip = 0,
+        IgnoreInaccessible = false,
+        MatchType = MatchType.Simple,
+        RecurseSubdirectories = false,
+        ReturnSpecialDirectories = false,
+    };
+
+    private static PlannedNode Walk(string path, byte[] name, List<PlannedFile> files, ref long bytes)
+    {
+        uint mode;
+        long size;
+        try
+        {
+            (mode, size) = Interop.Libc.LStat(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ImportException(path, "no such file or directory");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImportException(path, e.Message);
+        }
+
+        switch (mode & Interop.Libc.S_IFMT)
+        {
+            case Interop.Libc.S_IFREG:
+                // Nix (and tvix) look at the owner's execute bit only.
+                var file = new PlannedFile(path, name, (mode & Interop.Libc.S_IXUSR) != 0);
+                files.Add(file);
+                bytes += size;
+                return file;
+            case Interop.Libc.S_IFLNK:
+                string target;
+                try
+                {
+                    target = new FileInfo(path).LinkTarget ?? throw new IOException("not a symlink any more");
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new ImportException(path, $"cannot read the symlink: {e.Message}");
+                }
+                return new PlannedSymlink(path, name, Utf8Exactly(path, target, "symlink target"));
+            case Interop.Libc.S_IFDIR:
+                return WalkDirectory(path, name, files, ref bytes);
+            default:
+                throw new ImportException(path, $"is a {KindOf(mode)}; only regular files, directories and symlinks can be imported");
+        }
+    }
+
+    private static PlannedDirectory WalkDirectory(string path, byte[] name, List<PlannedFile> files, ref long bytes)
+    {
+        var children = new List<(byte[] Name, string Path)>();
+        try
+        {
+            foreach (string child in System.IO.Directory.EnumerateFileSystemEntries(path, "*", AllEntries))
+            {
+                string childName = Path.GetFileName(child);
+                children.Add((Utf8Exactly(child, childName, "file name"), child));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImportException(path, $"cannot list the directory: {e.Message}");
+        }
+        // Directory entries and NAR entries are ordered bytewise by name.
+        children.Sort(static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        var planned = new PlannedNode[children.Count];
+        for (int i = 0; i < planned.Length; i++)
+            planned[i] = Walk(children[i].Path, children[i].Name, files, ref bytes);
+        return new PlannedDirectory(path, name, planned);
+    }
+
+    /// <summary>
+    /// .NET hands out names as UTF-16, replacing bytes that are not UTF-8; such a name could not
+    /// be stored faithfully, so it is refused rather than altered.
+    /// </summary>
+    private static byte[] Utf8Exactly(string path, string text, string what)
+    {
+        if (text.Contains('\uFFFD'))
+            throw new ImportException(path, $"its {what} is not valid UTF-8, which import does not support");
+        return Encoding.UTF8.GetBytes(text);
+    }
+
+    private static string KindOf(uint mode) => (mode & Interop.Libc.S_IFMT) switch
+    {
+        Interop.Libc.S_IFIFO => "fifo",
+        Interop.Libc.S_IFSOCK => "socket",
+        Interop.Libc.S_IFCHR => "character device",
+        Interop.Libc.S_IFBLK => "block device",
+        _ => $"file of unknown type (mode {Convert.ToString(mode, 8)})",
+    };
+}
+
+internal abstract class PlannedNode(string path, byte[] name)
+{
+    public string Path { get; } = path;
+    public byte[] Name { get; } = name;
+}
+
+internal sealed class PlannedFile(string path, byte[] name, bool executable) : PlannedNode(path, name)
+{
+    public bool Executable { get; } = executable;
+
+    // Filled by ingest: what was actually read and stored (the file may have changed since the walk).
+    public B3Digest Digest { get; set; }
+    public long StoredSize { get; set; }
+}
+
+internal sealed class PlannedSymlink(string path, byte[] name, byte[] target) : PlannedNode(path, name)
+{
+    public byte[] Target { get; } = target;
+}
+
+internal sealed class PlannedDirectory(string path, byte[] name, PlannedNode[] children) : PlannedNode(path, name)
+{
+    /// <summary>Sorted bytewise by name.</summary>
+    public PlannedNode[] Children { get; } = children;
+}

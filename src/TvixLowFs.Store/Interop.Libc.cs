@@ -1,0 +1,89 @@
+using System.Runtime.InteropServices;
+
+namespace TvixLowFs.Store;
+
+internal static partial class Interop
+{
+    /// <summary>
+    /// The few libc calls .NET does not offer: a rename is only durable once the directory
+    /// holding it is fsynced (.NET cannot open a directory as a file), and import must tell a
+    /// fifo, socket or device from a regular file without following symlinks (lstat's file type).
+    /// </summary>
+    internal static partial class Libc
+    {
+        private const int O_RDONLY = 0;
+        private const int O_CLOEXEC = 0x80000;
+
+        [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        private static partial int Open(string path, int flags);
+
+        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        private static partial int FSync(int fd);
+
+        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+        private static partial int Close(int fd);
+
+        private const int AT_FDCWD = -100;
+        private const int AT_SYMLINK_NOFOLLOW = 0x100;
+        private const uint STATX_TYPE = 0x1;
+        private const uint STATX_MODE = 0x2;
+        private const uint STATX_SIZE = 0x200;
+
+        // statx rather than lstat: struct statx has one layout on every architecture.
+        [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+        private static partial int Statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer);
+
+        /// <summary>The leading fields of <c>struct statx</c> (256 bytes in all).</summary>
+        [StructLayout(LayoutKind.Explicit, Size = 256)]
+        private struct StatxBuffer
+        {
+            [FieldOffset(0)] public uint Mask;
+            [FieldOffset(28)] public ushort Mode;
+            [FieldOffset(40)] public ulong Size;
+        }
+
+        /// <summary>lstat: the type and mode bits (<c>st_mode</c>) and size of a path, not following a final symlink.</summary>
+        public static (uint Mode, long Size) LStat(string path)
+        {
+            if (Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_SIZE, out StatxBuffer buffer) < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                string message = Marshal.GetPInvokeErrorMessage(errno);
+                throw errno switch
+                {
+                    2 or 20 => new FileNotFoundException(message, path), // ENOENT, ENOTDIR
+                    13 => new UnauthorizedAccessException(message),      // EACCES
+                    _ => new IOException(message, errno),
+                };
+            }
+            return (buffer.Mode, (long)buffer.Size);
+        }
+
+        public const uint S_IFMT = 0xF000;
+        public const uint S_IFREG = 0x8000;
+        public const uint S_IFDIR = 0x4000;
+        public const uint S_IFLNK = 0xA000;
+        public const uint S_IFIFO = 0x1000;
+        public const uint S_IFSOCK = 0xC000;
+        public const uint S_IFCHR = 0x2000;
+        public const uint S_IFBLK = 0x6000;
+        public const uint S_IXUSR = 0x40;
+
+        /// <summary>Makes the entries of <paramref name="directory"/> (a rename into it) durable.</summary>
+        public static void FSyncDirectory(string directory)
+        {
+            int fd = Open(directory, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                throw new IOException($"cannot open directory '{directory}' to fsync it: {Marshal.GetLastPInvokeErrorMessage()}");
+            try
+            {
+                if (FSync(fd) < 0)
+                    throw new IOException($"cannot fsync directory '{directory}': {Marshal.GetLastPInvokeErrorMessage()}");
+            }
+            finally
+            {
+                Close(fd);
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Collections.Concurrent;
+using TvixLowFs.Store.Model;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Store.Local;
+
+/// <summary>
+/// Directories of a <see cref="LocalStore"/>: the canonical protobuf bytes of each Directory in
+/// <c>directories/&lt;hex[0..2]&gt;/&lt;hex&gt;</c>, verified against their name on every read.
+/// </summary>
+public sealed class LocalDirectoryService(LocalStore store) : DirectoryServiceBase
+{
+    // Sizes of directories known to be stored: put validation asks for them once per child.
+    private readonly ConcurrentDictionary<B3Digest, ulong> _sizes = new();
+
+    public LocalStore Store { get; } = store;
+
+    public override ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        string path = Store.DirectoryPath(digest);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return ValueTask.FromResult<Directory?>(null);
+        }
+        return ValueTask.FromResult<Directory?>(CanonicalDirectory.DecodeVerified(bytes, digest, $"local store '{Store.Root}'"));
+    }
+
+    protected override async ValueTask<ulong?> StoredSizeAsync(B3Digest digest, CancellationToken cancellationToken)
+    {
+        if (_sizes.TryGetValue(digest, out ulong known))
+            return known;
+        Directory? directory = await GetAsync(digest, cancellationToken).ConfigureAwait(false);
+        if (directory is null)
+            return null;
+        ulong size = DirectoryRules.Size(directory);
+        _sizes.TryAdd(digest, size);
+        return size;
+    }
+
+    protected override ValueTask StoreAsync(IReadOnlyList<ValidatedDirectory> directories, CancellationToken cancellationToken)
+    {
+        // Leaves first, each durable before the next: a stored directory's children are always stored.
+        foreach (ValidatedDirectory directory in directories)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Store.WriteAtomically(Store.DirectoryPath(directory.Digest), directory.Canonical, overwrite: false);
+            _sizes.TryAdd(directory.Digest, directory.Size);
+        }
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,89 @@
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Protos.Store;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Nar;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Store.Local;
+
+/// <summary>
+/// PathInfos of a <see cref="LocalStore"/>: the protobuf bytes exactly as put, in
+/// <c>pathinfos/&lt;nixbase32 hash&gt;</c>; a later put of the same store path replaces it atomically.
+/// </summary>
+public sealed class LocalPathInfoService(LocalStore store, NarCalculator narCalculator) : IPathInfoService
+{
+    public LocalStore Store { get; } = store;
+
+    public ValueTask<PathInfo?> GetAsync(StorePathHash hash, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(Store.PathInfoPath(hash), hash));
+
+    public ValueTask<PathInfo> PutAsync(PathInfo pathInfo, CancellationToken cancellationToken = default)
+    {
+        Model.StorePath storePath = PathInfoRules.Validate(pathInfo);
+        byte[] bytes = pathInfo.ToByteArray();
+        string path = Store.PathInfoPath(storePath.Hash);
+        if (!SameBytes(path, bytes))
+            Store.WriteAtomically(path, bytes, overwrite: true);
+        return ValueTask.FromResult(PathInfo.Parser.ParseFrom(bytes));
+    }
+
+    public async IAsyncEnumerable<PathInfo> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        byte[] hashBytes = new byte[StorePathHash.Length];
+        foreach (string path in System.IO.Directory.EnumerateFiles(Store.PathInfosDirectory))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string name = Path.GetFileName(path);
+            if (name.Length != Model.StorePath.HashChars || !NixBase32.TryDecode(System.Text.Encoding.ASCII.GetBytes(name), hashBytes))
+                continue; // not ours: the format only puts nixbase32 names here
+            PathInfo? pathInfo = Read(path, StorePathHash.FromBytes(hashBytes));
+            if (pathInfo is not null)
+                yield return pathInfo;
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public ValueTask<NarHash> CalculateNarAsync(Node node, CancellationToken cancellationToken = default) =>
+        narCalculator.CalculateAsync(node, cancellationToken);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>Reads and re-validates a stored PathInfo; a file that does not match its name is corruption.</summary>
+    private PathInfo? Read(string path, StorePathHash expected)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        try
+        {
+            PathInfo pathInfo = PathInfo.Parser.ParseFrom(bytes);
+            if (PathInfoRules.Validate(pathInfo).Hash != expected)
+                throw new StoreValidationException("its store path hash differs from its file name");
+            return pathInfo;
+        }
+        catch (Exception e) when (e is InvalidProtocolBufferException or StoreValidationException)
+        {
+            throw new StoreUnavailableException($"PathInfo '{path}' in local store '{Store.Root}' is corrupt: {e.Message}", e);
+        }
+    }
+
+    private static bool SameBytes(string path, byte[] bytes)
+    {
+        try
+        {
+            return File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
+    }
+}

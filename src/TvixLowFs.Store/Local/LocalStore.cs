@@ -1,0 +1,196 @@
+using System.Collections.Concurrent;
+using Microsoft.Win32.SafeHandles;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Store.Local;
+
+/// <summary>
+/// One on-disk store directory (<c>local:///ABS/DIR</c>): its layout and the one way anything is
+/// written into it. Every object is written to a temp file under <c>tmp/</c>, fsynced, renamed to
+/// its final name and the rename made durable by fsyncing the directory, so a final name only
+/// ever holds a complete object and any number of processes can read and write at once (rename
+/// is atomic; content-addressed names make concurrent writers of one object agree).
+/// See README.md for the format.
+/// </summary>
+public sealed class LocalStore
+{
+    /// <summary>First line of the marker file; a different format is refused rather than misread.</summary>
+    public const string FormatMarker = "tvixlowfs local store, format 1";
+    public const string MarkerFileName = "tvixlowfs-store";
+
+    // Temp files older than this whose writer no longer holds their lock are a crashed writer's leftovers.
+    private static readonly TimeSpan StaleTempAge = TimeSpan.FromHours(1);
+
+    private readonly ConcurrentDictionary<string, bool> _knownShards = new(StringComparer.Ordinal);
+
+    private LocalStore(string root)
+    {
+        Root = root;
+        BlobsDirectory = Path.Join(root, "blobs");
+        DirectoriesDirectory = Path.Join(root, "directories");
+        PathInfosDirectory = Path.Join(root, "pathinfos");
+        TempDirectory = Path.Join(root, "tmp");
+    }
+
+    public string Root { get; }
+    public string BlobsDirectory { get; }
+    public string DirectoriesDirectory { get; }
+    public string PathInfosDirectory { get; }
+    public string TempDirectory { get; }
+
+    /// <summary>Opens the store at <paramref name="root"/>, creating it on first use.</summary>
+    public static LocalStore Open(string root)
+    {
+        if (!Path.IsPathFullyQualified(root))
+            throw new ArgumentException($"a local store needs an absolute path, got '{root}'", nameof(root));
+        var store = new LocalStore(root);
+        try
+        {
+            store.Initialize();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreUnavailableException($"cannot open local store '{root}': {e.Message}", e);
+        }
+        return store;
+    }
+
+    private void Initialize()
+    {
+        string marker = Path.Join(Root, MarkerFileName);
+        if (File.Exists(marker))
+        {
+            string firstLine = File.ReadLines(marker).FirstOrDefault() ?? "";
+            if (firstLine != FormatMarker)
+                throw new IOException($"'{marker}' says '{firstLine}', expected '{FormatMarker}'");
+        }
+        else if (System.IO.Directory.Exists(Root))
+        {
+            // Refuse to spread a store over an unrelated directory; our own entries may already
+            // be there because another process is creating the store right now.
+            string? foreign = System.IO.Directory.EnumerateFileSystemEntries(Root)
+                .Select(Path.GetFileName)
+                .FirstOrDefault(name => name is not ("blobs" or "directories" or "pathinfos" or "tmp" or MarkerFileName));
+            if (foreign is not null)
+                throw new IOException($"the directory holds '{foreign}' and no '{MarkerFileName}' marker: it is not a tvixlowfs store");
+        }
+        CreateDirectoryDurably(Root);
+        foreach (string directory in new[] { BlobsDirectory, DirectoriesDirectory, PathInfosDirectory, TempDirectory })
+            CreateDirectoryDurably(directory);
+        if (!File.Exists(marker))
+            WriteAtomically(marker, System.Text.Encoding.UTF8.GetBytes(FormatMarker + "\n"), overwrite: false);
+        RemoveStaleTempFiles();
+    }
+
+    public string BlobPath(B3Digest digest) => ShardedPath(BlobsDirectory, digest);
+
+    public string DirectoryPath(B3Digest digest) => ShardedPath(DirectoriesDirectory, digest);
+
+    public string PathInfoPath(StorePathHash hash)
+    {
+        Span<byte> bytes = stackalloc byte[StorePathHash.Length];
+        hash.CopyTo(bytes);
+        return Path.Join(PathInfosDirectory, NixBase32.Encode(bytes));
+    }
+
+    private static string ShardedPath(string directory, B3Digest digest)
+    {
+        string hex = digest.ToHex();
+        return Path.Join(directory, hex[..2], hex);
+    }
+
+    /// <summary>
+    /// A new temp file, exclusively flock'ed by this process for as long as it is open
+    /// (.NET takes LOCK_EX for FileShare.None): the stale-temp sweep never touches a live one.
+    /// </summary>
+    public (string Path, SafeFileHandle Handle) CreateTempFile(string kind)
+    {
+        string path = Path.Join(TempDirectory, $"{kind}-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        return (path, handle);
+    }
+
+    /// <summary>
+    /// Moves a complete temp file to its final name: fsync the data, rename, fsync the directory.
+    /// With <paramref name="overwrite"/> false an existing object is kept and the temp file dropped
+    /// (content-addressed objects: same name, same bytes). Returns false when nothing was renamed.
+    /// </summary>
+    public bool Publish(string tempPath, SafeFileHandle tempHandle, string finalPath, bool overwrite)
+    {
+        try
+        {
+            if (!overwrite && File.Exists(finalPath))
+                return false;
+            RandomAccess.FlushToDisk(tempHandle);
+            string directory = Path.GetDirectoryName(finalPath)!;
+            EnsureShard(directory);
+            File.Move(tempPath, finalPath, overwrite: true);
+            Interop.Libc.FSyncDirectory(directory);
+            return true;
+        }
+        finally
+        {
+            tempHandle.Dispose();
+            File.Delete(tempPath); // no-op after the rename
+        }
+    }
+
+    /// <summary>Writes a small object (a Directory, a PathInfo) the same crash-safe way.</summary>
+    public bool WriteAtomically(string finalPath, ReadOnlySpan<byte> bytes, bool overwrite)
+    {
+        if (!overwrite && File.Exists(finalPath))
+            return false;
+        (string tempPath, SafeFileHandle handle) = CreateTempFile("object");
+        try
+        {
+            RandomAccess.Write(handle, bytes, 0);
+        }
+        catch
+        {
+            handle.Dispose();
+            File.Delete(tempPath);
+            throw;
+        }
+        return Publish(tempPath, handle, finalPath, overwrite);
+    }
+
+    /// <summary>Creates a shard directory (blobs/ab) once, durably, so renames into it survive a crash.</summary>
+    private void EnsureShard(string directory)
+    {
+        if (_knownShards.ContainsKey(directory))
+            return;
+        CreateDirectoryDurably(directory);
+        _knownShards.TryAdd(directory, true);
+    }
+
+    private static void CreateDirectoryDurably(string directory)
+    {
+        if (System.IO.Directory.Exists(directory))
+            return;
+        System.IO.Directory.CreateDirectory(directory);
+        string? parent = Path.GetDirectoryName(directory);
+        if (parent is not null)
+            Interop.Libc.FSyncDirectory(parent);
+    }
+
+    /// <summary>Removes temp files a crashed writer left behind: old, and with no live writer holding their lock.</summary>
+    private void RemoveStaleTempFiles()
+    {
+        DateTime cutoff = DateTime.UtcNow - StaleTempAge;
+        foreach (string path in System.IO.Directory.EnumerateFiles(TempDirectory))
+        {
+            try
+            {
+                if (File.GetLastWriteTimeUtc(path) > cutoff)
+                    continue;
+                using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // Still being written, or already gone: leave it.
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+using NUnit.Framework;
+using System.Runtime.InteropServices;
+using System.Diagnostics;
+using TvixLowFs.Fuse;
+using TvixLowFs.Fuse.Native;
+
+namespace TvixLowFs.Tests.Fuse;
+
+/// <summary>Real mounts through /dev/fuse of <see cref="HelloFilesystemDouble"/>, checked with ordinary syscalls.</summary>
+[TestFixture]
+public sealed unsafe class MountTests
+{
+    [Test]
+    public void RootFileLinkAndListingAreServed()
+    {
+        var filesystem = new HelloFilesystemDouble();
+        using var mount = new TestMount(filesystem);
+
+        Assert.That(Libc.LStatErrno(mount.MountPoint, out var root), Is.Zero);
+        Assert.That(root.Ino, Is.EqualTo(1));
+        Assert.That(root.Mode, Is.EqualTo(0x4000u | 0x16d));
+
+        Assert.That(Libc.LStatErrno(mount.PathOf("hello.txt"), out var hello), Is.Zero);
+        Assert.That(hello.Ino, Is.EqualTo(2));
+        Assert.That(hello.Size, Is.EqualTo(HelloFilesystemDouble.HelloContent.Length));
+        Assert.That(File.ReadAllBytes(mount.PathOf("hello.txt")), Is.EqualTo(HelloFilesystemDouble.HelloContent));
+
+        Assert.That(Libc.LStatErrno(mount.PathOf("missing"), out _), Is.EqualTo(HelloFilesystemDouble.ENOENT));
+        Assert.That(new FileInfo(mount.PathOf("link")).LinkTarget, Is.EqualTo("hello.txt"));
+        Assert.That(Directory.EnumerateFileSystemEntries(mount.MountPoint).Select(Path.GetFileName),
+            Is.EqualTo(new[] { "broken.txt", "hello.txt", "link" }));
+
+        StatVfs vfs;
+        Assert.That(Libc.StatVfs(mount.MountPoint, &vfs), Is.Zero);
+        Assert.That(vfs.Namemax, Is.EqualTo(255));
+        Assert.That(filesystem.InitCalled, Is.True);
+        Assert.That(filesystem.Capable.HasFlag(FuseCapability.ReaddirPlus), Is.True, "the kernel offers readdirplus");
+    }
+
+    [Test]
+    public void ReadAtAnOffsetReturnsTheRequestedSlice()
+    {
+        using var mount = new TestMount(new HelloFilesystemDouble());
+        var fd = Libc.Open(mount.PathOf("hello.txt"), Libc.O_RDONLY, 0);
+        Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+        try
+        {
+            var buffer = new byte[5];
+            fixed (byte* b = buffer)
+            {
+                Assert.That((long)Libc.PRead(fd, b, 5, 6), Is.EqualTo(5L));
+            }
+            Assert.That(buffer, Is.EqualTo(HelloFilesystemDouble.HelloContent.AsSpan(6, 5).ToArray()));
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    [Test]
+    public void WritesOnAReadOnlyMountFailWithErofs()
+    {
+        using var mount = new TestMount(new HelloFilesystemDouble());
+        Assert.That(Libc.MkDir(mount.PathOf("new"), 0x1ed), Is.EqualTo(-1));
+        Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EROFS));
+        Assert.That(Libc.Open(mount.PathOf("hello.txt"), Libc.O_WRONLY, 0), Is.EqualTo(-1));
+        Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EROFS));
+    }
+
+    [Test]
+    public void WriteTypeOperationsReachModifyWhenTheKernelLetsThemThrough()
+    {
+        // Without "-o ro" the kernel forwards writes; the binding must route them to Modify.
+        var filesystem = new HelloFilesystemDouble();
+        using (var mount = new TestMount(filesystem, readOnly: false))
+        {
+            Assert.That(Libc.MkDir(mount.PathOf("new"), 0x1ed), Is.EqualTo(-1));
+            Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EROFS));
+            Assert.That(() => File.Move(mount.PathOf("hello.txt"), mount.PathOf("renamed.txt")), Throws.InstanceOf<IOException>());
+            Assert.That(Libc.Open(mount.PathOf("hello.txt"), Libc.O_WRONLY, 0), Is.EqualTo(-1));
+            Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EROFS), "open for writing");
+        }
+        Assert.That(filesystem.ModifyCalls, Does.Contain(FuseModifyOperation.MkDir));
+        Assert.That(filesystem.ModifyCalls, Does.Contain(FuseModifyOperation.Rename));
+    }
+
+    [Test]
+    public void AHandlerThatThrowsIsAnsweredWithEio()
+    {
+        var reported = new List<string>();
+        var filesystem = new HelloFilesystemDouble();
+        var previous = FuseDiagnostics.Error;
+        FuseDiagnostics.Error = line => { lock (reported) reported.Add(line); };
+        try
+        {
+            using var mount = new TestMount(filesystem);
+            Assert.That(Libc.LStatErrno(mount.PathOf("throw"), out _), Is.EqualTo(HelloFilesystemDouble.EIO));
+
+            var fd = Libc.Open(mount.PathOf("broken.txt"), Libc.O_RDONLY, 0);
+            Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+            try
+            {
+                var buffer = new byte[16];
+                fixed (byte* b = buffer)
+                {
+                    Assert.That((long)Libc.PRead(fd, b, 16, 0), Is.EqualTo(-1L));
+                }
+                Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EIO));
+            }
+            finally
+            {
+                Libc.Close(fd);
+            }
+            // Answered before the throw: the binding must not answer a second time.
+            Assert.That(Libc.LStatErrno(mount.PathOf("reply-then-throw"), out _), Is.EqualTo(HelloFilesystemDouble.ENOENT));
+            // The mount still serves after the failures.
+            Assert.That(File.ReadAllBytes(mount.PathOf("hello.txt")), Is.EqualTo(HelloFilesystemDouble.HelloContent));
+        }
+        finally
+        {
+            FuseDiagnostics.Error = previous;
+        }
+        lock (reported)
+        {
+            Assert.That(reported, Has.Some.Contains("lookup").And.Contains("InvalidOperationException"));
+            Assert.That(reported, Has.Some.Contains("read").And.Contains("IOException"));
+        }
+    }
+
+    [Test]
+    public void TheMountShowsFsNameAndSubtypeAndIsReadOnly()
+    {
+        using var mount = new TestMount(new HelloFilesystemDouble());
+        var line = File.ReadLines("/proc/self/mounts").Single(l => l.Split(' ')[1] == mount.MountPoint).Split(' ');
+        Assert.That(line[0], Is.EqualTo("tvixlowfs-test"));
+        Assert.That(line[2], Is.EqualTo("fuse.tvixlowfs-test"));
+        Assert.That(line[3].Split(','), Does.Contain("ro").And.Contain("nosuid").And.Contain("nodev"));
+    }
+
+    [Test]
+    public void MountingOnAMissingDirectoryFails()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-missing-" + Guid.NewGuid().ToString("N"));
+        Assert.That(() => FuseSession.Mount(new HelloFilesystemDouble(), new FuseMountOptions { MountPoint = missing }),
+            Throws.InstanceOf<IOException>());
+        Assert.That(TestMount.IsMounted(missing), Is.False);
+    }
+
+    [Test]
+    public void ExitBeforeRunMakesRunReturnAtOnce()
+    {
+        Assert.That(File.Exists("/dev/fuse"), Is.True, "/dev/fuse is missing");
+        var mountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(mountPoint);
+        try
+        {
+            using var session = FuseSession.Mount(new HelloFilesystemDouble(), new FuseMountOptions { MountPoint = mountPoint, HandleSignals = false });
+            session.Exit();
+            Assert.That(session.ExitRequested, Is.True);
+            Assert.That(session.Run(), Is.Zero);
+        }
+        finally
+        {
+            if (TestMount.IsMounted(mountPoint))
+            {
+                using var fusermount = Process.Start("fusermount3", ["-u", "-z", mountPoint]);
+                fusermount.WaitForExit();
+            }
+            Directory.Delete(mountPoint);
+        }
+        Assert.That(TestMount.IsMounted(mountPoint), Is.False);
+    }
+
+    [Test]
+    public void ExitOnAnIdleMountEndsTheLoopAndDisposeUnmounts()
+    {
+        var filesystem = new HelloFilesystemDouble();
+        var mount = new TestMount(filesystem);
+        try
+        {
+            Assert.That(Libc.LStatErrno(mount.MountPoint, out _), Is.Zero);
+            Assert.That(TestMount.IsMounted(mount.MountPoint), Is.True);
+            var clock = Stopwatch.StartNew();
+            new Thread(mount.Session.Exit).Start();
+            Assert.That(mount.Loop.Wait(TimeSpan.FromSeconds(30)), Is.True, "Run returns after Exit on an idle mount");
+            TestContext.Out.WriteLine($"loop returned {clock.ElapsedMilliseconds} ms after Exit");
+            Assert.That(mount.Loop.Result, Is.Zero);
+            mount.Session.Dispose();
+            Assert.That(TestMount.IsMounted(mount.MountPoint), Is.False, "unmounted after Dispose");
+            Assert.That(filesystem.DestroyCalled, Is.True, "destroy runs from fuse_session_destroy");
+        }
+        finally
+        {
+            mount.Dispose();
+        }
+    }
+
+    [Test]
+    public void SigtermEndsTheLoopWhenSignalsAreHandled()
+    {
+        var mount = new TestMount(new HelloFilesystemDouble(), handleSignals: true);
+        try
+        {
+            // Served means Run has registered its signal handlers (they exist before the loop starts).
+            Assert.That(Libc.LStatErrno(mount.PathOf("hello.txt"), out _), Is.Zero);
+            using (var kill = Process.Start("kill", ["-TERM", Environment.ProcessId.ToString()]))
+            {
+                kill.WaitForExit();
+            }
+            Assert.That(mount.Loop.Wait(TimeSpan.FromSeconds(30)), Is.True, "Run returns after SIGTERM");
+            mount.Session.Dispose();
+            Assert.That(TestMount.IsMounted(mount.MountPoint), Is.False);
+        }
+        finally
+        {
+            mount.Dispose();
+        }
+    }
+}
