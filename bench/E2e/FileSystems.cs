@@ -39,9 +39,12 @@ internal abstract class FileSystemUnderTest(string name)
         if (!ready)
         {
             Teardown.Instance.Unmount(mountPoint);
+            // The reason names the command briefly (it lands in table cells); the log has the full line.
+            var command = Path.GetFileName(info.FileName) + (info.ArgumentList.FirstOrDefault() is { } verb && !verb.StartsWith('-') && !verb.Contains('/') ? " " + verb : "");
+            Console.Error.WriteLine($"e2e: {ExternalCommand.Describe(info)}");
             var why = server.HasExited
-                ? $"`{ExternalCommand.Describe(info)}` exited with {server.ExitCode} before mounting: {TvixLowFsStore.LastError(server)}"
-                : $"`{ExternalCommand.Describe(info)}` was not mounted and answering within 30 s: {TvixLowFsStore.LastError(server)}";
+                ? $"`{command}` exited with {server.ExitCode} before mounting: {TvixLowFsStore.LastError(server)}"
+                : $"`{command}` was not mounted and answering within 30 s: {TvixLowFsStore.LastError(server)}";
             throw new SystemUnavailable(why);
         }
         if (!Directory.Exists(dataRoot))

@@ -211,5 +211,5 @@ internal static class Report
     /// <summary>The workload title with its shell pipe escaped, so it stays in one markdown cell.</summary>
     private static string Title(Workload workload) => Workloads.Title(workload).Replace("|", "\\|", StringComparison.Ordinal);
 
-    private static string Short(string reason) => reason.Length <= 90 ? reason : reason[..87] + "…";
+    private static string Short(string reason) => reason.Length <= 140 ? reason : reason[..137] + "…";
 }
