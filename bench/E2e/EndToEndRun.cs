@@ -47,6 +47,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             RemoteWarm = remoteWarm,
         };
         if (remoteCacheNote is not null) run.Notes.Add(remoteCacheNote);
+        if (repository is not null) run.SourceRevision = SourceRevision(repository);
         var load = MachineDescription.LoadAverage().Split(' ')[0];
         if (double.TryParse(load, System.Globalization.CultureInfo.InvariantCulture, out var loadValue) && loadValue > 0.5)
         {
@@ -372,6 +373,21 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         // A smoke run must not replace the figures the README quotes.
         File.WriteAllText(Path.Combine(directory, options.Quick ? "latest-quick.md" : "latest.md"), markdown);
         Log($"wrote {dated}");
+    }
+
+    /// <summary>The commit the run measured, marked when the worktree has changes.</summary>
+    private static string SourceRevision(string repository)
+    {
+        try
+        {
+            var head = ExternalCommand.Run("git", ["-C", repository, "log", "-1", "--format=%h %s"], timeout: TimeSpan.FromSeconds(20));
+            var dirty = ExternalCommand.Run("git", ["-C", repository, "status", "--porcelain", "--untracked-files=no"], timeout: TimeSpan.FromSeconds(20));
+            return head.ExitCode != 0 ? "unknown (not a git checkout)" : $"commit {head.StandardOutput.Trim()}{(dirty.StandardOutput.Trim().Length > 0 ? " (with uncommitted changes)" : "")}";
+        }
+        catch (Exception e) when (e is BenchmarkFailure or System.ComponentModel.Win32Exception)
+        {
+            return "unknown (git: " + e.Message + ")";
+        }
     }
 
     private static List<FileSystemUnderTest> Rotate(List<FileSystemUnderTest> systems, int by) =>

@@ -47,12 +47,13 @@ internal abstract class FileSystemUnderTest(string name)
                 : $"`{command}` was not mounted and answering within 30 s: {TvixLowFsStore.LastError(server)}";
             throw new SystemUnavailable(why);
         }
+        // From here on the system exists; what goes wrong is a failure, not "not available".
+        HasMountedOnce = true;
         if (!Directory.Exists(dataRoot))
         {
             Teardown.Instance.Unmount(mountPoint);
-            throw new SystemUnavailable($"{Name} is mounted but {dataRoot} is not there");
+            throw new BenchmarkFailure($"{Name} is mounted but {dataRoot} is not there");
         }
-        HasMountedOnce = true;
         return new MountedFileSystem(this, dataRoot, mountPoint, server, watch.Elapsed);
     }
 }

@@ -18,6 +18,7 @@ internal sealed class RunRecord
     public string Machine { get; } = MachineDescription.Describe();
     public string LoadAtStart { get; } = MachineDescription.LoadAverage();
     public string LoadAtEnd { get; set; } = "";
+    public string SourceRevision { get; set; } = "unknown";
     public TimeSpan Duration { get; set; }
     public Measurements Measurements { get; } = new();
     public List<string> Notes { get; } = [];
@@ -52,6 +53,7 @@ internal static class Report
         text.AppendLine(culture, $"- corpus: {run.Shape.Describe()}");
         text.AppendLine(culture, $"- repetitions: {run.Repetitions}; medians below. Each cycle drops caches (`sync; echo 3 > /proc/sys/vm/drop_caches`) and mounts fresh; the system order rotates per repetition (A B C, B C A, C A B, …).");
         text.AppendLine("- cycles per repetition: (1) W1, W2, W3 on one fresh mount (W1/W2 touch only big.bin, so W3's tree is still cold); (2) W4, W5 on another (W4 touches only tree/, so W5's file is still cold); (3) peak RSS: a fresh mount of each server runs W3 then W4, VmHWM read before unmounting; (4) remote: W1, W4 over grpc+unix with an empty cache directory, then again after a remount with that cache warm.");
+        text.AppendLine(culture, $"- source: {run.SourceRevision}");
         text.AppendLine(culture, $"- tvixlowfs: `{run.Binary}`; squashfuse_ll: default (multi-threaded), foreground, over an image made with `mksquashfs -noI -noD -noF -noX -no-xattrs`");
         foreach (var note in run.Notes) text.AppendLine(culture, $"- note: {note}");
         foreach (var system in run.AllSystems)
