@@ -33,20 +33,20 @@ public sealed class DaemonHost : IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>How long in-flight calls get to finish on stop before they are cancelled.</summary>
-    public static TimeSpan ShutdownGrace { get; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long in-flight calls get to finish on stop before they are cancelled, unless told otherwise.</summary>
+    public static TimeSpan DefaultShutdownGrace { get; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The address clients use, e.g. <c>grpc+http://127.0.0.1:8000</c> (the real port when 0 was asked).</summary>
     public string ClientAddress { get; private set; } = "";
 
-    public static DaemonHost Create(StoreServices store, ListenAddress listen, ILoggerFactory loggerFactory)
+    public static DaemonHost Create(StoreServices store, ListenAddress listen, ILoggerFactory loggerFactory, TimeSpan? shutdownGrace = null)
     {
+        loggerFactory = new DaemonLoggerFactory(loggerFactory);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddLogging();
         builder.Services.AddSingleton(loggerFactory); // the caller's factory wins over AddLogging's
         builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownGrace);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownGrace ?? DefaultShutdownGrace);
         builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -75,8 +75,9 @@ public sealed class DaemonHost : IAsyncDisposable
         var logger = loggerFactory.CreateLogger("TvixLowFs.Daemon");
         app.Use(async (HttpContext context, RequestDelegate next) =>
         {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             await next(context).ConfigureAwait(false);
-            LogRequest(logger, context);
+            LogRequest(logger, context, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         });
         app.UseRouting();
         app.MapGrpcService<BlobServiceEndpoint>();
@@ -105,7 +106,7 @@ public sealed class DaemonHost : IAsyncDisposable
         _logger.LogInformation("serving the tvix store protocol on {Address}", ClientAddress);
     }
 
-    /// <summary>Stops accepting, lets in-flight calls finish for <see cref="ShutdownGrace"/>, then cancels them.</summary>
+    /// <summary>Stops accepting, lets in-flight calls finish for the shutdown grace, then cancels them.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         await _app.StopAsync(cancellationToken).ConfigureAwait(false);
@@ -118,7 +119,7 @@ public sealed class DaemonHost : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static void LogRequest(ILogger logger, HttpContext context)
+    private static void LogRequest(ILogger logger, HttpContext context, TimeSpan elapsed)
     {
         string? status = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers["grpc-status"];
         if (string.IsNullOrEmpty(status))
@@ -126,9 +127,10 @@ public sealed class DaemonHost : IAsyncDisposable
         // NOT_FOUND and INVALID_ARGUMENT are answers, not daemon errors.
         bool failed = status is not ("0" or "3" or "5" or "1");
         if (failed)
-            logger.LogWarning("{Path} -> grpc-status {Status} (http {HttpStatus})", context.Request.Path.Value, status, context.Response.StatusCode);
+            logger.LogWarning("{Path} -> grpc-status {Status} (http {HttpStatus}) in {Milliseconds:0.#} ms",
+                context.Request.Path.Value, status, context.Response.StatusCode, elapsed.TotalMilliseconds);
         else if (logger.IsEnabled(LogLevel.Debug))
-            logger.LogDebug("{Path} -> grpc-status {Status}", context.Request.Path.Value, status);
+            logger.LogDebug("{Path} -> grpc-status {Status} in {Milliseconds:0.#} ms", context.Request.Path.Value, status, elapsed.TotalMilliseconds);
     }
 
     /// <summary>
