@@ -85,7 +85,11 @@ internal sealed class TvixLowFsStore
             {
                 throw new SystemUnavailable($"`tvixlowfs daemon` exited with {daemon.ExitCode}: {LastError(daemon)}");
             }
-            if (File.Exists(socketPath) && Accepts(socketPath)) return daemon;
+            if (File.Exists(socketPath) && Accepts(socketPath))
+            {
+                Console.Error.WriteLine($"e2e: tvixlowfs daemon (pid {daemon.Id}) listening on {socketPath} after {deadline.Elapsed.TotalMilliseconds:0} ms");
+                return daemon;
+            }
             Thread.Sleep(20);
         }
         throw new SystemUnavailable($"`tvixlowfs daemon` did not listen on {socketPath} within 20 s");
