@@ -46,6 +46,7 @@ public static class Program
         context.Remote.AddTo(root);
         // One line per command.
         root.Add(ImportCommand.Create(context));
+        root.Add(MountCommand.Create(context));
         root.Add(DaemonCommand.Create(context));
         return root;
     }

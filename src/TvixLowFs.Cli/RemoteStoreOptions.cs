@@ -32,6 +32,24 @@ public sealed class RemoteStoreOptions
         Recursive = true,
     };
 
+    public RemoteStoreOptions()
+    {
+        GrpcTimeout.Validators.Add(result =>
+        {
+            string? text = result.GetValueOrDefault<string?>();
+            if (string.IsNullOrEmpty(text))
+                return;
+            try
+            {
+                GrpcClientOptions.ParseTimeout(text);
+            }
+            catch (FormatException e)
+            {
+                result.AddError("--grpc-timeout " + e.Message);
+            }
+        });
+    }
+
     public void AddTo(Command root)
     {
         ArgumentNullException.ThrowIfNull(root);
@@ -46,9 +64,20 @@ public sealed class RemoteStoreOptions
         ArgumentNullException.ThrowIfNull(parseResult);
         ArgumentNullException.ThrowIfNull(environment);
         string? text = parseResult.GetValue(GrpcTimeout);
+        if (!string.IsNullOrEmpty(text))
+            return new GrpcClientOptions { Timeout = GrpcClientOptions.ParseTimeout(text) };
+        text = environment(GrpcClientOptions.TimeoutEnvironmentVariable);
         if (string.IsNullOrEmpty(text))
-            text = environment(GrpcClientOptions.TimeoutEnvironmentVariable);
-        return string.IsNullOrEmpty(text) ? new GrpcClientOptions() : new GrpcClientOptions { Timeout = GrpcClientOptions.ParseTimeout(text) };
+            return new GrpcClientOptions();
+        try
+        {
+            return new GrpcClientOptions { Timeout = GrpcClientOptions.ParseTimeout(text) };
+        }
+        catch (FormatException e)
+        {
+            // IOException is what the command line reports as a plain one-line error.
+            throw new IOException($"{GrpcClientOptions.TimeoutEnvironmentVariable}: {e.Message}", e);
+        }
     }
 
     /// <summary>

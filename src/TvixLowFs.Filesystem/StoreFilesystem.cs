@@ -201,7 +201,10 @@ internal static class FuseCapabilities
 
     /// <summary>
     /// READDIRPLUS_AUTO would fall back to plain readdir after the first page, costing a lookup per
-    /// entry for stat-heavy walks; AUTO_INVAL_DATA only matters for content that can change.
+    /// entry for stat-heavy walks; AUTO_INVAL_DATA only matters for content that can change;
+    /// SPLICE_READ (libfuse turns it on because write_buf is registered, to answer it with EROFS)
+    /// would splice every incoming request through a pipe, extra syscalls for nothing when
+    /// there are no writes to receive.
     /// </summary>
-    public const uint Unwanted = (uint)(FuseCapability.ReaddirPlusAuto | FuseCapability.AutoInvalData);
+    public const uint Unwanted = (uint)(FuseCapability.ReaddirPlusAuto | FuseCapability.AutoInvalData | FuseCapability.SpliceRead);
 }
