@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 
 namespace TvixLowFs.Bench;
@@ -17,7 +18,10 @@ public static class Program
         }
         // Without arguments BenchmarkSwitcher would ask interactively; run everything instead.
         string[] switcherArgs = args.Length == 0 ? ["--filter", "*"] : args;
-        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(switcherArgs);
+        // BenchmarkDotNet rebuilds the solution for its generated host; on a busy 2-core machine that
+        // takes longer than its default 2-minute limit.
+        var config = ManualConfig.Create(DefaultConfig.Instance).WithBuildTimeout(TimeSpan.FromMinutes(15));
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(switcherArgs, config);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }
 }

@@ -8,7 +8,7 @@ namespace TvixLowFs.Cli;
 /// <summary>
 /// <c>tvixlowfs import PATH...</c>: prints one <c>/nix/store/&lt;hash&gt;-&lt;name&gt;</c> per PATH, the
 /// path <c>nix-store --add PATH</c> gives. Every PATH is walked and checked before anything is
-/// stored, so bad input (a missing path, a fifo in a tree, an invalid name) stores nothing.
+/// stored, and no PathInfo is put until every PATH's data is stored, so bad input registers nothing.
 /// </summary>
 public static class ImportCommand
 {
@@ -30,14 +30,20 @@ public static class ImportCommand
 
             await using StoreServices store = context.OpenStore(parseResult);
             var importer = new PathImporter(store);
-            foreach (ImportPlan plan in plans)
+            // All data first, then all PathInfos: a path that fails late (an unreadable file)
+            // leaves none of the paths registered.
+            var prepared = new PreparedImport[plans.Length];
+            for (int i = 0; i < plans.Length; i++)
             {
-                using var progress = context.ErrorIsTerminal ? new TerminalProgress(context.Error, plan.SourcePath) : null;
-                Store.Model.StorePath storePath = await importer.ImportAsync(plan, progress is null ? null : progress.Report, cancellationToken);
-                progress?.Clear();
-                await context.Out.WriteLineAsync(storePath.AbsolutePath.AsMemory(), cancellationToken);
-                await context.Out.FlushAsync(cancellationToken);
+                using var progress = context.ErrorIsTerminal ? new TerminalProgress(context.Error, plans[i].SourcePath) : null;
+                prepared[i] = await importer.PrepareAsync(plans[i], progress is null ? null : progress.Report, cancellationToken);
             }
+            foreach (PreparedImport import in prepared)
+            {
+                await importer.RegisterAsync(import, cancellationToken);
+                await context.Out.WriteLineAsync(import.StorePath.AbsolutePath.AsMemory(), cancellationToken);
+            }
+            await context.Out.FlushAsync(cancellationToken);
             return 0;
         }));
         return command;

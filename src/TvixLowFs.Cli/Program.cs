@@ -23,7 +23,7 @@ public static class Program
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            string errors = string.Join("; ", parsed.Errors.Select(e => e.Message.TrimEnd('.')));
+            string errors = string.Join("; ", parsed.Errors.Select(e => e.Message.ReplaceLineEndings(" ").TrimEnd('.')));
             context.Error.WriteLine($"tvixlowfs: {errors} (see tvixlowfs --help)");
             return ExitUsage;
         }

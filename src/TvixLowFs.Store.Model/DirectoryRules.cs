@@ -150,6 +150,42 @@ public static class DirectoryRules
         Size(directory);
     }
 
+    /// <summary>
+    /// Decodes a Directory fetched by <paramref name="expected"/> and checks it before anything uses it:
+    /// the bytes decode, the message hashes to the digest asked for, and every rule holds. Throws
+    /// <see cref="StoreValidationException"/> naming the digest for each of these failures.
+    /// </summary>
+    public static Directory ParseVerified(ReadOnlySpan<byte> bytes, B3Digest expected)
+    {
+        Directory directory;
+        try
+        {
+            directory = Directory.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new StoreValidationException($"directory {expected}: the bytes are not a Directory message ({e.Message})");
+        }
+        Verify(directory, expected);
+        return directory;
+    }
+
+    /// <summary>Checks that <paramref name="directory"/> hashes to <paramref name="expected"/> and is valid.</summary>
+    public static void Verify(Directory directory, B3Digest expected)
+    {
+        var actual = Digest(directory);
+        if (actual != expected)
+            throw new StoreValidationException($"directory {expected}: the Directory received hashes to {actual}");
+        try
+        {
+            Validate(directory);
+        }
+        catch (StoreValidationException e)
+        {
+            throw new StoreValidationException($"directory {expected}: {e.Message}");
+        }
+    }
+
     /// <summary>The size a DirectoryNode pointing at this directory must carry (checked for overflow).</summary>
     public static ulong Size(Directory directory)
     {

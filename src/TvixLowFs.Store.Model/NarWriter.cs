@@ -38,6 +38,9 @@ public sealed class NarWriter(Stream output)
     /// <summary>True once the root node is complete.</summary>
     public bool IsComplete => _state == State.Done;
 
+    /// <summary>True between <see cref="BeginFile"/> and a successful <see cref="EndFile"/>.</summary>
+    public bool IsFileOpen => _state == State.InFile;
+
     public void WriteHeader()
     {
         Expect(State.ExpectHeader, "WriteHeader");

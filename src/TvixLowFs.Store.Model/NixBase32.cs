@@ -108,26 +108,29 @@ public static class NixBase32
     {
         if (text.Length != EncodedLength(destination.Length))
             return false;
-        destination.Clear();
-        int length = text.Length;
-        for (int k = 0; k < length; k++)
+        // The last character holds the lowest bits: walk backwards, emitting each byte once 8 bits are in.
+        uint bits = 0;
+        int bitCount = 0;
+        int written = 0;
+        ReadOnlySpan<byte> digits = DigitOf;
+        for (int k = text.Length - 1; k >= 0; k--)
         {
             uint c = uint.CreateTruncating(text[k]);
-            if (c >= 128)
+            if (c >= (uint)digits.Length)
                 return false;
-            uint digit = DigitOf[(int)c];
+            uint digit = digits[(int)c];
             if (digit == 0xFF)
                 return false;
-            int bit = (length - 1 - k) * 5;
-            int i = bit >> 3;
-            int j = bit & 7;
-            destination[i] |= (byte)(digit << j);
-            uint carry = digit >> (8 - j);
-            if (i + 1 < destination.Length)
-                destination[i + 1] |= (byte)carry;
-            else if (carry != 0)
-                return false;
+            bits |= digit << bitCount;
+            bitCount += 5;
+            if (bitCount >= 8)
+            {
+                destination[written++] = (byte)bits;
+                bits >>= 8;
+                bitCount -= 8;
+            }
         }
-        return true;
+        // Fewer than 5 bits are left over; Nix rejects text where any of them is set.
+        return bits == 0;
     }
 }

@@ -103,6 +103,12 @@ public struct FuseConnInfo
     [FieldOffset(28)] public uint MaxBackground;
     [FieldOffset(32)] public uint CongestionThreshold;
     [FieldOffset(36)] public uint TimeGran;
+
+    /// <summary><see cref="Capable"/> as flags: what the kernel and libfuse support.</summary>
+    public readonly FuseCapability CapableFlags => (FuseCapability)Capable;
+
+    /// <summary><see cref="Want"/> as flags: what the filesystem asks for (a subset of <see cref="CapableFlags"/>).</summary>
+    public FuseCapability WantFlags { readonly get => (FuseCapability)Want; set => Want = (uint)value; }
 }
 
 /// <summary><c>struct fuse_buf</c> (40 bytes).</summary>

@@ -9,6 +9,9 @@ using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Store.Import;
 
+/// <summary>A path whose data is stored and whose PathInfo is ready to be put.</summary>
+public sealed record PreparedImport(Model.StorePath StorePath, PathInfo PathInfo);
+
 /// <summary>How far an import has got.</summary>
 public readonly record struct ImportProgress(int FilesDone, int FilesTotal, long BytesDone, long BytesTotal);
 
@@ -30,6 +33,17 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
 
     public async Task<Model.StorePath> ImportAsync(ImportPlan plan, Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        PreparedImport prepared = await PrepareAsync(plan, progress, cancellationToken).ConfigureAwait(false);
+        await RegisterAsync(prepared, cancellationToken).ConfigureAwait(false);
+        return prepared.StorePath;
+    }
+
+    /// <summary>
+    /// Stores the contents and directories of a plan and computes its store path, without
+    /// registering it: several paths can be prepared and then registered only if all succeeded.
+    /// </summary>
+    public async Task<PreparedImport> PrepareAsync(ImportPlan plan, Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(plan);
         await IngestFilesAsync(plan, progress, cancellationToken).ConfigureAwait(false);
         Node root = await StoreTreeAsync(plan.Root, cancellationToken).ConfigureAwait(false);
@@ -37,12 +51,19 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
         NarHash nar = await store.PathInfos.CalculateNarAsync(root, cancellationToken).ConfigureAwait(false);
         Model.StorePath storePath = NixStorePathBuilder.ForSource(nar.NarSha256, plan.Name);
         Rename(root, ByteString.CopyFromUtf8(storePath.Basename));
-        await store.PathInfos.PutAsync(new PathInfo
+        var pathInfo = new PathInfo
         {
             Node = root,
             Narinfo = new NARInfo { NarSize = nar.NarSize, NarSha256 = ByteString.CopyFrom(nar.NarSha256) },
-        }, cancellationToken).ConfigureAwait(false);
-        return storePath;
+        };
+        return new PreparedImport(storePath, pathInfo);
+    }
+
+    /// <summary>Puts the PathInfo of a prepared import: from now on the store path exists.</summary>
+    public async Task RegisterAsync(PreparedImport prepared, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        await store.PathInfos.PutAsync(prepared.PathInfo, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task IngestFilesAsync(ImportPlan plan, Action<ImportProgress>? progress, CancellationToken cancellationToken)

@@ -22,9 +22,19 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
         ("broken.txt\0"u8.ToArray(), 4),
         ("hello.txt\0"u8.ToArray(), 2),
         ("link\0"u8.ToArray(), 3),
+        ("spliced.bin\0"u8.ToArray(), 5),
     ];
 
     private readonly IFuseReplySink reply = KernelReplySink.Instance;
+    private readonly int splicedFd;
+    private readonly long splicedLength;
+
+    /// <param name="splicedFd">An open file served as spliced.bin (5) through fd-backed fuse_reply_data, or -1.</param>
+    public HelloFilesystemDouble(int splicedFd = -1, long splicedLength = 0)
+    {
+        this.splicedFd = splicedFd;
+        this.splicedLength = splicedLength;
+    }
 
     public ConcurrentQueue<FuseModifyOperation> ModifyCalls { get; } = new();
     public FuseCapability Capable { get; private set; }
@@ -32,16 +42,23 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
     public bool DestroyCalled { get; private set; }
     public int ReadCalls;
 
+    /// <summary>When set, reads of hello.txt signal <see cref="ReadEntered"/> and wait for this gate (an in-flight request).</summary>
+    public ManualResetEventSlim? ReadGate { get; init; }
+    public ManualResetEventSlim ReadEntered { get; } = new(false);
+
     public void Init(FuseConnInfo* connection)
     {
         InitCalled = true;
         Capable = (FuseCapability)connection->Capable;
+        // Let libfuse splice fd-backed replies to the kernel when it can.
+        connection->Want |= connection->Capable & (uint)FuseCapability.SpliceWrite;
     }
 
     public void Destroy() => DestroyCalled = true;
 
-    private static Stat AttrOf(ulong ino) => ino switch
+    private Stat AttrOf(ulong ino) => ino switch
     {
+        5 => new Stat { Ino = 5, Mode = 0x8000 | 0x124, Nlink = 1, Size = splicedLength, Blksize = 4096, Blocks = (splicedLength + 511) / 512 },
         1 => new Stat { Ino = 1, Mode = 0x4000 | 0x16d, Nlink = 2, Blksize = 4096 },
         2 or 4 => new Stat { Ino = ino, Mode = 0x8000 | 0x124, Nlink = 1, Size = HelloContent.Length, Blksize = 4096, Blocks = 1 },
         3 => new Stat { Ino = 3, Mode = 0xA000 | 0x124, Nlink = 1, Size = LinkTarget.Length - 1, Blksize = 4096 },
@@ -60,6 +77,7 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
         {
             foreach (var (entryName, ino) in RootEntries)
             {
+                if (ino == 5 && splicedFd < 0) continue;
                 if (name.SequenceEqual(entryName.AsSpan(0, entryName.Length - 1)))
                 {
                     reply.Entry(request, new FuseEntryParam { Ino = ino, Attr = AttrOf(ino), AttrTimeout = 1, EntryTimeout = 1 });
@@ -76,7 +94,7 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
 
     public void GetAttr(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
-        if (inode is < 1 or > 4) { reply.Err(request, ENOENT); return; }
+        if (inode is < 1 or > 5) { reply.Err(request, ENOENT); return; }
         reply.Attr(request, AttrOf(inode), 1);
     }
 
@@ -98,6 +116,18 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
     {
         Interlocked.Increment(ref ReadCalls);
         if (inode == 4) throw new IOException("read of broken.txt fails on purpose");
+        if (inode == 5)
+        {
+            var available = Math.Max(0, splicedLength - offset);
+            var buffers = KernelReplySink.FileBuffer(splicedFd, offset, (nuint)Math.Min((long)size, available));
+            reply.Data(request, ref buffers, FuseBufCopyFlags.SpliceMove);
+            return;
+        }
+        if (ReadGate is { } gate)
+        {
+            ReadEntered.Set();
+            gate.Wait();
+        }
         var start = (int)Math.Min(offset, HelloContent.Length);
         var length = (int)Math.Min((long)size, HelloContent.Length - start);
         reply.Buf(request, HelloContent.AsSpan(start, length));
@@ -125,6 +155,7 @@ internal sealed unsafe class HelloFilesystemDouble : IFuseOperations
         for (var i = (int)offset; i < RootEntries.Length + 2; i++)
         {
             var (name, ino) = i switch { 0 => (".\0"u8.ToArray(), 1ul), 1 => ("..\0"u8.ToArray(), 1ul), _ => RootEntries[i - 2] };
+            if (ino == 5 && splicedFd < 0) continue;
             var remaining = buffer[used..];
             int entrySize;
             if (plus)

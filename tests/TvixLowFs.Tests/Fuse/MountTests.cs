@@ -59,6 +59,58 @@ public sealed unsafe class MountTests
     }
 
     [Test]
+    public void FdBackedDataRepliesServeAFileAtAnyOffset()
+    {
+        var content = new byte[300_000];
+        new Random(7).NextBytes(content);
+        var backing = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-backing-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllBytes(backing, content);
+        try
+        {
+            using var handle = File.OpenHandle(backing);
+            using var mount = new TestMount(new HelloFilesystemDouble((int)handle.DangerousGetHandle(), content.Length));
+            Assert.That(File.ReadAllBytes(mount.PathOf("spliced.bin")), Is.EqualTo(content));
+            var fd = Libc.Open(mount.PathOf("spliced.bin"), Libc.O_RDONLY, 0);
+            Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+            try
+            {
+                var buffer = new byte[70_001];
+                foreach (var offset in new long[] { 299_999, 12_345, 0, 131_071, 250_000 })
+                {
+                    long read;
+                    fixed (byte* b = buffer) read = Libc.PRead(fd, b, (nuint)buffer.Length, offset);
+                    var expected = (int)Math.Min(buffer.Length, content.Length - offset);
+                    Assert.That(read, Is.EqualTo(expected), $"bytes at {offset}");
+                    Assert.That(buffer.AsSpan(0, expected).SequenceEqual(content.AsSpan((int)offset, expected)), Is.True, $"content at {offset}");
+                }
+            }
+            finally
+            {
+                Libc.Close(fd);
+            }
+        }
+        finally
+        {
+            File.Delete(backing);
+        }
+    }
+
+    [Test]
+    public void ManyThreadsAreServedAtOnce()
+    {
+        using var mount = new TestMount(new HelloFilesystemDouble());
+        var failures = 0;
+        Parallel.For(0, 64, new ParallelOptions { MaxDegreeOfParallelism = 16 }, i =>
+        {
+            var ok = i % 2 == 0
+                ? File.ReadAllBytes(mount.PathOf("hello.txt")).AsSpan().SequenceEqual(HelloFilesystemDouble.HelloContent)
+                : Directory.GetFileSystemEntries(mount.MountPoint).Length == 3;
+            if (!ok) Interlocked.Increment(ref failures);
+        });
+        Assert.That(failures, Is.Zero);
+    }
+
+    [Test]
     public void WritesOnAReadOnlyMountFailWithErofs()
     {
         using var mount = new TestMount(new HelloFilesystemDouble());
@@ -148,6 +200,55 @@ public sealed unsafe class MountTests
     }
 
     [Test]
+    public void AnUnknownMountOptionIsRefusedBeforeMounting()
+    {
+        var mountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(mountPoint);
+        try
+        {
+            Assert.That(() => FuseSession.Mount(new HelloFilesystemDouble(), new FuseMountOptions
+            {
+                MountPoint = mountPoint,
+                ExtraOptions = ["no_such_fuse_option"],
+            }), Throws.InstanceOf<IOException>().With.Message.Contains("no_such_fuse_option"));
+            Assert.That(TestMount.IsMounted(mountPoint), Is.False);
+        }
+        finally
+        {
+            Directory.Delete(mountPoint);
+        }
+    }
+
+    [Test]
+    public void AllowOtherAndMaxReadOptionsAreAccepted()
+    {
+        var filesystem = new HelloFilesystemDouble();
+        var mountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(mountPoint);
+        try
+        {
+            using var session = FuseSession.Mount(filesystem, new FuseMountOptions
+            {
+                MountPoint = mountPoint,
+                AllowOther = true,
+                ExtraOptions = ["max_read=1048576"],
+                HandleSignals = false,
+            });
+            var options = File.ReadLines("/proc/self/mounts").Single(l => l.Split(' ')[1] == mountPoint).Split(' ')[3].Split(',');
+            Assert.That(options, Does.Contain("allow_other").And.Contain("default_permissions").And.Contain("max_read=1048576"));
+        }
+        finally
+        {
+            if (TestMount.IsMounted(mountPoint))
+            {
+                using var fusermount = Process.Start("fusermount3", ["-u", "-z", mountPoint]);
+                fusermount.WaitForExit();
+            }
+            Directory.Delete(mountPoint);
+        }
+    }
+
+    [Test]
     public void ExitBeforeRunMakesRunReturnAtOnce()
     {
         Assert.That(File.Exists("/dev/fuse"), Is.True, "/dev/fuse is missing");
@@ -193,6 +294,40 @@ public sealed unsafe class MountTests
         finally
         {
             mount.Dispose();
+        }
+    }
+
+    [Test]
+    public void ExitWhileARequestIsInFlightLetsItFinishThenEndsTheLoop()
+    {
+        // After Exit the loop takes no new requests (a close() now would wait for its flush until
+        // Dispose aborts the connection), so the read goes through an fd opened beforehand.
+        using var gate = new ManualResetEventSlim(false);
+        var filesystem = new HelloFilesystemDouble { ReadGate = gate };
+        var mount = new TestMount(filesystem);
+        var fd = Libc.Open(mount.PathOf("hello.txt"), Libc.O_RDONLY, 0);
+        try
+        {
+            Assert.That(fd, Is.GreaterThanOrEqualTo(0));
+            var buffer = new byte[64];
+            var reader = Task.Factory.StartNew(() =>
+            {
+                fixed (byte* b = buffer) return (long)Libc.PRead(fd, b, (nuint)buffer.Length, 0);
+            }, TaskCreationOptions.LongRunning);
+            Assert.That(filesystem.ReadEntered.Wait(TimeSpan.FromSeconds(30)), Is.True, "the read reached the handler");
+            mount.Session.Exit();
+            gate.Set();
+            Assert.That(reader.Wait(TimeSpan.FromSeconds(30)), Is.True, "the in-flight read was answered");
+            Assert.That(buffer.AsSpan(0, (int)reader.Result).ToArray(), Is.EqualTo(HelloFilesystemDouble.HelloContent));
+            Assert.That(mount.Loop.Wait(TimeSpan.FromSeconds(30)), Is.True, "Run returns after Exit");
+            mount.Session.Dispose();
+            Assert.That(TestMount.IsMounted(mount.MountPoint), Is.False);
+        }
+        finally
+        {
+            gate.Set();
+            mount.Dispose();
+            if (fd >= 0) Libc.Close(fd);
         }
     }
 

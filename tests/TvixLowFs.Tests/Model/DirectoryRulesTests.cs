@@ -391,3 +391,57 @@ public sealed class DirectoryRulesTests
         Assert.That(total, Is.EqualTo(600));
     }
 }
+
+[TestFixture]
+public sealed class DirectoryVerificationTests
+{
+    private static Directory Sample()
+    {
+        var directory = new Directory();
+        directory.Files.Add(DirectoryRulesTests.File("a", 3));
+        return directory;
+    }
+
+    [Test]
+    public void ParseVerified_AcceptsTheDirectoryOfTheDigest()
+    {
+        var directory = Sample();
+        var parsed = DirectoryRules.ParseVerified(directory.ToByteArray(), DirectoryRules.Digest(directory));
+        Assert.That(parsed, Is.EqualTo(directory));
+    }
+
+    [Test]
+    public void ParseVerified_RejectsBytesOfAnotherDirectory()
+    {
+        var claimed = B3Digest.Compute("other"u8);
+        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified(Sample().ToByteArray(), claimed));
+        Assert.That(error!.Message, Does.Contain(claimed.ToString()).And.Contain("hashes to"));
+    }
+
+    [Test]
+    public void ParseVerified_RejectsBytesThatAreNoDirectory()
+    {
+        var claimed = B3Digest.Compute("x"u8);
+        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified([0x0A, 0x05, 0x01], claimed));
+        Assert.That(error!.Message, Does.Contain(claimed.ToString()).And.Contain("not a Directory"));
+    }
+
+    [Test]
+    public void ParseVerified_RejectsAnInvalidDirectoryEvenWithTheRightDigest()
+    {
+        var invalid = new Directory();
+        invalid.Files.Add(DirectoryRulesTests.File("b"));
+        invalid.Files.Add(DirectoryRulesTests.File("a"));
+        var digest = DirectoryRules.Digest(invalid);
+        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified(invalid.ToByteArray(), digest));
+        Assert.That(error!.Message, Does.Contain(digest.ToString()).And.Contain(DirectoryRules.RuleSorted));
+    }
+
+    [Test]
+    public void EscapedText_ShowsControlAndNonAsciiCharacters()
+    {
+        Assert.That(NodeNames.Escape("plain-name"), Is.EqualTo("plain-name"));
+        Assert.That(NodeNames.Escape("a\nb\u00e9\\"), Is.EqualTo("a\\u000ab\\u00e9\\\\"));
+        Assert.That(NodeNames.Escape(Enumerable.Repeat((byte)'x', 400).ToArray()), Does.EndWith("... (400 bytes)"));
+    }
+}
