@@ -187,7 +187,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         {
             foreach (var m in mounted)
             {
-                if (!Attempt(m.System, () =>
+                if (!AttemptWorkload(m, Metric.PeakResident, () =>
                 {
                     Workloads.MetadataWalk(m.Tree, corpus.Shape.TreeEntryCount);
                     Workloads.TreeRead(m.Tree, corpus.TreeFileBytes);
@@ -283,7 +283,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
     {
         if (!m.System.Usable) return;
         double value = 0;
-        if (!Attempt(m.System, () => value = workload())) return;
+        if (!AttemptWorkload(m, metric, () => value = workload())) return;
         run.Measurements.Add(metric, m.System.Name, value);
         Log($"  {metric} {m.System.Name}: {Report.Format(metric, value)} {(metric == Metric.W3 ? "entries/s" : "MiB/s")}");
     }
@@ -291,23 +291,46 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
     private void Verify(MountedFileSystem m)
     {
         if (!m.System.Usable) return;
-        Attempt(m.System, () => run.Digests[m.System.Name] = ContentDigest.Of(m));
-    }
-
-    /// <summary>Runs one step for a system; a failure takes that system out of the rest of the run.</summary>
-    private bool Attempt(FileSystemUnderTest system, Action step)
-    {
-        if (!system.Usable) return false;
         try
         {
-            step();
+            run.Digests[m.System.Name] = ContentDigest.Of(m);
+        }
+        catch (Exception e) when (e is BenchmarkFailure or IOException or UnauthorizedAccessException)
+        {
+            if (Teardown.Instance.Interrupted) return;
+            var reason = $"{m.System.Name} could not be read for verification: {e.Message}{ServerErrors(m)}";
+            run.VerificationFailures.Add(reason);
+            Log($"  VERIFICATION FAILED: {reason}");
+        }
+    }
+
+    /// <summary>
+    /// Runs one workload; a failure is recorded against that workload and system (the report shows
+    /// it and the run exits 1) and the run goes on, so one broken operation does not hide the rest.
+    /// </summary>
+    private bool AttemptWorkload(MountedFileSystem m, Metric metric, Action workload)
+    {
+        try
+        {
+            workload();
             return true;
         }
-        catch (Exception e) when (e is BenchmarkFailure or SystemUnavailable or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is BenchmarkFailure or IOException or UnauthorizedAccessException)
         {
-            MarkBroken(system, e.Message);
+            if (Teardown.Instance.Interrupted) return false;
+            var reason = e.Message + ServerErrors(m);
+            run.WorkloadFailures.TryAdd((metric, m.System.Name), reason);
+            Log($"  {metric} {m.System.Name} FAILED: {reason}");
             return false;
         }
+    }
+
+    /// <summary>The server's last distinct stderr lines, which usually say why a request failed.</summary>
+    private static string ServerErrors(MountedFileSystem m)
+    {
+        if (m.Server is null) return "";
+        var tail = TvixLowFsStore.LastError(m.Server);
+        return tail.Length == 0 ? "" : $" [server stderr: {tail}]";
     }
 
     private static void MarkBroken(FileSystemUnderTest system, string reason)

@@ -25,10 +25,12 @@ internal sealed class RunRecord
     /// <summary>Per system name: what it returned (first repetition).</summary>
     public Dictionary<string, ContentDigest> Digests { get; } = [];
     public List<string> VerificationFailures { get; } = [];
+    /// <summary>Workloads that failed on a system that otherwise ran (first reason per metric and system).</summary>
+    public Dictionary<(Metric Metric, string System), string> WorkloadFailures { get; } = [];
 
     public IEnumerable<FileSystemUnderTest> LocalSystems => [Native, Squashfuse, TvixLowFs];
     public IEnumerable<FileSystemUnderTest> AllSystems => [Native, Squashfuse, TvixLowFs, RemoteCold, RemoteWarm];
-    public bool Failed => VerificationFailures.Count > 0 || AllSystems.Any(s => s.FailureReason is not null);
+    public bool Failed => VerificationFailures.Count > 0 || WorkloadFailures.Count > 0 || AllSystems.Any(s => s.FailureReason is not null);
 }
 
 /// <summary>
@@ -60,6 +62,10 @@ internal static class Report
         {
             if (system.UnavailableReason is not null) text.AppendLine(culture, $"- not measured: {system.Name}: {system.UnavailableReason}");
             if (system.FailureReason is not null) text.AppendLine(culture, $"- **FAILED**: {system.Name}: {system.FailureReason}");
+        }
+        foreach (var ((metric, system), reason) in run.WorkloadFailures)
+        {
+            text.AppendLine(culture, $"- **FAILED**: {metric} on {system}: {reason.Replace("|", "\\|", StringComparison.Ordinal)}");
         }
         text.AppendLine();
 
@@ -158,6 +164,7 @@ internal static class Report
             if (system is null) continue;
             if (system.UnavailableReason is not null) return ("–", $"n/a ({Short(system.Name + ": " + system.UnavailableReason)})");
             if (system.FailureReason is not null) return ("–", $"**FAILED** ({Short(system.Name + ": " + system.FailureReason)})");
+            if (run.WorkloadFailures.TryGetValue((target.Metric, system.Name), out var failure)) return ("–", $"**FAILED** ({Short(system.Name + ": " + failure)})");
         }
         var value = run.Measurements.Median(target.Metric, target.System.Name);
         double? measured = value;
@@ -186,7 +193,7 @@ internal static class Report
     private static string Cell(RunRecord run, Metric metric, FileSystemUnderTest system)
     {
         if (system.UnavailableReason is not null) return "n/a";
-        if (system.FailureReason is not null) return "failed";
+        if (system.FailureReason is not null || run.WorkloadFailures.ContainsKey((metric, system.Name))) return "failed";
         var median = run.Measurements.Median(metric, system.Name);
         return median is null ? "–" : Format(metric, median.Value);
     }
@@ -213,5 +220,7 @@ internal static class Report
     /// <summary>The workload title with its shell pipe escaped, so it stays in one markdown cell.</summary>
     private static string Title(Workload workload) => Workloads.Title(workload).Replace("|", "\\|", StringComparison.Ordinal);
 
-    private static string Short(string reason) => reason.Length <= 140 ? reason : reason[..137] + "…";
+    /// <summary>A reason shortened for a table cell, its pipes escaped so the row stays whole.</summary>
+    private static string Short(string reason) =>
+        (reason.Length <= 160 ? reason : reason[..157] + "…").Replace("|", "\\|", StringComparison.Ordinal);
 }

@@ -132,7 +132,7 @@ internal sealed class TvixLowFsStore
     {
         if (!ErrorTails.TryGetValue(process, out var lines)) return "";
         process.WaitForExit(TimeSpan.FromMilliseconds(200)); // let the last lines arrive
-        lock (lines) return string.Join(" | ", lines.TakeLast(3));
+        lock (lines) return string.Join(" / ", lines.Distinct().TakeLast(3));
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Process, Queue<string>> ErrorTails = new();

@@ -49,7 +49,8 @@ internal static partial class Workloads
     /// <summary>W4: `tar -cf - -C TREE . | wc -c` (pipefail, so a read error in tar fails the run); tar-stream bytes per second.</summary>
     public static (double BytesPerSecond, long ArchiveBytes) TreeRead(string tree, long minimumBytes)
     {
-        var result = ExternalCommand.Run("bash", ["-c", "set -o pipefail; tar -cf - -C \"$1\" . | wc -c", "bash", tree]).EnsureSuccess();
+        var result = ExternalCommand.Run("bash", ["-c", "set -o pipefail; tar -cf - -C \"$1\" . | wc -c", "bash", tree]);
+        if (result.ExitCode != 0) throw new BenchmarkFailure($"`tar -cf - -C {tree} . | wc -c` exited with {result.ExitCode}: {CommandResult.FirstLines(result.StandardError)}");
         var bytes = long.Parse(result.StandardOutput.Trim(), CultureInfo.InvariantCulture);
         if (bytes < minimumBytes) throw new BenchmarkFailure($"tar of {tree} produced {bytes} bytes, less than the {minimumBytes} bytes of file content");
         return (bytes / result.Elapsed.TotalSeconds, bytes);
