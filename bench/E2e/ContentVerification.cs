@@ -34,6 +34,8 @@ internal sealed record ContentDigest(string BigFileSha256, string TreeDigest, IR
     {
         var info = ExternalCommand.StartInfo("tar", ["-cf", "-", "-C", tree, "."]);
         using var tar = ExternalCommand.Start(info);
+        // The reader below blocks on tar's output; a server that stops answering must not hang the run.
+        using var watchdog = new Timer(_ => { try { tar.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } }, null, 2 * Workloads.Limit, Timeout.InfiniteTimeSpan);
         var error = tar.StandardError.ReadToEndAsync();
         var lines = new List<string>();
         var contentByPath = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -67,7 +69,7 @@ internal sealed record ContentDigest(string BigFileSha256, string TreeDigest, IR
                 }
             }
         }
-        ExternalCommand.WaitOrKill(tar, TimeSpan.FromMinutes(30), ExternalCommand.Describe(info));
+        ExternalCommand.WaitOrKill(tar, 2 * Workloads.Limit, ExternalCommand.Describe(info));
         Teardown.Instance.ForgetProcess(tar);
         if (tar.ExitCode != 0) throw new BenchmarkFailure($"tar of {tree} for verification exited with {tar.ExitCode}: {CommandResult.FirstLines(error.Result)}");
         lines.Sort(StringComparer.Ordinal);

@@ -295,7 +295,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         {
             run.Digests[m.System.Name] = ContentDigest.Of(m);
         }
-        catch (Exception e) when (e is BenchmarkFailure or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is BenchmarkFailure or IOException or UnauthorizedAccessException or InvalidDataException or FormatException)
         {
             if (Teardown.Instance.Interrupted) return;
             var reason = $"{m.System.Name} could not be read for verification: {e.Message}{ServerErrors(m)}";

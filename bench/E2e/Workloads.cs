@@ -16,6 +16,9 @@ internal enum Workload
 
 internal static partial class Workloads
 {
+    /// <summary>A workload still running after this is stuck (a request the server never answered), not slow.</summary>
+    public static readonly TimeSpan Limit = TimeSpan.FromMinutes(5);
+
     public static string Title(Workload workload) => workload switch
     {
         Workload.W1ColdSequentialRead => "W1 cold sequential read (dd bs=1M)",
@@ -31,7 +34,7 @@ internal static partial class Workloads
     /// <summary>W1/W2: `dd if=FILE of=/dev/null bs=1M`; throughput from dd's own elapsed time (no spawn cost).</summary>
     public static double SequentialRead(string file, long expectedBytes)
     {
-        var result = ExternalCommand.Run("dd", [$"if={file}", "of=/dev/null", "bs=1M"]).EnsureSuccess();
+        var result = ExternalCommand.Run("dd", [$"if={file}", "of=/dev/null", "bs=1M"], timeout: Limit).EnsureSuccess();
         var (bytes, seconds) = ParseDd(result);
         if (bytes != expectedBytes) throw new BenchmarkFailure($"dd read {bytes} bytes of {file}, expected {expectedBytes}");
         return bytes / seconds;
@@ -40,7 +43,7 @@ internal static partial class Workloads
     /// <summary>W3: `find TREE -printf '%s %m %y\n'`; entries per second, and the entry count must match the corpus.</summary>
     public static double MetadataWalk(string tree, long expectedEntries)
     {
-        var (result, lines) = ExternalCommand.RunCountingLines("find", [tree, "-printf", "%s %m %y\n"]);
+        var (result, lines) = ExternalCommand.RunCountingLines("find", [tree, "-printf", "%s %m %y\n"], Limit);
         result.EnsureSuccess();
         if (lines != expectedEntries) throw new BenchmarkFailure($"find listed {lines} entries under {tree}, expected {expectedEntries}");
         return lines / result.Elapsed.TotalSeconds;
@@ -49,7 +52,7 @@ internal static partial class Workloads
     /// <summary>W4: `tar -cf - -C TREE . | wc -c` (pipefail, so a read error in tar fails the run); tar-stream bytes per second.</summary>
     public static (double BytesPerSecond, long ArchiveBytes) TreeRead(string tree, long minimumBytes)
     {
-        var result = ExternalCommand.Run("bash", ["-c", "set -o pipefail; tar -cf - -C \"$1\" . | wc -c", "bash", tree]);
+        var result = ExternalCommand.Run("bash", ["-c", "set -o pipefail; tar -cf - -C \"$1\" . | wc -c", "bash", tree], timeout: Limit);
         if (result.ExitCode != 0) throw new BenchmarkFailure($"`tar -cf - -C {tree} . | wc -c` exited with {result.ExitCode}: {CommandResult.FirstLines(result.StandardError)}");
         var bytes = long.Parse(result.StandardOutput.Trim(), CultureInfo.InvariantCulture);
         if (bytes < minimumBytes) throw new BenchmarkFailure($"tar of {tree} produced {bytes} bytes, less than the {minimumBytes} bytes of file content");
@@ -63,7 +66,7 @@ internal static partial class Workloads
         var quarterMiB = fileBytes / Readers >> 20;
         var watch = Stopwatch.StartNew();
         var runs = Enumerable.Range(0, Readers)
-            .Select(i => Task.Run(() => ExternalCommand.Run("dd", [$"if={file}", "of=/dev/null", "bs=1M", $"skip={i * quarterMiB}", $"count={quarterMiB}"])))
+            .Select(i => Task.Run(() => ExternalCommand.Run("dd", [$"if={file}", "of=/dev/null", "bs=1M", $"skip={i * quarterMiB}", $"count={quarterMiB}"], timeout: Limit)))
             .ToArray();
         Task.WaitAll(runs);
         watch.Stop();
