@@ -38,7 +38,7 @@ public static class MountCommand
                 throw new IOException($"--threads must be at least 1, got {threadCount}");
 
             string mountPoint = MountPoint.Prepare(dest, line => context.Error.WriteLine("tvixlowfs: " + line));
-            await using StoreServices store = context.OpenStore(parseResult);
+            await using StoreServices store = context.OpenStoreForMount(parseResult);
             // One cheap call first, so an unreachable store is one clear line and a non-zero exit
             // rather than a mount whose every lookup fails.
             using (var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
