@@ -16,6 +16,19 @@ public sealed class StoreFilesystemOptions
     /// </summary>
     public double CacheTimeoutSeconds { get; init; } = 1e9;
 
+    /// <summary>
+    /// Blobs with a local file keep their descriptor open while the kernel knows the inode. Beyond
+    /// this many, a blob's descriptor is closed when its last open file is released, so a walk
+    /// over a large tree stays within the process's descriptor limit.
+    /// </summary>
+    public int MaxIdleLocalBlobs { get; init; } = 1024;
+
+    /// <summary>
+    /// At unmount, how long requests still waiting on the backend may take to be answered before
+    /// their late replies are dropped (libfuse frees the session right after).
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
