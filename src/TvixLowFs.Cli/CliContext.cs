@@ -22,6 +22,9 @@ public sealed class CliContext
 
     public CommonOptions Options { get; } = new();
 
+    /// <summary>gRPC deadline and the mount's read-through cache options.</summary>
+    public RemoteStoreOptions Remote { get; } = new();
+
     public static CliContext FromConsole() => new()
     {
         Out = Console.Out,
@@ -34,7 +37,19 @@ public sealed class CliContext
     public StoreServices OpenStore(ParseResult parseResult)
     {
         (StoreAddress blobs, StoreAddress directories, StoreAddress pathInfos) = Options.ResolveAddresses(parseResult, Environment);
-        return new StoreOpener(StoreConnectors.Remote).Open(blobs, directories, pathInfos);
+        // The connector's own hold on its channels ends here; the services keep theirs.
+        using var remote = StoreConnectors.Remote(Remote.ClientOptions(parseResult, Environment));
+        return new StoreOpener(remote).Open(blobs, directories, pathInfos);
+    }
+
+    /// <summary>
+    /// The store for a mount: <see cref="OpenStore"/> with the local read-through cache in front of
+    /// any grpc+ blob or directory service (unless <c>--no-cache</c>).
+    /// </summary>
+    public StoreServices OpenStoreForMount(ParseResult parseResult)
+    {
+        (StoreAddress blobs, StoreAddress directories, _) = Options.ResolveAddresses(parseResult, Environment);
+        return Remote.WithCache(OpenStore(parseResult), parseResult, Environment, blobs, directories);
     }
 
     /// <summary>Loggers writing one line per message to stderr at the <c>--log-level</c> chosen.</summary>

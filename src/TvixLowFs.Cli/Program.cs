@@ -43,8 +43,11 @@ public static class Program
             "Store addresses: memory://, local:///ABS/DIR (the default, " + CommonOptions.DefaultStoreDescription + "), " +
             "grpc+http://HOST:PORT, grpc+unix:///ABS/SOCKET.");
         context.Options.AddTo(root);
+        context.Remote.AddTo(root);
         // One line per command.
         root.Add(ImportCommand.Create(context));
+        root.Add(MountCommand.Create(context));
+        root.Add(DaemonCommand.Create(context));
         return root;
     }
 

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using TvixLowFs.Store;
+using TvixLowFs.Store.Caching;
+using TvixLowFs.Store.Grpc.Client;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Cli;
+
+/// <summary>
+/// Options for remote (grpc+) stores, on every command: the call deadline, and the mount's
+/// read-through cache (its directory, or none).
+/// </summary>
+public sealed class RemoteStoreOptions
+{
+    public Option<string?> GrpcTimeout { get; } = new("--grpc-timeout")
+    {
+        Description = $"Deadline in seconds of each call to a grpc+ store, and the longest a transfer may stall (env {GrpcClientOptions.TimeoutEnvironmentVariable}; default {GrpcClientOptions.DefaultTimeout.TotalSeconds:0}).",
+        Recursive = true,
+        HelpName = "SECONDS",
+    };
+
+    public Option<string?> CacheDirectory { get; } = new("--cache-dir")
+    {
+        Description = "Local read-through cache of blobs and directories fetched from a grpc+ store by mount (default $XDG_CACHE_HOME/tvixlowfs, else ~/.cache/tvixlowfs; several mounts may share it).",
+        Recursive = true,
+        HelpName = "DIR",
+    };
+
+    public Option<bool> NoCache { get; } = new("--no-cache")
+    {
+        Description = "Do not keep what mount fetches from a grpc+ store (each open file is still fetched once, into an unlinked temp file).",
+        Recursive = true,
+    };
+
+    public RemoteStoreOptions()
+    {
+        GrpcTimeout.Validators.Add(result =>
+        {
+            string? text = result.GetValueOrDefault<string?>();
+            if (string.IsNullOrEmpty(text))
+                return;
+            try
+            {
+                GrpcClientOptions.ParseTimeout(text);
+            }
+            catch (FormatException e)
+            {
+                result.AddError("--grpc-timeout " + e.Message);
+            }
+        });
+    }
+
+    public void AddTo(Command root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        root.Add(GrpcTimeout);
+        root.Add(CacheDirectory);
+        root.Add(NoCache);
+    }
+
+    /// <summary>The flag, else the environment variable, else the default; a bad value is a <see cref="FormatException"/>.</summary>
+    public GrpcClientOptions ClientOptions(ParseResult parseResult, Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        ArgumentNullException.ThrowIfNull(environment);
+        string? text = parseResult.GetValue(GrpcTimeout);
+        if (!string.IsNullOrEmpty(text))
+            return new GrpcClientOptions { Timeout = GrpcClientOptions.ParseTimeout(text) };
+        text = environment(GrpcClientOptions.TimeoutEnvironmentVariable);
+        if (string.IsNullOrEmpty(text))
+            return new GrpcClientOptions();
+        try
+        {
+            return new GrpcClientOptions { Timeout = GrpcClientOptions.ParseTimeout(text) };
+        }
+        catch (FormatException e)
+        {
+            // IOException is what the command line reports as a plain one-line error.
+            throw new IOException($"{GrpcClientOptions.TimeoutEnvironmentVariable}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Puts the read-through cache in front of the grpc+ blob and directory services of
+    /// <paramref name="store"/>, unless <c>--no-cache</c>; local stores are returned as they are.
+    /// </summary>
+    public StoreServices WithCache(StoreServices store, ParseResult parseResult, Func<string, string?> environment,
+        StoreAddress blobAddress, StoreAddress directoryAddress)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        if (parseResult.GetValue(NoCache))
+            return store;
+        string? directory = parseResult.GetValue(CacheDirectory);
+        if (string.IsNullOrEmpty(directory))
+        {
+            string? xdg = environment("XDG_CACHE_HOME");
+            string? home = environment("HOME");
+            directory = !string.IsNullOrEmpty(xdg) && Path.IsPathFullyQualified(xdg) ? Path.Join(xdg, "tvixlowfs")
+                : !string.IsNullOrEmpty(home) ? Path.Join(home, ".cache", "tvixlowfs")
+                : ReadThroughCache.DefaultDirectory();
+        }
+        return ReadThroughCache.Wrap(store, directory, blobAddress, directoryAddress);
+    }
+}

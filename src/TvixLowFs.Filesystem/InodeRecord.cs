@@ -1,0 +1,103 @@
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Filesystem;
+
+internal enum InodeKind : byte
+{
+    Directory,
+    File,
+    Symlink,
+}
+
+/// <summary>
+/// What one inode number stands for. Immutable except for the state that is filled in lazily
+/// (a directory's entries, a file's open blob) and the kernel's lookup count; all of those are
+/// published with single reference writes so readers never lock.
+/// </summary>
+internal sealed class InodeRecord
+{
+    private InodeRecord(ulong inode, InodeKind kind, B3Digest digest, long size, bool executable, byte[]? symlinkTarget)
+    {
+        Inode = inode;
+        Kind = kind;
+        Digest = digest;
+        Size = size;
+        Executable = executable;
+        SymlinkTargetWithNul = symlinkTarget;
+    }
+
+    public static InodeRecord Root(ulong inode) => new(inode, InodeKind.Directory, default, 0, false, null);
+
+    public static InodeRecord Directory(ulong inode, B3Digest digest, long size) =>
+        new(inode, InodeKind.Directory, digest, size, false, null);
+
+    public static InodeRecord File(ulong inode, B3Digest digest, long size, bool executable) =>
+        new(inode, InodeKind.File, digest, size, executable, null);
+
+    /// <summary><paramref name="targetWithNul"/> ends in the NUL readlink replies need.</summary>
+    public static InodeRecord Symlink(ulong inode, byte[] targetWithNul) =>
+        new(inode, InodeKind.Symlink, default, targetWithNul.Length - 1, false, targetWithNul);
+
+    public ulong Inode { get; }
+    public InodeKind Kind { get; }
+
+    /// <summary>The Directory digest (directories) or blob digest (files); default for the root and symlinks.</summary>
+    public B3Digest Digest { get; }
+
+    /// <summary>File size, the DirectoryNode size of a directory, or the target length of a symlink.</summary>
+    public long Size { get; }
+
+    public bool Executable { get; }
+
+    /// <summary>The symlink target followed by a NUL, kept so readlink replies without copying.</summary>
+    public byte[]? SymlinkTargetWithNul { get; }
+
+    public bool IsRoot => Inode == StoreFilesystem.RootInode;
+
+    // --- the kernel's lookup count: lookup and readdirplus entries add, forget subtracts ---
+    private long _lookups;
+
+    public long Lookups => Volatile.Read(ref _lookups);
+
+    public void AddLookup() => Interlocked.Increment(ref _lookups);
+
+    /// <summary>Returns the count left.</summary>
+    public long Forget(ulong count) => Interlocked.Add(ref _lookups, -(long)count);
+
+    // --- directories: entries, fetched once on first use ---
+    private DirectoryContents? _contents;
+    private Task<DirectoryContents>? _contentsFetch;
+
+    public DirectoryContents? Contents => Volatile.Read(ref _contents);
+
+    public void PublishContents(DirectoryContents contents) => Volatile.Write(ref _contents, contents);
+
+    /// <summary>The fetch in flight (shared by every request that misses meanwhile), or null.</summary>
+    public ref Task<DirectoryContents>? ContentsFetch => ref _contentsFetch;
+
+    // --- files: the open blob, opened once and kept while the kernel knows the inode ---
+    private OpenBlob? _blob;
+    private Task<OpenBlob>? _blobOpen;
+
+    public OpenBlob? Blob => Volatile.Read(ref _blob);
+
+    public ref OpenBlob? BlobSlot => ref _blob;
+
+    public ref Task<OpenBlob>? BlobOpen => ref _blobOpen;
+}
+
+/// <summary>A file's blob reader plus its local file when it has one (for splice).</summary>
+internal sealed class OpenBlob(BlobReader reader) : IDisposable
+{
+    public BlobReader Reader { get; } = reader;
+
+    /// <summary>
+    /// The local file holding the blob, or null. Reads take a reference on it (DangerousAddRef)
+    /// for the duration of the reply, so dropping the blob while a read is in flight is safe.
+    /// </summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? LocalFile { get; } =
+        reader.LocalFile is { IsInvalid: false } file ? file : null;
+
+    public void Dispose() => Reader.Dispose();
+}

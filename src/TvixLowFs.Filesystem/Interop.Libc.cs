@@ -1,0 +1,37 @@
+using System.Runtime.InteropServices;
+
+namespace TvixLowFs.Filesystem;
+
+/// <summary>The libc calls the mount point checks need.</summary>
+internal static unsafe partial class Interop
+{
+    private const string Libc = "libc";
+
+    public const int ENOENT = 2;
+    public const int ENOTDIR = 20;
+    public const int ENOTCONN = 107;
+    public const int MNT_DETACH = 2;
+    private const int F_OK = 0;
+
+    [LibraryImport(Libc, EntryPoint = "access", SetLastError = true)]
+    private static partial int AccessNative(byte* path, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "umount2", SetLastError = true)]
+    private static partial int Umount2Native(byte* path, int flags);
+
+    /// <summary>0 when <paramref name="path"/> exists (stat-able), else the errno.</summary>
+    public static int Exists(string path)
+    {
+        fixed (byte* p = NulTerminated(path))
+            return AccessNative(p, F_OK) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>Lazily detaches the mount at <paramref name="path"/>; 0 or the errno.</summary>
+    public static int DetachMount(string path)
+    {
+        fixed (byte* p = NulTerminated(path))
+            return Umount2Native(p, MNT_DETACH) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    private static byte[] NulTerminated(string path) => System.Text.Encoding.UTF8.GetBytes(path + "\0");
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+
+namespace TvixLowFs.Filesystem;
+
+/// <summary>
+/// Checks a mount destination before mounting: it must exist, be a directory and not be mounted
+/// already. A stale FUSE mount left by a killed process ("Transport endpoint is not connected")
+/// is detached first, with a message.
+/// </summary>
+public static class MountPoint
+{
+    /// <summary>
+    /// Returns the absolute mount point. Throws <see cref="IOException"/> with a one-line reason
+    /// when <paramref name="destination"/> cannot be mounted on.
+    /// </summary>
+    public static string Prepare(string destination, Action<string> report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        string full = Path.GetFullPath(destination).TrimEnd('/');
+        if (full.Length == 0)
+            full = "/";
+
+        int errno = Interop.Exists(full);
+        if (errno == Interop.ENOTCONN)
+        {
+            report($"{destination} is a stale mount (transport endpoint is not connected); detaching it");
+            DetachStale(full);
+            errno = Interop.Exists(full);
+            if (errno == Interop.ENOTCONN)
+                throw new IOException($"mount point {destination} is a stale mount that could not be detached");
+        }
+        if (errno == Interop.ENOENT)
+            throw new IOException($"mount point {destination} does not exist");
+        if (errno == Interop.ENOTDIR || (errno == 0 && !Directory.Exists(full)))
+            throw new IOException($"mount point {destination} is not a directory");
+        if (errno != 0)
+            throw new IOException($"mount point {destination} cannot be used: {new System.ComponentModel.Win32Exception(errno).Message}");
+        if (MountedType(full) is { } type)
+            throw new IOException($"mount point {destination} is already mounted ({type})");
+        return full;
+    }
+
+    /// <summary>The filesystem type mounted exactly at <paramref name="fullPath"/>, or null (from /proc/self/mountinfo).</summary>
+    public static string? MountedType(string fullPath)
+    {
+        foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            // id parent major:minor root mount-point options [optional...] - type source super-options
+            string[] fields = line.Split(' ');
+            if (fields.Length < 5 || Unescape(fields[4]) != fullPath)
+                continue;
+            int separator = Array.IndexOf(fields, "-", 5);
+            return separator > 0 && separator + 1 < fields.Length ? fields[separator + 1] : "unknown type";
+        }
+        return null;
+    }
+
+    private static void DetachStale(string fullPath)
+    {
+        if (Interop.DetachMount(fullPath) == 0)
+            return;
+        // Not allowed to umount (not root): fusermount3 can, for mounts of our own user.
+        try
+        {
+            using Process? fusermount = Process.Start(new ProcessStartInfo("fusermount3", ["-u", "-z", fullPath])
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            });
+            fusermount?.WaitForExit(10_000);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            // No fusermount3: the caller reports that the mount is still stale.
+        }
+    }
+
+    /// <summary>mountinfo escapes space, tab, newline and backslash as \ooo.</summary>
+    private static string Unescape(string field)
+    {
+        if (!field.Contains('\\'))
+            return field;
+        var text = new System.Text.StringBuilder(field.Length);
+        for (int i = 0; i < field.Length; i++)
+        {
+            if (field[i] == '\\' && i + 3 < field.Length
+                && IsOctal(field[i + 1]) && IsOctal(field[i + 2]) && IsOctal(field[i + 3]))
+            {
+                text.Append((char)(((field[i + 1] - '0') << 6) | ((field[i + 2] - '0') << 3) | (field[i + 3] - '0')));
+                i += 3;
+            }
+            else
+            {
+                text.Append(field[i]);
+            }
+        }
+        return text.ToString();
+    }
+
+    private static bool IsOctal(char c) => c is >= '0' and <= '7';
+}

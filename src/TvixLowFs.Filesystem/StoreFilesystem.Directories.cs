@@ -1,0 +1,307 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using TvixLowFs.Fuse;
+using TvixLowFs.Fuse.Native;
+using TvixLowFs.Protos.Store;
+using TvixLowFs.Store.Model;
+
+namespace TvixLowFs.Filesystem;
+
+// opendir, readdir, readdirplus, releasedir. Offsets: entry i ('.' = 0, '..' = 1, children from 2)
+// carries i + 1, the offset the kernel sends back to continue after it.
+public sealed partial class StoreFilesystem
+{
+    /// <summary>Pages up to this size are built on the stack; larger ones in a pooled array.</summary>
+    private const int StackPageLimit = 16 * 1024;
+
+    private static ReadOnlySpan<byte> DotWithNul => ".\0"u8;
+    private static ReadOnlySpan<byte> DotDotWithNul => "..\0"u8;
+
+    public unsafe void OpenDir(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
+    {
+        if (_inodes.Get(inode) is not { } record)
+        {
+            _reply.Err(request, Errno.ENOENT);
+            return;
+        }
+        if (record.Kind != InodeKind.Directory)
+        {
+            _reply.Err(request, Errno.ENOTDIR);
+            return;
+        }
+
+        FuseFileInfo opened = *fileInfo;
+        opened.Fh = 0;
+        if (record.IsRoot)
+        {
+            // Opening the root is allowed (cd, openat); listing it is EPERM without --list-root.
+            // The root's listing changes as paths are imported, so the kernel must not cache it.
+            if (_options.ListRoot)
+                opened.Fh = (ulong)GCHandle.ToIntPtr(GCHandle.Alloc(new RootListing(_store.PathInfos)));
+            _reply.Open(request, in opened);
+            return;
+        }
+
+        opened.KeepCache = true;    // keep what was cached from an earlier open
+        opened.CacheReaddir = true; // and cache the listing: a digest's entries never change
+        if (record.Contents is not null)
+        {
+            _reply.Open(request, in opened);
+            return;
+        }
+        _ = OpenDirAfterFetchAsync(request, record, opened);
+    }
+
+    private async Task OpenDirAfterFetchAsync(FuseRequest request, InodeRecord directory, FuseFileInfo opened)
+    {
+        try
+        {
+            await EnsureContentsAsync(directory).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        _reply.Open(request, in opened);
+    }
+
+    public unsafe void ReleaseDir(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
+    {
+        if (inode == RootInode && fileInfo->Fh != 0)
+        {
+            var handle = GCHandle.FromIntPtr((nint)fileInfo->Fh);
+            var listing = (RootListing)handle.Target!;
+            handle.Free();
+            _ = DisposeListingAsync(listing);
+        }
+        _reply.Err(request, 0);
+    }
+
+    private async Task DisposeListingAsync(RootListing listing)
+    {
+        try
+        {
+            await listing.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogListingFailed(e.Message);
+        }
+    }
+
+    public unsafe void ReadDir(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo) =>
+        ReadDirectory(request, inode, size, offset, fileInfo->Fh, plus: false);
+
+    public unsafe void ReadDirPlus(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo) =>
+        ReadDirectory(request, inode, size, offset, fileInfo->Fh, plus: true);
+
+    private unsafe void ReadDirectory(FuseRequest request, ulong inode, nuint size, long offset, ulong handle, bool plus)
+    {
+        if (_inodes.Get(inode) is not { } record)
+        {
+            _reply.Err(request, Errno.ENOENT);
+            return;
+        }
+        if (record.Kind != InodeKind.Directory)
+        {
+            _reply.Err(request, Errno.ENOTDIR);
+            return;
+        }
+        int pageSize = (int)Math.Min(size, 1u << 20);
+        if (record.IsRoot)
+        {
+            if (!_options.ListRoot)
+            {
+                _reply.Err(request, Errno.EPERM);
+                return;
+            }
+            if (handle == 0)
+            {
+                _reply.Err(request, Errno.EIO);
+                return;
+            }
+            _ = ReadRootListingAsync(request, (RootListing)GCHandle.FromIntPtr((nint)handle).Target!, pageSize, offset, plus);
+            return;
+        }
+        if (record.Contents is not { } contents)
+        {
+            _ = ReadDirectoryAfterFetchAsync(request, record, pageSize, offset, plus);
+            return;
+        }
+
+        if (pageSize <= StackPageLimit)
+        {
+            Span<byte> page = stackalloc byte[pageSize];
+            ReplyDirectoryPage(request, record, contents, page, offset, plus);
+        }
+        else
+        {
+            byte[] page = ArrayPool<byte>.Shared.Rent(pageSize);
+            ReplyDirectoryPage(request, record, contents, page.AsSpan(0, pageSize), offset, plus);
+            ArrayPool<byte>.Shared.Return(page);
+        }
+    }
+
+    private async Task ReadDirectoryAfterFetchAsync(FuseRequest request, InodeRecord directory, int pageSize, long offset, bool plus)
+    {
+        DirectoryContents contents;
+        try
+        {
+            contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        byte[] page = ArrayPool<byte>.Shared.Rent(pageSize);
+        ReplyDirectoryPage(request, directory, contents, page.AsSpan(0, pageSize), offset, plus);
+        ArrayPool<byte>.Shared.Return(page);
+    }
+
+    /// <summary>Fills one page from <paramref name="offset"/> on, as many entries as fit, and replies with it.</summary>
+    private void ReplyDirectoryPage(FuseRequest request, InodeRecord directory, DirectoryContents contents, Span<byte> page, long offset, bool plus)
+    {
+        int used = 0;
+        long total = contents.Count + 2L;
+        for (long index = Math.Max(offset, 0); index < total; index++)
+        {
+            int written = index switch
+            {
+                0 => AddDotEntry(page[used..], DotWithNul, directory.Inode, index + 1, plus),
+                // Content-addressed directories have no single parent; '..' names the root.
+                1 => AddDotEntry(page[used..], DotDotWithNul, RootInode, index + 1, plus),
+                _ => AddEntry(page[used..], contents.NameWithNul((int)(index - 2)), contents.Record((int)(index - 2)), index + 1, plus),
+            };
+            if (written < 0)
+                break;
+            used += written;
+        }
+        _reply.Buf(request, page[..used]);
+    }
+
+    /// <summary>
+    /// Appends '.' or '..'. In readdirplus they carry no entry (inode 0 in the entry, the number only
+    /// in the attributes), as the kernel neither links nor counts them.
+    /// </summary>
+    private static int AddDotEntry(Span<byte> remaining, ReadOnlySpan<byte> nameWithNul, ulong inode, long nextOffset, bool plus)
+    {
+        int size;
+        if (plus)
+        {
+            FuseEntryParam entry = default;
+            entry.Attr.Ino = inode;
+            entry.Attr.Mode = FileType.Directory | ReadOnlyDirectoryMode;
+            size = FuseDirectoryBuffer.AddPlus(remaining, nameWithNul, in entry, nextOffset);
+        }
+        else
+        {
+            Stat attributes = default;
+            attributes.Ino = inode;
+            attributes.Mode = FileType.Directory | ReadOnlyDirectoryMode;
+            size = FuseDirectoryBuffer.Add(remaining, nameWithNul, in attributes, nextOffset);
+        }
+        return size <= remaining.Length ? size : -1;
+    }
+
+    /// <summary>Appends one child; -1 when it does not fit. A readdirplus entry counts as a lookup.</summary>
+    private int AddEntry(Span<byte> remaining, ReadOnlySpan<byte> nameWithNul, InodeRecord record, long nextOffset, bool plus)
+    {
+        int size;
+        if (plus)
+        {
+            FuseEntryParam entry = default;
+            entry.Ino = record.Inode;
+            entry.AttrTimeout = _timeout;
+            entry.EntryTimeout = _timeout;
+            FillAttributes(record, ref entry.Attr);
+            size = FuseDirectoryBuffer.AddPlus(remaining, nameWithNul, in entry, nextOffset);
+            if (size <= remaining.Length)
+                record.AddLookup();
+        }
+        else
+        {
+            Stat attributes = default;
+            FillAttributes(record, ref attributes);
+            size = FuseDirectoryBuffer.Add(remaining, nameWithNul, in attributes, nextOffset);
+        }
+        return size <= remaining.Length ? size : -1;
+    }
+
+    /// <summary>A page of the root listing, pulling more PathInfos from the service only as far as needed.</summary>
+    private async Task ReadRootListingAsync(FuseRequest request, RootListing listing, int pageSize, long offset, bool plus)
+    {
+        byte[] page = ArrayPool<byte>.Shared.Rent(pageSize);
+        int used = 0;
+        bool failed = false;
+        await listing.Gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            for (long index = Math.Max(offset, 0); ; index++)
+            {
+                int written;
+                if (index < 2)
+                {
+                    written = AddDotEntry(page.AsSpan(used, pageSize - used), index == 0 ? DotWithNul : DotDotWithNul, RootInode, index + 1, plus);
+                }
+                else
+                {
+                    int position = checked((int)(index - 2));
+                    while (position >= listing.Entries.Count && await listing.NextAsync().ConfigureAwait(false) is { } pathInfo)
+                    {
+                        if (TryRegisterListed(pathInfo) is { } listed)
+                            listing.Entries.Add(listed);
+                    }
+                    if (position >= listing.Entries.Count)
+                        break;
+                    RootEntry entry = listing.Entries[position];
+                    written = AddEntry(page.AsSpan(used, pageSize - used), entry.NameWithNul, entry.Record, index + 1, plus);
+                }
+                if (written < 0)
+                    break;
+                used += written;
+            }
+        }
+        catch (Exception e)
+        {
+            LogListingFailed(e.Message);
+            failed = true;
+        }
+        finally
+        {
+            listing.Gate.Release();
+        }
+        if (failed)
+            _reply.Err(request, Errno.EIO);
+        else
+            _reply.Buf(request, page.AsSpan(0, used));
+        ArrayPool<byte>.Shared.Return(page);
+    }
+
+    /// <summary>A listed PathInfo as a root entry (and remembered for lookups), or null when it is not valid.</summary>
+    private RootEntry? TryRegisterListed(PathInfo pathInfo)
+    {
+        try
+        {
+            ReadOnlySpan<byte> name = pathInfo.Node?.NodeCase switch
+            {
+                TvixLowFs.Protos.Castore.Node.NodeOneofCase.Directory => pathInfo.Node.Directory.Name.Span,
+                TvixLowFs.Protos.Castore.Node.NodeOneofCase.File => pathInfo.Node.File.Name.Span,
+                TvixLowFs.Protos.Castore.Node.NodeOneofCase.Symlink => pathInfo.Node.Symlink.Name.Span,
+                _ => default,
+            };
+            if (!TvixLowFs.Store.Model.StorePath.TryParseBasename(name, out StorePathHash hash))
+            {
+                LogListedPathInfoSkipped(System.Text.Encoding.UTF8.GetString(name), "root node name is not a store path basename");
+                return null;
+            }
+            return RegisterStorePath(pathInfo, hash);
+        }
+        catch (Exception e)
+        {
+            LogListedPathInfoSkipped("?", e.Message);
+            return null;
+        }
+    }
+}

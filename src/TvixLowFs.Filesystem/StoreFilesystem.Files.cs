@@ -1,0 +1,214 @@
+using System.Buffers;
+using TvixLowFs.Fuse;
+using TvixLowFs.Fuse.Native;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Filesystem;
+
+// open, read, release: one open blob per file inode, local blobs spliced from their descriptor.
+public sealed partial class StoreFilesystem
+{
+    public unsafe void Open(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
+    {
+        if (_inodes.Get(inode) is not { } record)
+        {
+            _reply.Err(request, Errno.ENOENT);
+            return;
+        }
+        if (record.Kind != InodeKind.File)
+        {
+            _reply.Err(request, record.Kind == InodeKind.Directory ? Errno.EISDIR : Errno.ELOOP);
+            return;
+        }
+        if (OpenFlags.WantsWrite(fileInfo->Flags))
+        {
+            _reply.Err(request, Errno.EROFS);
+            return;
+        }
+
+        FuseFileInfo opened = *fileInfo;
+        opened.Fh = 0; // reads find the blob through the inode
+        opened.KeepCache = true; // immutable: the page cache stays valid across opens
+        opened.Noflush = true; // nothing to flush on close
+        if (record.Blob is not null)
+        {
+            _reply.Open(request, in opened);
+            return;
+        }
+        _ = OpenAfterFetchAsync(request, record, opened);
+    }
+
+    private async Task OpenAfterFetchAsync(FuseRequest request, InodeRecord record, FuseFileInfo opened)
+    {
+        try
+        {
+            await EnsureBlobAsync(record).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        _reply.Open(request, in opened);
+    }
+
+    public unsafe void Read(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo)
+    {
+        if (_inodes.Get(inode) is not { } record)
+        {
+            _reply.Err(request, Errno.ENOENT);
+            return;
+        }
+        if (record.Kind != InodeKind.File)
+        {
+            _reply.Err(request, Errno.EISDIR);
+            return;
+        }
+        if (offset < 0)
+        {
+            _reply.Err(request, Errno.EINVAL);
+            return;
+        }
+        if (offset >= record.Size || size == 0)
+        {
+            _reply.Buf(request, ReadOnlySpan<byte>.Empty);
+            return;
+        }
+        int length = (int)Math.Min((long)Math.Min(size, int.MaxValue), record.Size - offset);
+        if (record.Blob is { } blob && TryReplyFromLocalFile(request, blob, length, offset))
+            return;
+        _ = ReadAfterOpenAsync(request, record, length, offset);
+    }
+
+    /// <summary>Splices straight from the blob's local file: the bytes never enter managed memory.</summary>
+    private bool TryReplyFromLocalFile(FuseRequest request, OpenBlob blob, int length, long offset)
+    {
+        if (blob.LocalFile is not { } file)
+            return false;
+        bool referenced = false;
+        try
+        {
+            file.DangerousAddRef(ref referenced);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // dropped meanwhile: reopen on the slow path
+        }
+        try
+        {
+            FuseBufVec buffers = default;
+            buffers.Count = 1;
+            buffers.Buf.Size = (nuint)length;
+            buffers.Buf.Flags = FuseBufFlags.IsFd | FuseBufFlags.FdSeek;
+            buffers.Buf.Fd = (int)file.DangerousGetHandle();
+            buffers.Buf.Pos = offset;
+            _reply.Data(request, ref buffers, FuseBufCopyFlags.SpliceMove);
+        }
+        finally
+        {
+            if (referenced)
+                file.DangerousRelease();
+        }
+        return true;
+    }
+
+    private async Task ReadAfterOpenAsync(FuseRequest request, InodeRecord record, int length, long offset)
+    {
+        OpenBlob blob;
+        try
+        {
+            blob = record.Blob ?? await EnsureBlobAsync(record).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        if (TryReplyFromLocalFile(request, blob, length, offset))
+            return;
+
+        // Other readers: copy through a pooled buffer. Completes without allocating when the
+        // reader answers synchronously (memory blobs).
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        int filled = 0;
+        bool failed = false;
+        try
+        {
+            while (filled < length)
+            {
+                int read = await blob.Reader.ReadAtAsync(offset + filled, buffer.AsMemory(filled, length - filled)).ConfigureAwait(false);
+                if (read <= 0)
+                    break;
+                filled += read;
+            }
+        }
+        catch (Exception e)
+        {
+            LogBlobFailed(record.Digest.ToString(), e.Message);
+            failed = true;
+        }
+        if (failed)
+            _reply.Err(request, Errno.EIO);
+        else
+            _reply.Buf(request, buffer.AsSpan(0, filled));
+        ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    public unsafe void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo) => _reply.Err(request, 0);
+
+    /// <summary>The file's open blob; opened once per inode, shared by concurrent misses.</summary>
+    private Task<OpenBlob> EnsureBlobAsync(InodeRecord record)
+    {
+        if (record.Blob is { } blob)
+            return Task.FromResult(blob);
+        ref Task<OpenBlob>? slot = ref record.BlobOpen;
+        if (Volatile.Read(ref slot) is { } inFlight)
+            return inFlight;
+        var completion = new TaskCompletionSource<OpenBlob>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref slot, completion.Task, null) is { } other)
+            return other;
+        _ = Task.Run(() => OpenBlobAsync(record, completion));
+        return completion.Task;
+    }
+
+    private async Task OpenBlobAsync(InodeRecord record, TaskCompletionSource<OpenBlob> completion)
+    {
+        B3Digest digest = record.Digest;
+        try
+        {
+            BlobReader? reader;
+            using (CancellationTokenSource deadline = BackendDeadline())
+                reader = await _store.Blobs.OpenReadAsync(digest, deadline.Token).ConfigureAwait(false);
+            if (reader is null)
+                throw new StoreNotFoundException($"blob {digest} not found");
+            if (reader.Length != record.Size)
+            {
+                reader.Dispose();
+                throw new StoreValidationException($"blob {digest} has {reader.Length} bytes, its file node says {record.Size}");
+            }
+            var blob = new OpenBlob(reader);
+            Volatile.Write(ref record.BlobSlot, blob);
+            completion.SetResult(blob);
+        }
+        catch (Exception e)
+        {
+            LogBlobFailed(digest.ToString(), e.Message);
+            Volatile.Write(ref record.BlobOpen, null);
+            completion.SetException(e);
+        }
+    }
+
+    /// <summary>Closes a file's blob once the kernel no longer references the inode (or at unmount).</summary>
+    private static void DropBlob(InodeRecord record)
+    {
+        if (record.Kind != InodeKind.File)
+            return;
+        OpenBlob? blob = Interlocked.Exchange(ref record.BlobSlot, null);
+        if (blob is null)
+            return;
+        Volatile.Write(ref record.BlobOpen, null);
+        // SafeHandle reference counting keeps the descriptor alive for a read still splicing from it.
+        blob.Dispose();
+    }
+}

@@ -1,0 +1,200 @@
+using TvixLowFs.Fuse;
+using TvixLowFs.Protos.Store;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Filesystem;
+
+// lookup: at the root by store path, below it by name in a fetched Directory.
+public sealed partial class StoreFilesystem
+{
+    public void Lookup(FuseRequest request, ulong parent, ReadOnlySpan<byte> name)
+    {
+        if (parent == RootInode)
+        {
+            LookupStorePath(request, name);
+            return;
+        }
+        if (_inodes.Get(parent) is not { } directory)
+        {
+            _reply.Err(request, Errno.ENOENT);
+            return;
+        }
+        if (directory.Kind != InodeKind.Directory)
+        {
+            _reply.Err(request, Errno.ENOTDIR);
+            return;
+        }
+        if (directory.Contents is { } contents)
+        {
+            ReplyChild(request, contents, name);
+            return;
+        }
+        // The kernel's name buffer dies with this call: keep a copy for the continuation.
+        _ = LookupChildAfterFetchAsync(request, directory, name.ToArray());
+    }
+
+    private void ReplyChild(FuseRequest request, DirectoryContents contents, ReadOnlySpan<byte> name)
+    {
+        int index = contents.Find(name);
+        if (index < 0)
+        {
+            _reply.Err(request, Errno.ENOENT);
+            return;
+        }
+        ReplyEntry(request, contents.Record(index));
+    }
+
+    private async Task LookupChildAfterFetchAsync(FuseRequest request, InodeRecord directory, byte[] name)
+    {
+        DirectoryContents contents;
+        try
+        {
+            contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Logged once by the fetch.
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        ReplyChild(request, contents, name);
+    }
+
+    private void LookupStorePath(FuseRequest request, ReadOnlySpan<byte> name)
+    {
+        if (!TvixLowFs.Store.Model.StorePath.TryParseBasename(name, out StorePathHash hash))
+        {
+            _reply.Err(request, Errno.ENOENT);
+            return;
+        }
+        if (_rootEntries.TryGetValue(hash, out RootEntry? entry))
+        {
+            ReplyStorePath(request, entry, name);
+            return;
+        }
+        _ = LookupStorePathAfterFetchAsync(request, hash, name.ToArray());
+    }
+
+    /// <summary>The PathInfo is keyed by the hash only: the name must match exactly too.</summary>
+    private void ReplyStorePath(FuseRequest request, RootEntry? entry, ReadOnlySpan<byte> name)
+    {
+        if (entry is null || !entry.Name.SequenceEqual(name))
+        {
+            _reply.Err(request, Errno.ENOENT);
+            return;
+        }
+        ReplyEntry(request, entry.Record);
+    }
+
+    private async Task LookupStorePathAfterFetchAsync(FuseRequest request, StorePathHash hash, byte[] name)
+    {
+        RootEntry? entry;
+        try
+        {
+            entry = await FetchStorePathAsync(hash).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        ReplyStorePath(request, entry, name);
+    }
+
+    /// <summary>The store path's root entry, or null when there is no PathInfo; concurrent misses share one fetch.</summary>
+    private Task<RootEntry?> FetchStorePathAsync(StorePathHash hash)
+    {
+        if (_pathInfoFetches.TryGetValue(hash, out Task<RootEntry?>? inFlight))
+            return inFlight;
+        var completion = new TaskCompletionSource<RootEntry?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        inFlight = _pathInfoFetches.GetOrAdd(hash, completion.Task);
+        if (inFlight != completion.Task)
+            return inFlight;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                RootEntry? entry = null;
+                using (CancellationTokenSource deadline = BackendDeadline())
+                {
+                    PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).ConfigureAwait(false);
+                    if (pathInfo is not null)
+                        entry = RegisterStorePath(pathInfo, hash);
+                }
+                completion.SetResult(entry);
+            }
+            catch (Exception e)
+            {
+                LogPathInfoFailed(hash.ToHex(), e.Message);
+                completion.SetException(e);
+            }
+            finally
+            {
+                _pathInfoFetches.TryRemove(new KeyValuePair<StorePathHash, Task<RootEntry?>>(hash, completion.Task));
+            }
+        });
+        return completion.Task;
+    }
+
+    /// <summary>
+    /// Validates a PathInfo's root node and remembers the store path (first one wins).
+    /// Throws <see cref="StoreValidationException"/> when the node is not valid.
+    /// </summary>
+    private RootEntry RegisterStorePath(PathInfo pathInfo, StorePathHash hash)
+    {
+        if (pathInfo.Node is null)
+            throw new StoreValidationException("PathInfo has no root node");
+        DirectoryRules.ValidateNode(pathInfo.Node);
+        ReadOnlySpan<byte> name = pathInfo.Node.NodeCase switch
+        {
+            TvixLowFs.Protos.Castore.Node.NodeOneofCase.Directory => pathInfo.Node.Directory.Name.Span,
+            TvixLowFs.Protos.Castore.Node.NodeOneofCase.File => pathInfo.Node.File.Name.Span,
+            _ => pathInfo.Node.Symlink.Name.Span,
+        };
+        var entry = new RootEntry(DirectoryContents.WithNul(name), RecordFor(pathInfo.Node));
+        return _rootEntries.GetOrAdd(hash, entry);
+    }
+
+    /// <summary>A directory's entries; fetched once, on first use, shared by concurrent misses.</summary>
+    private Task<DirectoryContents> EnsureContentsAsync(InodeRecord directory)
+    {
+        if (directory.Contents is { } contents)
+            return Task.FromResult(contents);
+        ref Task<DirectoryContents>? slot = ref directory.ContentsFetch;
+        if (Volatile.Read(ref slot) is { } inFlight)
+            return inFlight;
+        var completion = new TaskCompletionSource<DirectoryContents>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref slot, completion.Task, null) is { } other)
+            return other;
+        _ = Task.Run(() => FetchContentsAsync(directory, completion));
+        return completion.Task;
+    }
+
+    private async Task FetchContentsAsync(InodeRecord directory, TaskCompletionSource<DirectoryContents> completion)
+    {
+        B3Digest digest = directory.Digest;
+        try
+        {
+            Directory? message;
+            using (CancellationTokenSource deadline = BackendDeadline())
+                message = await _store.Directories.GetAsync(digest, deadline.Token).ConfigureAwait(false);
+            if (message is null)
+                throw new StoreNotFoundException($"directory {digest} not found");
+            DirectoryRules.Validate(message);
+            if (DirectoryRules.Digest(message) != digest)
+                throw new StoreValidationException($"directory {digest} has the wrong digest");
+            DirectoryContents contents = DirectoryContents.Build(message, _inodes);
+            directory.PublishContents(contents);
+            completion.SetResult(contents);
+        }
+        catch (Exception e)
+        {
+            LogDirectoryFailed(digest.ToString(), e.Message);
+            // Not remembered: a later request tries again.
+            Volatile.Write(ref directory.ContentsFetch, null);
+            completion.SetException(e);
+        }
+    }
+}

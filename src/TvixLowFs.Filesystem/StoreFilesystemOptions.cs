@@ -1,0 +1,21 @@
+namespace TvixLowFs.Filesystem;
+
+/// <summary>How the store filesystem presents the store.</summary>
+public sealed class StoreFilesystemOptions
+{
+    /// <summary>Allow listing the root (every PathInfo, streamed). Off: readdir of the root is EPERM.</summary>
+    public bool ListRoot { get; init; }
+
+    /// <summary>Expose the castore digests as <c>user.tvix.castore.*</c> extended attributes.</summary>
+    public bool ShowXattr { get; init; }
+
+    /// <summary>
+    /// Entry and attribute timeout given to the kernel. Content never changes under a digest, so this
+    /// is "forever"; 1e9 s (≈31 years) because libfuse and the kernel turn larger values into
+    /// overflowing jiffies.
+    /// </summary>
+    public double CacheTimeoutSeconds { get; init; } = 1e9;
+
+    /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
+    public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,243 @@
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Win32.SafeHandles;
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store.Caching;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Store.Grpc.Client;
+
+/// <summary>
+/// A remote BlobService. The Read RPC has no offset, so <see cref="OpenReadAsync"/> fetches
+/// the blob once, verified, into an unlinked local file and serves positional reads (and
+/// splices) from it: no request per read, nothing re-downloaded on a backward seek.
+/// </summary>
+public sealed class GrpcBlobService : IBlobService, IBlobStreamSource
+{
+    /// <summary>Put chunks, well below the 4 MiB default message limit.</summary>
+    public const int PutChunkSize = 1024 * 1024;
+
+    private readonly GrpcStoreChannel _channel;
+    private readonly BlobService.BlobServiceClient _client;
+    private readonly bool _ownsChannel;
+
+    public GrpcBlobService(GrpcStoreChannel channel, bool ownsChannel = false)
+    {
+        _channel = channel;
+        _client = new BlobService.BlobServiceClient(channel.Channel);
+        _ownsChannel = ownsChannel;
+    }
+
+    /// <summary>Where unlinked spool files of fetched blobs are created (when no cache holds them).</summary>
+    public string SpoolDirectory { get; init; } = Path.GetTempPath();
+
+    public async ValueTask<long?> StatAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        StatBlobResponse response;
+        try
+        {
+            response = await _client.StatAsync(new StatBlobRequest { Digest = digest.ToByteString(), SendChunks = true },
+                _channel.Unary(cancellationToken)).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (RpcException e)
+        {
+            throw _channel.Translate(e, $"stat blob {digest}", cancellationToken);
+        }
+        if (response.Chunks.Count > 0)
+        {
+            ulong size = 0;
+            foreach (var chunk in response.Chunks)
+                size = checked(size + chunk.Size);
+            return checked((long)size);
+        }
+        // The blob exists but the server gave no chunk list (tvix does so for small blobs):
+        // StatBlobResponse has no size, so count the bytes.
+        long length = 0;
+        try
+        {
+            await foreach (var chunk in ReadChunksAsync(digest, cancellationToken).ConfigureAwait(false))
+                length += chunk.Length;
+        }
+        catch (StoreNotFoundException)
+        {
+            return null;
+        }
+        return length;
+    }
+
+    public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        var file = OpenSpoolFile();
+        try
+        {
+            long length = await BlobFill.ToFileAsync(ReadChunksAsync(digest, cancellationToken), digest, file, cancellationToken)
+                .ConfigureAwait(false);
+            return new SpooledBlobReader(file, length);
+        }
+        catch (StoreNotFoundException)
+        {
+            file.Dispose();
+            return null;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync(B3Digest digest,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var progress = new ProgressDeadline(_channel.Options.Timeout, cancellationToken);
+        using var call = _client.Read(new ReadBlobRequest { Digest = digest.ToByteString() },
+            new CallOptions(cancellationToken: progress.Token));
+        var stream = call.ResponseStream;
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await stream.MoveNext(progress.Token).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                throw _channel.Translate(e, $"read blob {digest}", cancellationToken, progress);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && progress.Expired)
+            {
+                throw new StoreUnavailableException($"{_channel.Address}: read blob {digest}: no progress within {_channel.Options.Timeout.TotalSeconds:0.###} s");
+            }
+            if (!more)
+                yield break;
+            progress.Progress();
+            yield return stream.Current.Data.Memory;
+        }
+    }
+
+    public BlobWriter OpenWrite() => new GrpcBlobWriter(this);
+
+    public ValueTask DisposeAsync()
+    {
+        if (_ownsChannel)
+            _channel.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>A file that has no name from the start: it vanishes with the handle, whatever happens.</summary>
+    private SafeFileHandle OpenSpoolFile()
+    {
+        string path = Path.Combine(SpoolDirectory, $"tvixlowfs-blob-{Guid.NewGuid():N}");
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, FileOptions.Asynchronous);
+        File.Delete(path);
+        return handle;
+    }
+
+    private sealed class SpooledBlobReader(SafeFileHandle file, long length) : BlobReader
+    {
+        public override long Length => length;
+
+        public override SafeFileHandle? LocalFile => file;
+
+        public override async ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int total = 0;
+            while (total < buffer.Length && offset + total < length)
+            {
+                int read = await RandomAccess.ReadAsync(file, buffer[total..], offset + total, cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                    break;
+                total += read;
+            }
+            return total;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                file.Dispose();
+        }
+    }
+
+    private sealed class GrpcBlobWriter(GrpcBlobService service) : BlobWriter
+    {
+        private readonly CancellationTokenSource _abandon = new();
+        private ProgressDeadline? _progress;
+        private AsyncClientStreamingCall<BlobChunk, PutBlobResponse>? _call;
+        private Blake3.Hasher _hasher = Blake3.Hasher.New();
+        private bool _closed;
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            _hasher.Update(data.Span);
+            var call = Start();
+            while (!data.IsEmpty)
+            {
+                var piece = data[..Math.Min(data.Length, PutChunkSize)];
+                try
+                {
+                    await call.RequestStream.WriteAsync(new BlobChunk { Data = ByteString.CopyFrom(piece.Span) }, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+                catch (RpcException e)
+                {
+                    throw service._channel.Translate(e, "put blob", cancellationToken, _progress);
+                }
+                _progress!.Progress();
+                data = data[piece.Length..];
+            }
+        }
+
+        public override async ValueTask<B3Digest> CloseAsync(CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            var call = Start();
+            PutBlobResponse response;
+            try
+            {
+                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                response = await call.ResponseAsync.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                throw service._channel.Translate(e, "put blob", cancellationToken, _progress);
+            }
+            _closed = true;
+            Span<byte> hash = stackalloc byte[B3Digest.Length];
+            _hasher.Finalize(hash);
+            var sent = B3Digest.FromBytes(hash);
+            if (!B3Digest.TryFromBytes(response.Digest.Span, out var stored) || stored != sent)
+                throw new StoreUnavailableException($"{service._channel.Address}: put blob: the server answered a digest other than {sent}");
+            return sent;
+        }
+
+        public override ValueTask DisposeAsync()
+        {
+            // Cancelling an unfinished put makes the server discard it.
+            if (!_closed)
+                _abandon.Cancel();
+            _closed = true;
+            _call?.Dispose();
+            _progress?.Dispose();
+            _hasher.Dispose();
+            _abandon.Dispose();
+            return ValueTask.CompletedTask;
+        }
+
+        private AsyncClientStreamingCall<BlobChunk, PutBlobResponse> Start()
+        {
+            if (_call is not null)
+                return _call;
+            _progress = new ProgressDeadline(service._channel.Options.Timeout, _abandon.Token);
+            _call = service._client.Put(new CallOptions(cancellationToken: _progress.Token));
+            return _call;
+        }
+    }
+}

@@ -1,0 +1,220 @@
+using System.Runtime.CompilerServices;
+using Grpc.Core;
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Store.Grpc.Client;
+
+/// <summary>
+/// A remote DirectoryService. Nothing received is trusted: every Directory is checked against
+/// the digest it was asked by (or referred to by) and validated before it is returned.
+/// </summary>
+public sealed class GrpcDirectoryService : IDirectoryService
+{
+    private readonly GrpcStoreChannel _channel;
+    private readonly DirectoryService.DirectoryServiceClient _client;
+    private readonly bool _ownsChannel;
+
+    public GrpcDirectoryService(GrpcStoreChannel channel, bool ownsChannel = false)
+    {
+        _channel = channel;
+        _client = new DirectoryService.DirectoryServiceClient(channel.Channel);
+        _ownsChannel = ownsChannel;
+    }
+
+    public async ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        using var call = _client.Get(new GetDirectoryRequest { Digest = digest.ToByteString() }, _channel.Unary(cancellationToken));
+        Directory directory;
+        try
+        {
+            if (!await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+                throw new StoreUnavailableException($"{_channel.Address}: get directory {digest}: the server sent nothing");
+            directory = call.ResponseStream.Current;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (RpcException e)
+        {
+            throw _channel.Translate(e, $"get directory {digest}", cancellationToken);
+        }
+        Verify(directory, digest);
+        return directory;
+    }
+
+    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var progress = new ProgressDeadline(_channel.Options.Timeout, cancellationToken);
+        using var call = _client.Get(new GetDirectoryRequest { Digest = root.ToByteString(), Recursive = true },
+            new CallOptions(cancellationToken: progress.Token));
+        // Digests referred to by what was received and not received yet, with the size the referrer announced.
+        var pending = new Dictionary<B3Digest, ulong>();
+        var received = new HashSet<B3Digest>();
+        bool first = true;
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await call.ResponseStream.MoveNext(progress.Token).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                throw _channel.Translate(e, $"get directory {root} recursively", cancellationToken, progress);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && progress.Expired)
+            {
+                throw new StoreUnavailableException($"{_channel.Address}: get directory {root} recursively: no progress within {_channel.Options.Timeout.TotalSeconds:0.###} s");
+            }
+            if (!more)
+                break;
+            progress.Progress();
+            var directory = call.ResponseStream.Current;
+            var digest = DirectoryRules.Digest(directory);
+            if (first)
+            {
+                if (digest != root)
+                    throw new StoreValidationException($"{_channel.Address}: asked directory {root}, the first received is {digest}");
+                first = false;
+            }
+            else
+            {
+                if (!pending.Remove(digest, out ulong announced))
+                    throw new StoreValidationException($"{_channel.Address}: directory {digest} under {root} was not referred to by anything received before it");
+                if (announced != DirectoryRules.Size(directory))
+                    throw new StoreValidationException($"{_channel.Address}: directory {digest} has size {DirectoryRules.Size(directory)}, its parent says {announced}");
+            }
+            DirectoryRules.Validate(directory);
+            received.Add(digest);
+            foreach (var child in directory.Directories)
+            {
+                var childDigest = B3Digest.FromByteString(child.Digest);
+                if (!received.Contains(childDigest))
+                    pending.TryAdd(childDigest, child.Size);
+            }
+            yield return directory;
+        }
+        if (first)
+            throw new StoreNotFoundException($"{_channel.Address}: directory {root} not found");
+        if (pending.Count > 0)
+            throw new StoreNotFoundException($"{_channel.Address}: directory {pending.Keys.First()} under {root} was not sent");
+    }
+
+    public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
+    {
+        await using var putter = BeginPut();
+        await putter.PutAsync(directory, cancellationToken).ConfigureAwait(false);
+        return await putter.CloseAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public IDirectoryPutter BeginPut() => new GrpcDirectoryPutter(this);
+
+    public ValueTask DisposeAsync()
+    {
+        if (_ownsChannel)
+            _channel.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void Verify(Directory directory, B3Digest asked)
+    {
+        var digest = DirectoryRules.Digest(directory);
+        if (digest != asked)
+            throw new StoreValidationException($"{_channel.Address}: asked directory {asked}, received {digest}");
+        DirectoryRules.Validate(directory);
+    }
+
+    /// <summary>Streams the graph as it is given; the server stores it only when the whole stream is valid.</summary>
+    private sealed class GrpcDirectoryPutter(GrpcDirectoryService service) : IDirectoryPutter
+    {
+        private readonly CancellationTokenSource _abandon = new();
+        private ProgressDeadline? _progress;
+        private AsyncClientStreamingCall<Directory, PutDirectoryResponse>? _call;
+        private B3Digest? _last;
+        private bool _closed;
+
+        public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            // Checked here too, so a bad directory is reported before anything is sent.
+            DirectoryRules.Validate(directory);
+            var digest = DirectoryRules.Digest(directory);
+            var call = Start();
+            try
+            {
+                await call.RequestStream.WriteAsync(directory, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                throw await FailureAsync(call, e, cancellationToken).ConfigureAwait(false);
+            }
+            _progress!.Progress();
+            _last = digest;
+            return digest;
+        }
+
+        public async ValueTask<B3Digest> CloseAsync(CancellationToken cancellationToken = default)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_last is not B3Digest last)
+                throw new StoreValidationException("a directory put needs at least one directory");
+            var call = Start();
+            PutDirectoryResponse response;
+            try
+            {
+                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                response = await call.ResponseAsync.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                throw service._channel.Translate(e, "put directories", cancellationToken, _progress);
+            }
+            _closed = true;
+            if (!B3Digest.TryFromBytes(response.RootDigest.Span, out var root) || root != last)
+                throw new StoreUnavailableException($"{service._channel.Address}: put directories: the server answered a root other than {last}");
+            return root;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            if (!_closed)
+                _abandon.Cancel();
+            _closed = true;
+            _call?.Dispose();
+            _progress?.Dispose();
+            _abandon.Dispose();
+            return ValueTask.CompletedTask;
+        }
+
+        /// <summary>A write fails once the server has rejected the stream; its status says why.</summary>
+        private async ValueTask<Exception> FailureAsync(AsyncClientStreamingCall<Directory, PutDirectoryResponse> call, RpcException e,
+            CancellationToken cancellationToken)
+        {
+            try
+            {
+                await call.ResponseAsync.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException status)
+            {
+                e = status;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return service._channel.Translate(e, "put directories", cancellationToken, _progress);
+        }
+
+        private AsyncClientStreamingCall<Directory, PutDirectoryResponse> Start()
+        {
+            if (_call is not null)
+                return _call;
+            _progress = new ProgressDeadline(service._channel.Options.Timeout, _abandon.Token);
+            _call = service._client.Put(new CallOptions(cancellationToken: _progress.Token));
+            return _call;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using System.Buffers;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Store.Grpc.Server;
+
+/// <summary>tvix.castore.v1.BlobService over any <see cref="IBlobService"/>.</summary>
+public sealed class BlobServiceEndpoint(IBlobService blobs, ILogger<BlobServiceEndpoint> logger) : BlobService.BlobServiceBase
+{
+    /// <summary>Read chunks stay far below the 4 MiB default message limit of every gRPC implementation.</summary>
+    public const int ReadChunkSize = 256 * 1024;
+
+    public override async Task<StatBlobResponse> Stat(StatBlobRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var digest = RpcErrors.ParseDigest(request.Digest, "digest");
+            long size = await blobs.StatAsync(digest, context.CancellationToken).ConfigureAwait(false)
+                ?? throw RpcErrors.NotFound($"blob {digest} not found");
+            var response = new StatBlobResponse();
+            // We do not chunk blobs: the one chunk is the blob itself, which carries the size
+            // (StatBlobResponse has no size field of its own).
+            if (request.SendChunks && size > 0)
+                response.Chunks.Add(new StatBlobResponse.Types.ChunkMeta { Digest = request.Digest, Size = (ulong)size });
+            return response;
+        }
+        catch (Exception e) { throw Fail(e, context); }
+    }
+
+    public override async Task Read(ReadBlobRequest request, IServerStreamWriter<BlobChunk> responseStream, ServerCallContext context)
+    {
+        try
+        {
+            var digest = RpcErrors.ParseDigest(request.Digest, "digest");
+            using var reader = await blobs.OpenReadAsync(digest, context.CancellationToken).ConfigureAwait(false)
+                ?? throw RpcErrors.NotFound($"blob {digest} not found");
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(ReadChunkSize);
+            try
+            {
+                long offset = 0;
+                while (offset < reader.Length)
+                {
+                    int read = await reader.ReadAtAsync(offset, buffer.AsMemory(0, ReadChunkSize), context.CancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                        throw new StoreUnavailableException($"blob {digest} ended early at {offset} of {reader.Length} bytes");
+                    // The writer serializes the message before WriteAsync completes, so the buffer may be reused.
+                    await responseStream.WriteAsync(new BlobChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) },
+                        context.CancellationToken).ConfigureAwait(false);
+                    offset += read;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        catch (Exception e) { throw Fail(e, context); }
+    }
+
+    public override async Task<PutBlobResponse> Put(IAsyncStreamReader<BlobChunk> requestStream, ServerCallContext context)
+    {
+        try
+        {
+            await using var writer = blobs.OpenWrite();
+            await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+                await writer.WriteAsync(chunk.Data.Memory, context.CancellationToken).ConfigureAwait(false);
+            // The digest comes from the bytes received, never from the client.
+            var digest = await writer.CloseAsync(context.CancellationToken).ConfigureAwait(false);
+            return new PutBlobResponse { Digest = digest.ToByteString() };
+        }
+        catch (Exception e) { throw Fail(e, context); }
+    }
+
+    private RpcException Fail(Exception e, ServerCallContext context)
+    {
+        if (RpcErrors.IsUnexpected(e))
+            logger.LogWarning(e, "{Method} failed", context.Method);
+        return RpcErrors.Map(e, context);
+    }
+}

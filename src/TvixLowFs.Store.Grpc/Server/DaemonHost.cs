@@ -1,0 +1,192 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Store.Grpc.Server;
+
+/// <summary>
+/// The gRPC daemon: Kestrel serving the three tvix services over cleartext HTTP/2 (prior
+/// knowledge) on one TCP or unix socket address. Built on the empty ASP.NET Core builder so
+/// nothing reflection-based is pulled in (NativeAOT); the caller owns signals and the store.
+/// </summary>
+public sealed class DaemonHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ListenAddress _listen;
+    private readonly ILogger _logger;
+
+    private DaemonHost(WebApplication app, ListenAddress listen, ILogger logger)
+    {
+        _app = app;
+        _listen = listen;
+        _logger = logger;
+    }
+
+    /// <summary>How long in-flight calls get to finish on stop before they are cancelled, unless told otherwise.</summary>
+    public static TimeSpan DefaultShutdownGrace { get; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The address clients use, e.g. <c>grpc+http://127.0.0.1:8000</c> (the real port when 0 was asked).</summary>
+    public string ClientAddress { get; private set; } = "";
+
+    public static DaemonHost Create(StoreServices store, ListenAddress listen, ILoggerFactory loggerFactory, TimeSpan? shutdownGrace = null)
+    {
+        loggerFactory = new DaemonLoggerFactory(loggerFactory);
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddLogging();
+        builder.Services.AddSingleton(loggerFactory); // the caller's factory wins over AddLogging's
+        builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownGrace ?? DefaultShutdownGrace);
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Directory streams of a whole closure and long blob reads are normal here.
+            kestrel.Limits.MinRequestBodyDataRate = null;
+            kestrel.Limits.MinResponseDataRate = null;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
+            if (listen.UnixPath is not null)
+                kestrel.ListenUnixSocket(listen.UnixPath, o => o.Protocols = HttpProtocols.Http2);
+            else
+                kestrel.Listen(listen.Tcp!, o => o.Protocols = HttpProtocols.Http2);
+        });
+        builder.Services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = CreateBoundListenSocket);
+        builder.Services.AddRoutingCore();
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = 64 * 1024 * 1024;
+            o.MaxSendMessageSize = 64 * 1024 * 1024;
+        });
+        builder.Services.AddSingleton(sp => new BlobServiceEndpoint(store.Blobs, loggerFactory.CreateLogger<BlobServiceEndpoint>()));
+        builder.Services.AddSingleton(sp => new DirectoryServiceEndpoint(store.Directories, loggerFactory.CreateLogger<DirectoryServiceEndpoint>()));
+        builder.Services.AddSingleton(sp => new PathInfoServiceEndpoint(store.PathInfos, loggerFactory.CreateLogger<PathInfoServiceEndpoint>()));
+
+        var app = builder.Build();
+        var logger = loggerFactory.CreateLogger("TvixLowFs.Daemon");
+        app.Use(async (HttpContext context, RequestDelegate next) =>
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await next(context).ConfigureAwait(false);
+            LogRequest(logger, context, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        });
+        app.UseRouting();
+        app.MapGrpcService<BlobServiceEndpoint>();
+        app.MapGrpcService<DirectoryServiceEndpoint>();
+        app.MapGrpcService<PathInfoServiceEndpoint>();
+        return new DaemonHost(app, listen, logger);
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (_listen.UnixPath is not null)
+            RemoveStaleSocket(_listen.UnixPath);
+        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (_listen.UnixPath is not null)
+        {
+            ClientAddress = "grpc+unix://" + _listen.UnixPath;
+        }
+        else
+        {
+            var server = _app.Services.GetRequiredService<IServer>();
+            string bound = server.Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var uri = new Uri(bound);
+            var host = _listen.Tcp!.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{_listen.Tcp.Address}]" : _listen.Tcp.Address.ToString();
+            ClientAddress = $"grpc+http://{host}:{uri.Port}";
+        }
+        _logger.LogInformation("serving the tvix store protocol on {Address}", ClientAddress);
+    }
+
+    /// <summary>Stops accepting, lets in-flight calls finish for the shutdown grace, then cancels them.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_listen.UnixPath is not null)
+            TryDelete(_listen.UnixPath);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static void LogRequest(ILogger logger, HttpContext context, TimeSpan elapsed)
+    {
+        string? status = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers["grpc-status"];
+        if (string.IsNullOrEmpty(status))
+            status = context.Response.Headers["grpc-status"];
+        // NOT_FOUND and INVALID_ARGUMENT are answers, not daemon errors.
+        bool failed = status is not ("0" or "3" or "5" or "1");
+        if (failed)
+            logger.LogWarning("{Path} -> grpc-status {Status} (http {HttpStatus}) in {Milliseconds:0.#} ms",
+                context.Request.Path.Value, status, context.Response.StatusCode, elapsed.TotalMilliseconds);
+        else if (logger.IsEnabled(LogLevel.Debug))
+            logger.LogDebug("{Path} -> grpc-status {Status} in {Milliseconds:0.#} ms", context.Request.Path.Value, status, elapsed.TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// Binds the unix socket and makes it owner-only before Kestrel listens on it, so no other
+    /// user can ever connect; TCP endpoints are bound as Kestrel would.
+    /// </summary>
+    private static Socket CreateBoundListenSocket(EndPoint endpoint)
+    {
+        if (endpoint is not UnixDomainSocketEndPoint unix)
+            return SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Bind(unix);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(unix.ToString(), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A socket file left by a daemon that died is replaced; a live daemon's socket, or anything
+    /// that is not a socket, is not.
+    /// </summary>
+    private static void RemoveStaleSocket(string path)
+    {
+        if (!Path.Exists(path))
+            return;
+        if (!Interop.Statx.IsSocket(path))
+            throw new IOException($"{path} exists and is not a socket; not replacing it");
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            File.Delete(path);
+            return;
+        }
+        throw new IOException($"{path}: another daemon is already listening there");
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private sealed class CallerOwnedLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

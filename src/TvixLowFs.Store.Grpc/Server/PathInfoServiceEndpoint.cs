@@ -1,0 +1,69 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Protos.Store;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Store.Grpc.Server;
+
+/// <summary>tvix.store.v1.PathInfoService over any <see cref="IPathInfoService"/>.</summary>
+public sealed class PathInfoServiceEndpoint(IPathInfoService pathInfos, ILogger<PathInfoServiceEndpoint> logger) : PathInfoService.PathInfoServiceBase
+{
+    public override async Task<PathInfo> Get(GetPathInfoRequest request, ServerCallContext context)
+    {
+        try
+        {
+            if (request.ByWhatCase != GetPathInfoRequest.ByWhatOneofCase.ByOutputHash)
+                throw RpcErrors.InvalidArgument("by_what must be set (by_output_hash)");
+            if (request.ByOutputHash.Length != StorePathHash.Length)
+                throw RpcErrors.InvalidArgument($"by_output_hash must be {StorePathHash.Length} bytes, got {request.ByOutputHash.Length}");
+            var hash = StorePathHash.FromBytes(request.ByOutputHash.Span);
+            return await pathInfos.GetAsync(hash, context.CancellationToken).ConfigureAwait(false)
+                ?? throw RpcErrors.NotFound($"no PathInfo for hash {hash.ToHex()}");
+        }
+        catch (Exception e) { throw Fail(e, context); }
+    }
+
+    public override async Task<PathInfo> Put(PathInfo request, ServerCallContext context)
+    {
+        try
+        {
+            PathInfoRules.Validate(request);
+            return await pathInfos.PutAsync(request, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) { throw Fail(e, context); }
+    }
+
+    public override async Task<CalculateNARResponse> CalculateNAR(Node request, ServerCallContext context)
+    {
+        try
+        {
+            if (request.NodeCase == Node.NodeOneofCase.None)
+                throw RpcErrors.InvalidArgument("node must be set");
+            // The node's own name does not enter the NAR (tvix clients send an empty one).
+            DirectoryRules.ValidateNode(request, requireName: false);
+            var nar = await pathInfos.CalculateNarAsync(request, context.CancellationToken).ConfigureAwait(false);
+            return new CalculateNARResponse { NarSize = nar.NarSize, NarSha256 = ByteString.CopyFrom(nar.NarSha256) };
+        }
+        catch (Exception e) { throw Fail(e, context); }
+    }
+
+    public override async Task List(ListPathInfoRequest request, IServerStreamWriter<PathInfo> responseStream, ServerCallContext context)
+    {
+        try
+        {
+            await foreach (var pathInfo in pathInfos.ListAsync(context.CancellationToken).ConfigureAwait(false))
+                await responseStream.WriteAsync(pathInfo, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) { throw Fail(e, context); }
+    }
+
+    private RpcException Fail(Exception e, ServerCallContext context)
+    {
+        if (RpcErrors.IsUnexpected(e))
+            logger.LogWarning(e, "{Method} failed", context.Method);
+        return RpcErrors.Map(e, context);
+    }
+}

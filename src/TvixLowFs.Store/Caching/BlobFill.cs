@@ -1,0 +1,62 @@
+using Microsoft.Win32.SafeHandles;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Store.Caching;
+
+/// <summary>
+/// Copies a blob from a stream of chunks into a destination while hashing it, so bytes that
+/// do not match the asked digest are never kept.
+/// </summary>
+public static class BlobFill
+{
+    /// <summary>
+    /// Writes the chunks into <paramref name="file"/> from offset 0 and returns the length;
+    /// throws <see cref="StoreValidationException"/> when the BLAKE3 of the bytes is not <paramref name="digest"/>.
+    /// </summary>
+    public static async ValueTask<long> ToFileAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, B3Digest digest,
+        SafeFileHandle file, CancellationToken cancellationToken)
+    {
+        using var hasher = Blake3.Hasher.New();
+        long length = 0;
+        await foreach (var chunk in chunks.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            hasher.Update(chunk.Span);
+            await RandomAccess.WriteAsync(file, chunk, length, cancellationToken).ConfigureAwait(false);
+            length += chunk.Length;
+        }
+        Verify(hasher, digest, length);
+        return length;
+    }
+
+    /// <summary>
+    /// Writes the chunks into <paramref name="writer"/> and closes it only when the bytes match
+    /// <paramref name="digest"/>; on a mismatch the writer is left unclosed (the caller disposes it, discarding).
+    /// </summary>
+    public static async ValueTask<long> ToWriterAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, B3Digest digest,
+        BlobWriter writer, CancellationToken cancellationToken)
+    {
+        using var hasher = Blake3.Hasher.New();
+        long length = 0;
+        await foreach (var chunk in chunks.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            hasher.Update(chunk.Span);
+            await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            length += chunk.Length;
+        }
+        Verify(hasher, digest, length);
+        var stored = await writer.CloseAsync(cancellationToken).ConfigureAwait(false);
+        if (stored != digest)
+            throw new StoreValidationException($"blob {digest}: the store computed {stored} for the same bytes");
+        return length;
+    }
+
+    private static void Verify(Blake3.Hasher hasher, B3Digest digest, long length)
+    {
+        Span<byte> hash = stackalloc byte[B3Digest.Length];
+        hasher.Finalize(hash);
+        var actual = B3Digest.FromBytes(hash);
+        if (actual != digest)
+            throw new StoreValidationException($"blob {digest}: received {length} bytes hashing to {actual}; not kept");
+    }
+}

@@ -1,0 +1,47 @@
+using Google.Protobuf;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Tests.Filesystem;
+
+/// <summary>
+/// Test double around a real directory service: a Directory holding a file named
+/// <see cref="ThrowMarker"/> makes the get throw (a failing backend); one holding
+/// <see cref="CorruptMarker"/> comes back altered (corrupt data, wrong digest).
+/// Everything else passes through.
+/// </summary>
+internal sealed class FailureInjectingDirectoryService(IDirectoryService inner) : IDirectoryService
+{
+    public const string ThrowMarker = "backend-throws";
+    public const string CorruptMarker = "backend-corrupts";
+
+    public int Gets;
+
+    public async ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref Gets);
+        Directory? directory = await inner.GetAsync(digest, cancellationToken);
+        if (directory is null)
+            return null;
+        if (directory.Files.Any(f => f.Name.ToStringUtf8() == ThrowMarker))
+            throw new StoreUnavailableException($"injected failure for directory {digest}");
+        if (directory.Files.Any(f => f.Name.ToStringUtf8() == CorruptMarker))
+        {
+            Directory altered = directory.Clone();
+            altered.Files[0].Size += 1;
+            return altered;
+        }
+        return directory;
+    }
+
+    public IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, CancellationToken cancellationToken = default) =>
+        inner.GetRecursiveAsync(root, cancellationToken);
+
+    public ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default) =>
+        inner.PutAsync(directory, cancellationToken);
+
+    public IDirectoryPutter BeginPut() => inner.BeginPut();
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}

@@ -1,0 +1,180 @@
+using NUnit.Framework;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using TvixLowFs.Store;
+using TvixLowFs.Store.Grpc.Client;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Tests.Grpc;
+
+/// <summary>
+/// <c>tvixlowfs daemon</c> as a user runs it: the built binary (TVIXLOWFS_BINARY, else the apphost
+/// built next to the tests), <c>import</c> into it through BLOB_SERVICE_ADDR and friends, SIGTERM.
+/// </summary>
+public sealed class DaemonBinaryTests
+{
+    private string _directory = null!;
+
+    [SetUp]
+    public void CreateDirectory()
+    {
+        _directory = Path.Combine(Path.GetTempPath(), "tvixlowfs-daemon-bin-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(_directory);
+    }
+
+    [TearDown]
+    public void RemoveDirectory() => System.IO.Directory.Delete(_directory, recursive: true);
+
+    private static string Binary()
+    {
+        string? configured = Environment.GetEnvironmentVariable("TVIXLOWFS_BINARY");
+        return !string.IsNullOrEmpty(configured) ? configured : Path.Combine(AppContext.BaseDirectory, "tvixlowfs");
+    }
+
+    private Process Start(IDictionary<string, string> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo(Binary())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in args)
+            start.ArgumentList.Add(arg);
+        // Nothing of the user's environment leaks in: no real default store, no stray addresses.
+        start.Environment["HOME"] = _directory;
+        start.Environment["XDG_DATA_HOME"] = Path.Combine(_directory, "data");
+        start.Environment["XDG_CACHE_HOME"] = Path.Combine(_directory, "cache");
+        foreach (string name in new[] { "BLOB_SERVICE_ADDR", "DIRECTORY_SERVICE_ADDR", "PATH_INFO_SERVICE_ADDR", GrpcClientOptions.TimeoutEnvironmentVariable })
+            start.Environment.Remove(name);
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
+        return Process.Start(start)!;
+    }
+
+    private async Task<(int Exit, string Out, string Error)> Run(IDictionary<string, string> environment, params string[] args)
+    {
+        using var process = Start(environment, args);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output, await error);
+    }
+
+    private static Dictionary<string, string> StoreAt(string address) => new()
+    {
+        ["BLOB_SERVICE_ADDR"] = address,
+        ["DIRECTORY_SERVICE_ADDR"] = address,
+        ["PATH_INFO_SERVICE_ADDR"] = address,
+    };
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Waits until the daemon answers (a bounded number of tries; no timing is asserted).</summary>
+    private static async Task WaitUntilServing(string address, Process daemon)
+    {
+        using var connector = new GrpcStoreConnector(new GrpcClientOptions { Timeout = TimeSpan.FromSeconds(2) });
+        for (int attempt = 0; attempt < 300; attempt++)
+        {
+            Assert.That(daemon.HasExited, Is.False, "the daemon exited: " + (daemon.HasExited ? await daemon.StandardError.ReadToEndAsync() : ""));
+            try
+            {
+                await using var blobs = await connector.OpenBlobServiceAsync(address);
+                return;
+            }
+            catch (StoreUnavailableException)
+            {
+                await Task.Delay(100);
+            }
+        }
+        Assert.Fail($"the daemon never answered on {address}");
+    }
+
+    private static async Task<int> Terminate(Process daemon)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", daemon.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+        await daemon.WaitForExitAsync();
+        return daemon.ExitCode;
+    }
+
+    [TestCase(Transport.Tcp)]
+    [TestCase(Transport.Unix)]
+    public async Task ImportIntoARunningDaemonThenSigtermExitsZero(Transport transport)
+    {
+        string listen = transport == Transport.Tcp ? $"127.0.0.1:{FreePort()}" : "unix://" + Path.Combine(_directory, "d.sock");
+        string address = transport == Transport.Tcp ? "grpc+http://" + listen : "grpc+unix://" + listen["unix://".Length..];
+        using var daemon = Start(StoreAt("memory://"), "daemon", "--listen-address", listen, "--log-level", "Debug");
+        var daemonErrors = daemon.StandardError.ReadToEndAsync();
+        try
+        {
+            await WaitUntilServing(address, daemon);
+            if (transport == Transport.Unix)
+                Assert.That(File.GetUnixFileMode(listen["unix://".Length..]), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+
+            string tree = Path.Combine(_directory, "tree");
+            System.IO.Directory.CreateDirectory(Path.Combine(tree, "sub"));
+            await File.WriteAllTextAsync(Path.Combine(tree, "a"), "hello\n");
+            await File.WriteAllBytesAsync(Path.Combine(tree, "sub", "big"), Samples.Bytes(3_000_000, 4));
+            File.CreateSymbolicLink(Path.Combine(tree, "link"), "a");
+
+            var (exit, output, error) = await Run(StoreAt(address), "import", tree);
+            Assert.That(exit, Is.Zero, error);
+            string storePath = output.Trim();
+            Assert.That(storePath, Does.Match("^/nix/store/[0-9a-z]{32}-tree$"));
+
+            // The daemon has the PathInfo, the root directory and the big blob.
+            using var connector = new GrpcStoreConnector(new GrpcClientOptions());
+            await using var client = new StoreOpener(connector).Open(StoreAddress.Parse(address));
+            var pathInfo = await client.PathInfos.GetAsync(StorePath.ParseAbsolute(storePath).Hash);
+            Assert.That(pathInfo, Is.Not.Null);
+            var root = await client.Directories.GetAsync(B3Digest.FromByteString(pathInfo!.Node.Directory.Digest));
+            Assert.That(root!.Files.Select(f => f.Name.ToStringUtf8()), Is.EqualTo(new[] { "a" }));
+            var sub = await client.Directories.GetAsync(B3Digest.FromByteString(root.Directories[0].Digest));
+            Assert.That(await client.Blobs.StatAsync(B3Digest.FromByteString(sub!.Files[0].Digest)), Is.EqualTo(3_000_000));
+        }
+        finally
+        {
+            int code = await Terminate(daemon);
+            string log = await daemonErrors;
+            Assert.That(code, Is.Zero, log);
+            Assert.That(log, Does.Contain("/tvix.store.v1.PathInfoService/Put -> grpc-status 0"), "one debug line per request");
+            Assert.That(log, Does.Not.Contain("Microsoft.AspNetCore"), "framework chatter stays out of debug logs");
+        }
+        if (transport == Transport.Unix)
+            Assert.That(Path.Exists(listen["unix://".Length..]), Is.False, "the socket is removed on a clean stop");
+    }
+
+    [Test]
+    public async Task AnUnreachableDaemonIsOneLineAndANonZeroExit()
+    {
+        string address = $"grpc+http://127.0.0.1:{FreePort()}";
+        string tree = Path.Combine(_directory, "file");
+        await File.WriteAllTextAsync(tree, "x");
+        var environment = StoreAt(address);
+        environment[GrpcClientOptions.TimeoutEnvironmentVariable] = "2";
+        var (exit, output, error) = await Run(environment, "import", tree);
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(output, Is.Empty);
+        Assert.That(error.TrimEnd().Split('\n'), Has.Length.EqualTo(1));
+        Assert.That(error, Does.Contain("cannot reach the store at " + address));
+    }
+
+    [Test]
+    public async Task BadListenAddressesAndTimeoutsAreRefused()
+    {
+        var (exit, _, error) = await Run(StoreAt("memory://"), "daemon", "--listen-address", "0.0.0.0:8000");
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain("loopback"));
+        (exit, _, error) = await Run(StoreAt("memory://"), "import", "--grpc-timeout", "soon", _directory);
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error, Does.Contain("timeout"));
+    }
+}
