@@ -24,13 +24,31 @@ internal sealed class RootListing : IAsyncDisposable
 
     public bool Exhausted { get; private set; }
 
-    /// <summary>The next PathInfo of the listing, or null at its end.</summary>
-    public async ValueTask<PathInfo?> NextAsync()
+    /// <summary>Set when the listing failed or timed out: the source cannot be advanced any more.</summary>
+    public bool Failed { get; private set; }
+
+    /// <summary>
+    /// The next PathInfo of the listing, or null at its end. Throws (and stays failed) when the
+    /// service fails or does not answer within <paramref name="timeout"/>.
+    /// </summary>
+    public async ValueTask<PathInfo?> NextAsync(TimeSpan timeout)
     {
+        if (Failed)
+            throw new IOException("the root listing failed earlier");
         if (Exhausted)
             return null;
-        if (await _source.MoveNextAsync().ConfigureAwait(false))
-            return _source.Current;
+        try
+        {
+            ValueTask<bool> pending = _source.MoveNextAsync();
+            bool more = pending.IsCompletedSuccessfully ? pending.Result : await pending.AsTask().WaitAsync(timeout).ConfigureAwait(false);
+            if (more)
+                return _source.Current;
+        }
+        catch
+        {
+            Failed = true;
+            throw;
+        }
         Exhausted = true;
         return null;
     }
@@ -42,8 +60,9 @@ internal sealed class RootListing : IAsyncDisposable
         {
             await _source.DisposeAsync().ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or NotSupportedException)
         {
+            // A source still busy with a timed-out MoveNext cannot be disposed; cancellation ends it.
         }
         _lifetime.Dispose();
         Gate.Dispose();

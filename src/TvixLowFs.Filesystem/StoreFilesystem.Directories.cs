@@ -248,7 +248,7 @@ public sealed partial class StoreFilesystem
                 else
                 {
                     int position = checked((int)(index - 2));
-                    while (position >= listing.Entries.Count && await listing.NextAsync().ConfigureAwait(false) is { } pathInfo)
+                    while (position >= listing.Entries.Count && await listing.NextAsync(_options.BackendTimeout).ConfigureAwait(false) is { } pathInfo)
                     {
                         if (TryRegisterListed(pathInfo) is { } listed)
                             listing.Entries.Add(listed);

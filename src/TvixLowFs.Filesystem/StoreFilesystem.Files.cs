@@ -137,7 +137,11 @@ public sealed partial class StoreFilesystem
         {
             while (filled < length)
             {
-                int read = await blob.Reader.ReadAtAsync(offset + filled, buffer.AsMemory(filled, length - filled)).ConfigureAwait(false);
+                ValueTask<int> pending = blob.Reader.ReadAtAsync(offset + filled, buffer.AsMemory(filled, length - filled));
+                // A reader that answers at once costs nothing more; one that waits gets the backend deadline.
+                int read = pending.IsCompletedSuccessfully
+                    ? pending.Result
+                    : await pending.AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
                 if (read <= 0)
                     break;
                 filled += read;
@@ -179,7 +183,7 @@ public sealed partial class StoreFilesystem
         {
             BlobReader? reader;
             using (CancellationTokenSource deadline = BackendDeadline())
-                reader = await _store.Blobs.OpenReadAsync(digest, deadline.Token).ConfigureAwait(false);
+                reader = await _store.Blobs.OpenReadAsync(digest, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
             if (reader is null)
                 throw new StoreNotFoundException($"blob {digest} not found");
             if (reader.Length != record.Size)

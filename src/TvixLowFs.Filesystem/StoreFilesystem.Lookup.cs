@@ -119,7 +119,7 @@ public sealed partial class StoreFilesystem
                 RootEntry? entry = null;
                 using (CancellationTokenSource deadline = BackendDeadline())
                 {
-                    PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).ConfigureAwait(false);
+                    PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
                     if (pathInfo is not null)
                         entry = RegisterStorePath(pathInfo, hash);
                 }
@@ -179,7 +179,7 @@ public sealed partial class StoreFilesystem
         {
             Directory? message;
             using (CancellationTokenSource deadline = BackendDeadline())
-                message = await _store.Directories.GetAsync(digest, deadline.Token).ConfigureAwait(false);
+                message = await _store.Directories.GetAsync(digest, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
             if (message is null)
                 throw new StoreNotFoundException($"directory {digest} not found");
             DirectoryRules.Validate(message);

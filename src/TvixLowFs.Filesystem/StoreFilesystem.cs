@@ -189,6 +189,10 @@ public sealed partial class StoreFilesystem : IFuseOperations
         _ => throw new StoreValidationException("PathInfo has no root node"),
     };
 
+    /// <summary>
+    /// The deadline of one backend call: the token asks the service to stop, and the call is also
+    /// awaited with the same timeout so a service that ignores its token still yields EIO.
+    /// </summary>
     private CancellationTokenSource BackendDeadline() => new(_options.BackendTimeout);
 }
 

@@ -14,6 +14,11 @@ internal static unsafe partial class Libc
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_TRUNC = 0x200, O_APPEND = 0x400, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000;
     public const int R_OK = 4, W_OK = 2, X_OK = 1;
 
+    [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
+
+    public const int SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
+
     [LibraryImport(Library, EntryPoint = "lstat", SetLastError = true)]
     private static partial int LStatNative(byte* path, Stat* buffer);
 
