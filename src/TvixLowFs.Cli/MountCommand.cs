@@ -39,6 +39,13 @@ public static class MountCommand
 
             string mountPoint = MountPoint.Prepare(dest, line => context.Error.WriteLine("tvixlowfs: " + line));
             await using StoreServices store = context.OpenStoreForMount(parseResult);
+            // One cheap call first, so an unreachable store is one clear line and a non-zero exit
+            // rather than a mount whose every lookup fails.
+            using (var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                probe.CancelAfter(TimeSpan.FromSeconds(30));
+                await store.PathInfos.GetAsync(default, probe.Token);
+            }
             using ILoggerFactory loggers = context.CreateLoggerFactory(parseResult);
             ILogger logger = loggers.CreateLogger("mount");
             FuseDiagnostics.Error = line => logger.LogError("{Line}", line);
@@ -71,7 +78,7 @@ public static class MountCommand
             }
             context.Error.WriteLine($"tvixlowfs: unmounted {dest}");
             if (result != 0)
-                throw new IOException($"the FUSE session at {dest} failed: {new System.ComponentModel.Win32Exception(-result).Message}");
+                throw new IOException($"the FUSE session at {dest} failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(-result)}");
             return 0;
         }));
         return command;

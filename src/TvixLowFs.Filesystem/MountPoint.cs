@@ -34,7 +34,7 @@ public static class MountPoint
         if (errno == Interop.ENOTDIR || (errno == 0 && !Directory.Exists(full)))
             throw new IOException($"mount point {destination} is not a directory");
         if (errno != 0)
-            throw new IOException($"mount point {destination} cannot be used: {new System.ComponentModel.Win32Exception(errno).Message}");
+            throw new IOException($"mount point {destination} cannot be used: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
         if (MountedType(full) is { } type)
             throw new IOException($"mount point {destination} is already mounted ({type})");
         return full;
