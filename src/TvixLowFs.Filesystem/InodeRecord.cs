@@ -85,6 +85,11 @@ internal sealed class InodeRecord
     public ref OpenBlob? BlobSlot => ref _blob;
 
     public ref Task<OpenBlob>? BlobOpen => ref _blobOpen;
+
+    private int _openFiles;
+
+    /// <summary>Open file handles on this inode (open adds, release subtracts); returns the new count.</summary>
+    public int AddOpenFile(int delta) => Interlocked.Add(ref _openFiles, delta);
 }
 
 /// <summary>A file's blob reader plus its local file when it has one (for splice).</summary>

@@ -9,6 +9,9 @@ namespace TvixLowFs.Filesystem;
 // open, read, release: one open blob per file inode, local blobs spliced from their descriptor.
 public sealed partial class StoreFilesystem
 {
+    /// <summary>Open blobs holding a local file descriptor.</summary>
+    private int _localBlobs;
+
     public unsafe void Open(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
         if (_inodes.Get(inode) is not { } record)
@@ -33,6 +36,7 @@ public sealed partial class StoreFilesystem
         opened.Noflush = true; // nothing to flush on close
         if (record.Blob is not null)
         {
+            record.AddOpenFile(1);
             _reply.Open(request, in opened);
             return;
         }
@@ -50,6 +54,7 @@ public sealed partial class StoreFilesystem
             _reply.Err(request, Errno.EIO);
             return;
         }
+        record.AddOpenFile(1);
         _reply.Open(request, in opened);
     }
 
@@ -76,16 +81,24 @@ public sealed partial class StoreFilesystem
             return;
         }
         int length = (int)Math.Min((long)Math.Min(size, int.MaxValue), record.Size - offset);
-        if (record.Blob is { } blob && TryReplyFromLocalFile(request, blob, length, offset))
+        if (record.Blob is { } blob && TryReplyFromLocalFile(request, blob, length, offset) == LocalReply.Sent)
             return;
         _ = ReadAfterOpenAsync(request, record, length, offset);
     }
 
+    private enum LocalReply
+    {
+        Sent,
+        NotLocal,
+        /// <summary>The blob was dropped meanwhile; the request is still unanswered.</summary>
+        Dropped,
+    }
+
     /// <summary>Splices straight from the blob's local file: the bytes never enter managed memory.</summary>
-    private bool TryReplyFromLocalFile(FuseRequest request, OpenBlob blob, int length, long offset)
+    private LocalReply TryReplyFromLocalFile(FuseRequest request, OpenBlob blob, int length, long offset)
     {
         if (blob.LocalFile is not { } file)
-            return false;
+            return LocalReply.NotLocal;
         bool referenced = false;
         try
         {
@@ -93,7 +106,7 @@ public sealed partial class StoreFilesystem
         }
         catch (ObjectDisposedException)
         {
-            return false; // dropped meanwhile: reopen on the slow path
+            return LocalReply.Dropped;
         }
         try
         {
@@ -110,23 +123,37 @@ public sealed partial class StoreFilesystem
             if (referenced)
                 file.DangerousRelease();
         }
-        return true;
+        return LocalReply.Sent;
     }
 
     private async Task ReadAfterOpenAsync(FuseRequest request, InodeRecord record, int length, long offset)
     {
         OpenBlob blob;
-        try
+        int attempts = 0;
+        while (true)
         {
-            blob = record.Blob ?? await EnsureBlobAsync(record).ConfigureAwait(false);
+            try
+            {
+                blob = record.Blob ?? await EnsureBlobAsync(record).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                _reply.Err(request, Errno.EIO);
+                return;
+            }
+            LocalReply local = TryReplyFromLocalFile(request, blob, length, offset);
+            if (local == LocalReply.Sent)
+                return;
+            if (local == LocalReply.NotLocal)
+                break;
+            // Dropped between finding and using it (its last file was released): open it again.
+            if (++attempts == 5)
+            {
+                _reply.Err(request, Errno.EIO);
+                return;
+            }
+            await Task.Yield();
         }
-        catch (Exception)
-        {
-            _reply.Err(request, Errno.EIO);
-            return;
-        }
-        if (TryReplyFromLocalFile(request, blob, length, offset))
-            return;
 
         // Other readers: copy through a pooled buffer. Completes without allocating when the
         // reader answers synchronously (memory blobs).
@@ -159,7 +186,16 @@ public sealed partial class StoreFilesystem
         ArrayPool<byte>.Shared.Return(buffer);
     }
 
-    public unsafe void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo) => _reply.Err(request, 0);
+    public unsafe void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
+    {
+        if (_inodes.Get(inode) is { Kind: InodeKind.File } record && record.AddOpenFile(-1) <= 0
+            && Volatile.Read(ref _localBlobs) > _options.MaxIdleLocalBlobs && record.Blob is { LocalFile: not null })
+        {
+            // Reads hold a reference on the descriptor, and a read after this reopens the blob.
+            DropBlob(record);
+        }
+        _reply.Err(request, 0);
+    }
 
     /// <summary>The file's open blob; opened once per inode, shared by concurrent misses.</summary>
     private Task<OpenBlob> EnsureBlobAsync(InodeRecord record)
@@ -168,7 +204,12 @@ public sealed partial class StoreFilesystem
             return Task.FromResult(blob);
         ref Task<OpenBlob>? slot = ref record.BlobOpen;
         if (Volatile.Read(ref slot) is { } inFlight)
-            return inFlight;
+        {
+            if (!inFlight.IsCompletedSuccessfully || ReferenceEquals(inFlight.Result, record.Blob))
+                return inFlight;
+            // Completed with a blob that has since been dropped: open afresh.
+            Interlocked.CompareExchange(ref slot, null, inFlight);
+        }
         var completion = new TaskCompletionSource<OpenBlob>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (Interlocked.CompareExchange(ref slot, completion.Task, null) is { } other)
             return other;
@@ -192,6 +233,8 @@ public sealed partial class StoreFilesystem
                 throw new StoreValidationException($"blob {digest} has {reader.Length} bytes, its file node says {record.Size}");
             }
             var blob = new OpenBlob(reader);
+            if (blob.LocalFile is not null)
+                Interlocked.Increment(ref _localBlobs);
             Volatile.Write(ref record.BlobSlot, blob);
             completion.SetResult(blob);
         }
@@ -204,14 +247,19 @@ public sealed partial class StoreFilesystem
     }
 
     /// <summary>Closes a file's blob once the kernel no longer references the inode (or at unmount).</summary>
-    private static void DropBlob(InodeRecord record)
+    private void DropBlob(InodeRecord record)
     {
         if (record.Kind != InodeKind.File)
             return;
-        OpenBlob? blob = Interlocked.Exchange(ref record.BlobSlot, null);
-        if (blob is null)
+        // Only the caller that takes this very blob out of the slot disposes it (a racing open may
+        // already have published a newer one, which stays).
+        if (Volatile.Read(ref record.BlobSlot) is not { } blob
+            || Interlocked.CompareExchange(ref record.BlobSlot, null, blob) != blob)
             return;
-        Volatile.Write(ref record.BlobOpen, null);
+        if (blob.LocalFile is not null)
+            Interlocked.Decrement(ref _localBlobs);
+        if (Volatile.Read(ref record.BlobOpen) is { IsCompletedSuccessfully: true } opened && opened.Result == blob)
+            Interlocked.CompareExchange(ref record.BlobOpen, null, opened);
         // SafeHandle reference counting keeps the descriptor alive for a read still splicing from it.
         blob.Dispose();
     }

@@ -16,6 +16,13 @@ public sealed class StoreFilesystemOptions
     /// </summary>
     public double CacheTimeoutSeconds { get; init; } = 1e9;
 
+    /// <summary>
+    /// Blobs with a local file keep their descriptor open while the kernel knows the inode. Beyond
+    /// this many, a blob's descriptor is closed when its last open file is released, so a walk
+    /// over a large tree stays within the process's descriptor limit.
+    /// </summary>
+    public int MaxIdleLocalBlobs { get; init; } = 1024;
+
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

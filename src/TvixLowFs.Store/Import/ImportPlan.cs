@@ -42,7 +42,9 @@ public sealed class ImportPlan
         string full = Path.GetFullPath(path);
         if (full.Length > 1)
             full = Path.TrimEndingDirectorySeparator(full);
-        string name = Path.GetFileName(full);
+        // Like nix-store --add, the name is the last component of the path as given (so "." and ".." are refused).
+        string trimmed = path.TrimEnd('/');
+        string name = trimmed.Length == 0 ? "" : Path.GetFileName(trimmed);
         if (StorePath.NameProblem(name) is { } problem)
             throw new ImportException(path, $"'{NodeNames.Escape(name)}' is not a valid store path name: {problem}");
         var files = new List<PlannedFile>();

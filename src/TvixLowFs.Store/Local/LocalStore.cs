@@ -127,6 +127,9 @@ public sealed class LocalStore
             if (!overwrite && File.Exists(finalPath))
                 return false;
             RandomAccess.FlushToDisk(tempHandle);
+            // Unlock before the rename: the temp file's exclusive flock would otherwise sit on the
+            // final name for a moment, and a reader in another process (which takes a shared lock) would fail.
+            tempHandle.Dispose();
             string directory = Path.GetDirectoryName(finalPath)!;
             EnsureShard(directory);
             File.Move(tempPath, finalPath, overwrite: true);

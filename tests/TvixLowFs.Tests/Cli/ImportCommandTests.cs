@@ -196,6 +196,10 @@ public sealed class ImportCommandTests
             File.WriteAllText(dotted, "x");
             return (dotted, dotted, "not a valid store path name");
         })).SetArgDisplayNames("name starting with a dot");
+        yield return new TestCaseData(new Func<string, (string, string, string)>(src => (src + "/.", src + "/.", "not a valid store path name")))
+            .SetArgDisplayNames("a path ending in a dot");
+        yield return new TestCaseData(new Func<string, (string, string, string)>(_ => ("/", "/", "not a valid store path name")))
+            .SetArgDisplayNames("the root directory");
         // Tests run as root, which reads any file whatever its mode; /proc/self/mem fails every read at offset 0.
         yield return new TestCaseData(new Func<string, (string, string, string)>(_ => ("/proc/self/mem", "/proc/self/mem", "cannot read")))
             .SetArgDisplayNames("unreadable file");

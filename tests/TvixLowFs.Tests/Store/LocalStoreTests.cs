@@ -169,6 +169,35 @@ public sealed class LocalStoreTests
     }
 
     [Test]
+    public async Task A_reader_may_open_a_blob_the_moment_it_appears()
+    {
+        // A reader in another instance polls for each blob while it is being published: opening
+        // must either find nothing or the whole blob, never fail (no writer's lock on the final name).
+        await using StoreServices reader = _store.Reopen();
+        byte[][] contents = Enumerable.Range(0, 60).Select(i => Pattern(1000 + i, seed: 500 + i)).ToArray();
+        B3Digest[] digests = contents.Select(c => B3Digest.Compute(c)).ToArray();
+
+        Task writing = Task.Run(async () =>
+        {
+            foreach (byte[] data in contents)
+                await PutBlobAsync(Store.Blobs, data);
+        });
+        for (int i = 0; i < digests.Length; i++)
+        {
+            BlobReader? opened;
+            while ((opened = await reader.Blobs.OpenReadAsync(digests[i])) is null)
+                Assert.That(writing.IsFaulted, Is.False);
+            using (opened)
+            {
+                var buffer = new byte[contents[i].Length];
+                Assert.That(await opened.ReadAtAsync(0, buffer), Is.EqualTo(buffer.Length));
+                Assert.That(buffer, Is.EqualTo(contents[i]));
+            }
+        }
+        await writing;
+    }
+
+    [Test]
     public async Task Two_instances_writing_the_same_objects_at_once_agree()
     {
         // Two StoreServices on one directory behave like two processes: nothing is shared in memory.
