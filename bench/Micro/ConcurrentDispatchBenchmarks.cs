@@ -13,7 +13,7 @@ namespace TvixLowFs.Bench.Micro;
 /// the threads share nothing but the filesystem.
 /// </summary>
 [MemoryDiagnoser]
-public sealed class ConcurrentDispatchBenchmarks
+public class ConcurrentDispatchBenchmarks
 {
     private const int OperationsPerInvoke = 2 * WarmStoreFilesystem.ChildCount;
 
