@@ -49,7 +49,7 @@ public sealed partial class StoreFilesystem
             _reply.Open(request, in opened);
             return;
         }
-        _ = OpenDirAfterFetchAsync(request, record, opened);
+        Track(OpenDirAfterFetchAsync(request, record, opened));
     }
 
     private async Task OpenDirAfterFetchAsync(FuseRequest request, InodeRecord directory, FuseFileInfo opened)
@@ -121,12 +121,12 @@ public sealed partial class StoreFilesystem
                 _reply.Err(request, Errno.EIO);
                 return;
             }
-            _ = ReadRootListingAsync(request, (RootListing)GCHandle.FromIntPtr((nint)handle).Target!, pageSize, offset, plus);
+            Track(ReadRootListingAsync(request, (RootListing)GCHandle.FromIntPtr((nint)handle).Target!, pageSize, offset, plus));
             return;
         }
         if (record.Contents is not { } contents)
         {
-            _ = ReadDirectoryAfterFetchAsync(request, record, pageSize, offset, plus);
+            Track(ReadDirectoryAfterFetchAsync(request, record, pageSize, offset, plus));
             return;
         }
 

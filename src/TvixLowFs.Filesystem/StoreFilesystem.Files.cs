@@ -40,7 +40,7 @@ public sealed partial class StoreFilesystem
             _reply.Open(request, in opened);
             return;
         }
-        _ = OpenAfterFetchAsync(request, record, opened);
+        Track(OpenAfterFetchAsync(request, record, opened));
     }
 
     private async Task OpenAfterFetchAsync(FuseRequest request, InodeRecord record, FuseFileInfo opened)
@@ -92,7 +92,7 @@ public sealed partial class StoreFilesystem
                 return;
             }
         }
-        _ = ReadAfterOpenAsync(request, record, length, offset);
+        Track(ReadAfterOpenAsync(request, record, length, offset));
     }
 
     private enum LocalReply
@@ -183,7 +183,7 @@ public sealed partial class StoreFilesystem
                 ValueTask<int> pending = blob.Reader.ReadAtAsync(offset + filled, buffer.AsMemory(filled, length - filled));
                 if (!pending.IsCompleted)
                 {
-                    _ = FinishReadAsync(request, record, blob, buffer, filled, pending, length, offset);
+                    Track(FinishReadAsync(request, record, blob, buffer, filled, pending, length, offset));
                     return;
                 }
                 int read = pending.GetAwaiter().GetResult();

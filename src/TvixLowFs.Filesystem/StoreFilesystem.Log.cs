@@ -20,6 +20,9 @@ public sealed partial class StoreFilesystem
     [LoggerMessage(Level = LogLevel.Warning, Message = "root listing: {Reason}")]
     private partial void LogListingFailed(string reason);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "a request continuation failed: {Reason}")]
+    private partial void LogUnexpected(string reason);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "root listing skips PathInfo {Name}: {Reason}")]
     private partial void LogListedPathInfoSkipped(string name, string reason);
 }

@@ -32,7 +32,7 @@ public sealed partial class StoreFilesystem
             return;
         }
         // The kernel's name buffer dies with this call: keep a copy for the continuation.
-        _ = LookupChildAfterFetchAsync(request, directory, name.ToArray());
+        Track(LookupChildAfterFetchAsync(request, directory, name.ToArray()));
     }
 
     private void ReplyChild(FuseRequest request, DirectoryContents contents, ReadOnlySpan<byte> name)
@@ -74,7 +74,7 @@ public sealed partial class StoreFilesystem
             ReplyStorePath(request, entry, name);
             return;
         }
-        _ = LookupStorePathAfterFetchAsync(request, hash, name.ToArray());
+        Track(LookupStorePathAfterFetchAsync(request, hash, name.ToArray()));
     }
 
     /// <summary>The PathInfo is keyed by the hash only: the name must match exactly too.</summary>

@@ -26,7 +26,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
     private const uint ExecutableFileMode = 0x16D;    // 0555
 
     private readonly StoreServices _store;
-    private readonly IFuseReplySink _reply;
+    private readonly SessionReplySink _reply;
     private readonly StoreFilesystemOptions _options;
     private readonly ILogger _logger;
     private readonly InodeTable _inodes = new();
@@ -40,7 +40,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
     public StoreFilesystem(StoreServices store, IFuseReplySink reply, StoreFilesystemOptions options, ILogger logger)
     {
         _store = store;
-        _reply = reply;
+        _reply = new SessionReplySink(reply);
         _options = options;
         _logger = logger;
         _timeout = options.CacheTimeoutSeconds;
@@ -65,9 +65,51 @@ public sealed partial class StoreFilesystem : IFuseOperations
 
     public void Destroy()
     {
-        // The session is over: no request can use an open blob any more.
+        // libfuse frees the session after this returns: let requests still waiting on the backend
+        // answer for a few seconds, then drop any later reply (the kernel has given up on them).
+        WaitForPendingRequests(_options.ShutdownGrace);
+        _reply.Close();
+        WaitForPendingRequests(TimeSpan.FromSeconds(1)); // a reply that passed the check just before Close
+        // No request can use an open blob any more.
         foreach (InodeRecord file in _inodes.Files)
             DropBlob(file);
+    }
+
+    /// <summary>Requests handed to a continuation and not answered yet.</summary>
+    private int _pendingRequests;
+
+    internal int PendingRequests => Volatile.Read(ref _pendingRequests);
+
+    /// <summary>Keeps count of a request answered from a continuation until it is answered.</summary>
+    private void Track(Task answering)
+    {
+        if (!answering.IsCompleted)
+            _ = TrackAsync(answering);
+    }
+
+    private async Task TrackAsync(Task answering)
+    {
+        Interlocked.Increment(ref _pendingRequests);
+        try
+        {
+            await answering.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Continuations answer their own failures; this is a bug, but must not go unobserved.
+            LogUnexpected(e.Message);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pendingRequests);
+        }
+    }
+
+    private void WaitForPendingRequests(TimeSpan limit)
+    {
+        DateTime giveUp = DateTime.UtcNow + limit;
+        while (Volatile.Read(ref _pendingRequests) > 0 && DateTime.UtcNow < giveUp)
+            Thread.Sleep(10);
     }
 
     // ------------------------------------------------------------------ inodes

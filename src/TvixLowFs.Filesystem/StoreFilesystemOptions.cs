@@ -23,6 +23,12 @@ public sealed class StoreFilesystemOptions
     /// </summary>
     public int MaxIdleLocalBlobs { get; init; } = 1024;
 
+    /// <summary>
+    /// At unmount, how long requests still waiting on the backend may take to be answered before
+    /// their late replies are dropped (libfuse frees the session right after).
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

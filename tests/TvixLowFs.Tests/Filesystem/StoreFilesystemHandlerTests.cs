@@ -286,6 +286,37 @@ public sealed class StoreFilesystemHandlerTests
     }
 
     [Test]
+    public void AfterDestroyALateBackendAnswerIsNotSentToTheGoneSession()
+    {
+        var sink = new RecordingReplySink();
+        var fs = new StoreFilesystem(_store, sink, new StoreFilesystemOptions { ShutdownGrace = TimeSpan.FromMilliseconds(100) }, new RecordingLogger());
+        _gated.HoldPathInfos();
+        FuseRequest request = sink.NewRequest();
+        fs.Lookup(request, 1, Encoding.UTF8.GetBytes(_tree));
+        Assert.That(fs.PendingRequests, Is.EqualTo(1));
+        fs.Destroy();
+
+        _gated.ReleasePathInfos();
+        SpinWait.SpinUntil(() => fs.PendingRequests == 0, TimeSpan.FromSeconds(30));
+        Assert.That(fs.PendingRequests, Is.Zero, "the continuation ran");
+        Assert.That(sink.HasReply(request), Is.False, "and did not reply into the destroyed session");
+    }
+
+    [Test]
+    public void DestroyLetsPendingRequestsAnswerWithinTheGrace()
+    {
+        var sink = new RecordingReplySink();
+        var fs = new StoreFilesystem(_store, sink, new StoreFilesystemOptions { ShutdownGrace = TimeSpan.FromSeconds(30) }, new RecordingLogger());
+        _gated.HoldPathInfos();
+        FuseRequest request = sink.NewRequest();
+        fs.Lookup(request, 1, Encoding.UTF8.GetBytes(_tree));
+        var destroy = Task.Run(fs.Destroy);
+        _gated.ReleasePathInfos();
+        Assert.That(sink.WaitFor(request).Kind, Is.EqualTo("entry"));
+        Assert.That(destroy.Wait(TimeSpan.FromSeconds(30)), Is.True);
+    }
+
+    [Test]
     public void ABackendThatDoesNotAnswerInTimeGivesEio()
     {
         var sink = new RecordingReplySink();

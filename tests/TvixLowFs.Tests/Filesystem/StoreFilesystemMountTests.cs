@@ -51,7 +51,8 @@ public sealed class StoreFilesystemMountTests
             ("j-many", new DirSpec(many)),
             ("k-exec-copy", new FileSpec(HelloBytes, Executable: true)),
             ("l-throws", new DirSpec((FailureInjectingDirectoryService.ThrowMarker, FileSpec.Text("x")))),
-            ("m-corrupt", new DirSpec((FailureInjectingDirectoryService.CorruptMarker, FileSpec.Text("y"))))));
+            ("m-corrupt", new DirSpec((FailureInjectingDirectoryService.CorruptMarker, FileSpec.Text("y")))),
+            ("o-wrong-size", new FileSpec(ScriptBytes, DeclaredSize: 5))));
         _rootFile = await writer.AddStorePathAsync("file", FileSpec.Text("root file contents\n"));
         _rootLink = await writer.AddStorePathAsync("link", new LinkSpec("/nix/store/somewhere-else"));
         _missingDir = await writer.AddStorePathAsync("missing-dir", new MissingDirSpec(Size: 5));
@@ -157,7 +158,7 @@ public sealed class StoreFilesystemMountTests
             Assert.That(dir.Mode, Is.EqualTo(S_IFDIR | 0x16D), "directory 0555");
             Assert.That(dir.Size, Is.EqualTo(2), "DirectoryNode size: 2 entries");
             Assert.That(dir.Nlink, Is.GreaterThanOrEqualTo(2UL));
-            Assert.That(tree.Size, Is.EqualTo(13 + 2 + 2 + 300 + 1 + 1), "the recursive DirectoryNode size");
+            Assert.That(tree.Size, Is.EqualTo(14 + 2 + 2 + 300 + 1 + 1), "the recursive DirectoryNode size");
             Assert.That(big.Size, Is.EqualTo(BigBytes.Length));
             Assert.That(big.Blocks, Is.EqualTo((BigBytes.Length + 511) / 512));
             Assert.That(empty.Size, Is.Zero);
@@ -198,7 +199,7 @@ public sealed class StoreFilesystemMountTests
         (List<string> names, int listErrno) = Libc.ListDirectory(P(_tree));
         Assert.That(listErrno, Is.Zero);
         Assert.That(names, Is.EqualTo(new[] { ".", "..", "a-file", "b-exec", "c-link", "d-dir", "e-dir", "f-link", "g-empty", "h-big",
-            "i-missing-blob", "j-many", "k-exec-copy", "l-throws", "m-corrupt" }));
+            "i-missing-blob", "j-many", "k-exec-copy", "l-throws", "m-corrupt", "o-wrong-size" }));
     }
 
     [Test]
@@ -377,6 +378,15 @@ public sealed class StoreFilesystemMountTests
         Assert.That(Libc.Open(path, Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO));
         string digest = B3Digest.Compute(MissingBlobBytes).ToString();
         Assert.That(_mount.Log.Lines.Any(l => l.Message.Contains(digest)), Is.True, "the failure is logged with the digest");
+    }
+
+    [Test]
+    public void ABlobWhoseLengthDisagreesWithItsFileNodeReadsWithEio()
+    {
+        string path = P(_tree, "o-wrong-size");
+        Assert.That(Libc.LStat(path).Size, Is.EqualTo(5));
+        Assert.That(Libc.Open(path, Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO));
+        Assert.That(_mount.Log.Lines.Any(l => l.Message.Contains(B3Digest.Compute(ScriptBytes).ToString())), Is.True);
     }
 
     [Test]

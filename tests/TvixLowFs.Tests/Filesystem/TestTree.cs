@@ -11,7 +11,8 @@ namespace TvixLowFs.Tests.Filesystem;
 /// <summary>A tree to put into a store: files, symlinks, directories, and deliberate holes.</summary>
 internal abstract record TreeNode;
 
-internal sealed record FileSpec(byte[] Content, bool Executable = false, bool StoreBlob = true) : TreeNode
+/// <summary>A file; <paramref name="DeclaredSize"/> makes its FileNode lie about the size (corrupt metadata).</summary>
+internal sealed record FileSpec(byte[] Content, bool Executable = false, bool StoreBlob = true, ulong? DeclaredSize = null) : TreeNode
 {
     public static FileSpec Text(string text, bool executable = false) => new(Encoding.UTF8.GetBytes(text), executable);
 }
@@ -55,7 +56,7 @@ internal sealed class TestTreeWriter(StoreServices store)
                     await writer.WriteAsync(file.Content);
                     digest = await writer.CloseAsync();
                 }
-                return new Node { File = new FileNode { Name = ByteString.CopyFrom(name), Digest = digest.ToByteString(), Size = (ulong)file.Content.Length, Executable = file.Executable } };
+                return new Node { File = new FileNode { Name = ByteString.CopyFrom(name), Digest = digest.ToByteString(), Size = file.DeclaredSize ?? (ulong)file.Content.Length, Executable = file.Executable } };
             }
             case LinkSpec link:
                 return new Node { Symlink = new SymlinkNode { Name = ByteString.CopyFrom(name), Target = ByteString.CopyFromUtf8(link.Target) } };
