@@ -6,7 +6,7 @@ namespace TvixLowFs.Bench;
 /// <summary>
 /// <c>dotnet run -c Release --project bench</c> runs the whole micro suite; any BenchmarkDotNet
 /// arguments (<c>--filter '*Nix*'</c>, <c>--job short</c>, <c>--list flat</c>) select and shape it.
-/// <c>e2e</c> as the first argument is reserved for the end-to-end comparison.
+/// <c>e2e</c> as the first argument runs the end-to-end comparison (bench/E2e, <c>e2e --help</c>).
 /// </summary>
 public static class Program
 {
@@ -14,8 +14,7 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "e2e")
         {
-            Console.Error.WriteLine("e2e: not implemented yet");
-            return 1;
+            return E2e.EndToEndBenchmark.Run(args[1..]);
         }
         // Without arguments BenchmarkSwitcher would ask interactively; run everything instead.
         string[] switcherArgs = args.Length == 0 ? ["--filter", "*"] : args;

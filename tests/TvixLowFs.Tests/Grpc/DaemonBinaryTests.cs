@@ -152,6 +152,56 @@ public sealed class DaemonBinaryTests
             Assert.That(Path.Exists(listen["unix://".Length..]), Is.False, "the socket is removed on a clean stop");
     }
 
+    /// <summary>The "done when": daemon, import through the env addresses, mount, read, stop both.</summary>
+    [Test]
+    public async Task MountOfADaemonStoreShowsTheImportedTree()
+    {
+        string socket = Path.Combine(_directory, "d.sock");
+        string address = "grpc+unix://" + socket;
+        using var daemon = Start(StoreAt("memory://"), "daemon", "--listen-address", "unix://" + socket);
+        var daemonErrors = daemon.StandardError.ReadToEndAsync();
+        string mountPoint = Path.Combine(_directory, "mnt");
+        System.IO.Directory.CreateDirectory(mountPoint);
+        try
+        {
+            await WaitUntilServing(address, daemon);
+            string tree = Path.Combine(_directory, "tree");
+            System.IO.Directory.CreateDirectory(Path.Combine(tree, "bin"));
+            await File.WriteAllTextAsync(Path.Combine(tree, "bin", "tool"), "#!/bin/sh\necho tool\n");
+            File.SetUnixFileMode(Path.Combine(tree, "bin", "tool"), (UnixFileMode)0x1ED);
+            await File.WriteAllBytesAsync(Path.Combine(tree, "data"), Samples.Bytes(1_500_000, 8));
+            var (exit, output, error) = await Run(StoreAt(address), "import", tree);
+            Assert.That(exit, Is.Zero, error);
+            string basename = Path.GetFileName(output.Trim());
+
+            using var mount = Start(StoreAt(address), "mount", mountPoint, "--cache-dir", Path.Combine(_directory, "cache"));
+            string? line = await mount.StandardError.ReadLineAsync();
+            var mountErrors = mount.StandardError.ReadToEndAsync();
+            if (line is null || !line.StartsWith("tvixlowfs: mounted", StringComparison.Ordinal))
+            {
+                await Terminate(mount);
+                Assert.Fail($"the mount did not come up: {line} {await mountErrors}");
+            }
+            try
+            {
+                Assert.That(File.ReadAllText(Path.Combine(mountPoint, basename, "bin", "tool")), Is.EqualTo("#!/bin/sh\necho tool\n"));
+                Assert.That(File.GetUnixFileMode(Path.Combine(mountPoint, basename, "bin", "tool")) & UnixFileMode.UserExecute, Is.EqualTo(UnixFileMode.UserExecute));
+                Assert.That(File.ReadAllBytes(Path.Combine(mountPoint, basename, "data")), Is.EqualTo(await File.ReadAllBytesAsync(Path.Combine(tree, "data"))));
+            }
+            finally
+            {
+                Assert.That(await Terminate(mount), Is.Zero, await mountErrors);
+            }
+            Assert.That(System.IO.Directory.EnumerateFileSystemEntries(mountPoint), Is.Empty, "unmounted");
+            Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_directory, "cache", "blobs"), "*", SearchOption.AllDirectories).Count(),
+                Is.EqualTo(2), "both blobs read through the mount were kept in the cache");
+        }
+        finally
+        {
+            Assert.That(await Terminate(daemon), Is.Zero, await daemonErrors);
+        }
+    }
+
     [Test]
     public async Task AnUnreachableDaemonIsOneLineAndANonZeroExit()
     {

@@ -155,3 +155,41 @@ public sealed class GrpcClientTests(Transport transport)
         await Assert.ThrowsAsync<StoreValidationException>(async () => await _client.PathInfos.PutAsync(broken));
     }
 }
+
+/// <summary>A daemon whose store is another daemon (the upstream is a grpc+ address).</summary>
+public sealed class UpstreamDaemonTests
+{
+    [Test]
+    public async Task ADaemonServesAnotherDaemonsStore()
+    {
+        await using var upstream = await TestDaemon.StartAsync(Transport.Unix);
+        using var connector = new GrpcStoreConnector(new GrpcClientOptions());
+        var upstreamStore = new StoreOpener(connector).Open(StoreAddress.Parse(upstream.Address));
+        await using var front = await TestDaemon.StartAsync(Transport.Tcp, upstreamStore);
+        await using var client = new StoreOpener(connector).Open(StoreAddress.Parse(front.Address));
+
+        byte[] bytes = Samples.Bytes(600_000, 12);
+        B3Digest digest;
+        await using (var writer = client.Blobs.OpenWrite())
+        {
+            await writer.WriteAsync(bytes);
+            digest = await writer.CloseAsync();
+        }
+        var (root, leavesFirst) = Samples.Graph();
+        await using (var putter = client.Directories.BeginPut())
+        {
+            foreach (var d in leavesFirst)
+                await putter.PutAsync(d);
+            await putter.CloseAsync();
+        }
+        await client.PathInfos.PutAsync(Samples.PathInfo());
+
+        Assert.That(await upstream.Store.Blobs.StatAsync(digest), Is.EqualTo(bytes.Length), "stored upstream");
+        Assert.That(await upstream.Store.Directories.GetAsync(DirectoryRules.Digest(root)), Is.EqualTo(root));
+        using var reader = await client.Blobs.OpenReadAsync(digest);
+        var back = new byte[bytes.Length];
+        Assert.That(await reader!.ReadAtAsync(0, back), Is.EqualTo(bytes.Length));
+        Assert.That(back, Is.EqualTo(bytes));
+        Assert.That(await client.PathInfos.GetAsync(StorePathHash.FromBytes(Samples.StorePathHashBytes)), Is.EqualTo(Samples.PathInfo()));
+    }
+}

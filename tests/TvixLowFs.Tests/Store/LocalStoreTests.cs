@@ -169,6 +169,25 @@ public sealed class LocalStoreTests
     }
 
     [Test]
+    public async Task Roles_naming_one_directory_share_one_local_store()
+    {
+        string other = Root + "-other";
+        try
+        {
+            await using StoreServices services = new StoreOpener().Open(
+                StoreAddress.Parse("local://" + Root), StoreAddress.Parse("local://" + Root + "/"), StoreAddress.Parse("local://" + other));
+            LocalStore blobs = ((LocalBlobService)services.Blobs).Store;
+            Assert.That(((LocalDirectoryService)services.Directories).Store, Is.SameAs(blobs));
+            Assert.That(((LocalPathInfoService)services.PathInfos).Store, Is.Not.SameAs(blobs));
+            Assert.That(((LocalPathInfoService)services.PathInfos).Store.Root, Is.EqualTo(other));
+        }
+        finally
+        {
+            System.IO.Directory.Delete(other, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task A_reader_may_open_a_blob_the_moment_it_appears()
     {
         // A reader in another instance polls for each blob while it is being published: opening

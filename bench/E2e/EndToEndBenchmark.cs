@@ -1,0 +1,44 @@
+namespace TvixLowFs.Bench.E2e;
+
+/// <summary>
+/// `dotnet run -c Release --project bench -- e2e [options]`: issue 5's end-to-end comparison of
+/// tvixlowfs with squashfuse_ll and native reads (W1–W5, spawn → ready, peak RSS, remote rows).
+/// Returns 0 when every measured system returned identical bytes and none failed, 1 otherwise,
+/// 2 for a bad command line.
+/// </summary>
+public static class EndToEndBenchmark
+{
+    public static int Run(string[] args)
+    {
+        BenchmarkOptions options;
+        try
+        {
+            options = BenchmarkOptions.Parse(args);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"e2e: {e.Message}");
+            Console.Error.WriteLine(BenchmarkOptions.Usage);
+            return 2;
+        }
+        if (options.ShowHelp)
+        {
+            Console.WriteLine(BenchmarkOptions.Usage);
+            return 0;
+        }
+        Teardown.Instance.InstallHooks();
+        try
+        {
+            return new EndToEndRun(options).Execute();
+        }
+        catch (BenchmarkFailure e)
+        {
+            Console.Error.WriteLine($"e2e: FAILED: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            Teardown.Instance.RemoveEverything();
+        }
+    }
+}

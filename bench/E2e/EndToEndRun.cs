@@ -1,0 +1,433 @@
+using System.Diagnostics;
+
+namespace TvixLowFs.Bench.E2e;
+
+/// <summary>
+/// One run: prepares the corpus, image and store, then per repetition drops caches, mounts fresh
+/// and runs the workloads in rotating system order, verifies the bytes, and writes the report.
+/// </summary>
+internal sealed class EndToEndRun(BenchmarkOptions options)
+{
+    private const int WarmSpawnSamples = 5;
+
+    private RunRecord run = null!;
+    private Corpus corpus = null!;
+    private Process? daemon;
+    private bool cachesWarned;
+    private string? remoteCacheNote;
+
+    public int Execute()
+    {
+        var started = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var repository = BenchmarkOptions.RepositoryRoot();
+        var binary = options.Binary ?? Path.Combine(repository ?? Environment.CurrentDirectory, "artifacts", "tvixlowfs");
+        var profile = Path.Combine(options.WorkDirectory, options.Shape.Name);
+        var mountRoot = Path.Combine(profile, "mnt");
+        Directory.CreateDirectory(mountRoot);
+        Teardown.RemoveStaleMounts(options.WorkDirectory);
+
+        corpus = new Corpus(options.Shape, profile);
+        corpus.EnsureBuilt();
+
+        var native = new NativeDirectory(corpus);
+        var squashfuse = PrepareSquashfuse(profile, Path.Combine(mountRoot, "squashfuse"));
+        var (tvix, store) = PrepareTvixLowFs(binary, profile, Path.Combine(mountRoot, "tvixlowfs"));
+        var (remoteCold, remoteWarm) = PrepareRemote(store, profile, Path.Combine(mountRoot, "remote"));
+        run = new RunRecord
+        {
+            StartedUtc = started,
+            Shape = options.Shape,
+            Repetitions = options.Repetitions,
+            Binary = binary,
+            Native = native,
+            Squashfuse = squashfuse,
+            TvixLowFs = tvix,
+            RemoteCold = remoteCold,
+            RemoteWarm = remoteWarm,
+        };
+        if (remoteCacheNote is not null) run.Notes.Add(remoteCacheNote);
+        if (repository is not null) run.SourceRevision = SourceRevision(repository);
+        var load = MachineDescription.LoadAverage().Split(' ')[0];
+        if (double.TryParse(load, System.Globalization.CultureInfo.InvariantCulture, out var loadValue) && loadValue > 0.5)
+        {
+            run.Notes.Add($"the machine was not idle at the start (1-minute load {load}): figures are noisy");
+        }
+
+        try
+        {
+            for (var repetition = 0; repetition < options.Repetitions; repetition++)
+            {
+                Log($"repetition {repetition + 1}/{options.Repetitions}");
+                var order = Rotate(run.LocalSystems.ToList(), repetition);
+                ReadAndWalkCycle(order);
+                TreeAndConcurrentCycle(order, verify: repetition == 0);
+                PeakResidentCycle(order);
+                RemoteCycles(remoteCold, remoteWarm, Path.Combine(profile, "remote-cache"), verify: repetition == 0);
+            }
+            WarmSpawnSeries([squashfuse, tvix]);
+        }
+        finally
+        {
+            StopDaemon();
+        }
+        CompareDigests();
+
+        run.Duration = clock.Elapsed;
+        run.LoadAtEnd = MachineDescription.LoadAverage();
+        var markdown = Report.Render(run);
+        Console.WriteLine(markdown);
+        WriteResults(markdown, repository, started);
+        if (run.Failed) Console.Error.WriteLine("e2e: FAILED (see the report)");
+        return run.Failed ? 1 : 0;
+    }
+
+    private FileSystemUnderTest PrepareSquashfuse(string profile, string mountPoint)
+    {
+        foreach (var tool in new[] { "mksquashfs", "squashfuse_ll", "fusermount3" })
+        {
+            if (!OnPath(tool)) return new UnavailableSystem("squashfuse_ll", $"{tool} is not installed (apt install squashfs-tools squashfuse fuse3, or ./build.sh bench)");
+        }
+        try
+        {
+            return new SquashfuseMount(SquashfsImage.EnsureBuilt(corpus, profile), mountPoint);
+        }
+        catch (BenchmarkFailure e)
+        {
+            return new UnavailableSystem("squashfuse_ll", e.Message);
+        }
+    }
+
+    private (FileSystemUnderTest System, TvixLowFsStore? Store) PrepareTvixLowFs(string binary, string profile, string mountPoint)
+    {
+        try
+        {
+            var store = TvixLowFsStore.Ensure(binary, corpus, profile);
+            return (new TvixLowFsMount("tvixlowfs", store, mountPoint, store.LocalAddresses, []), store);
+        }
+        catch (SystemUnavailable e)
+        {
+            return (new UnavailableSystem("tvixlowfs", e.Message), null);
+        }
+    }
+
+    private (FileSystemUnderTest Cold, FileSystemUnderTest Warm) PrepareRemote(TvixLowFsStore? store, string profile, string mountPoint)
+    {
+        const string Cold = "remote, cache cold";
+        const string Warm = "remote, cache warm";
+        var reason = options.SkipRemote ? "--skip-remote" : store is null ? "needs the local tvixlowfs store and binary" : null;
+        if (reason is null)
+        {
+            try
+            {
+                // The cache directory goes by the mount option when the binary has it, and always by
+                // XDG_CACHE_HOME (the read-through cache's default root), so either way it is ours to empty.
+                var cacheDirectory = Path.Combine(profile, "remote-cache");
+                var help = ExternalCommand.Run(store!.Binary, ["mount", "--help"], timeout: TimeSpan.FromSeconds(30));
+                var hasOption = (help.StandardOutput + help.StandardError).Contains(options.RemoteCacheOption, StringComparison.Ordinal);
+                string[] cacheArguments = hasOption ? [options.RemoteCacheOption, cacheDirectory] : [];
+                remoteCacheNote = hasOption
+                    ? $"remote cache directory given as `{options.RemoteCacheOption} {cacheDirectory}` (and XDG_CACHE_HOME)"
+                    : $"remote cache directory given as XDG_CACHE_HOME={cacheDirectory} (`tvixlowfs mount --help` lists no {options.RemoteCacheOption})";
+                var socket = Path.Combine(profile, "daemon.sock");
+                daemon = store.StartDaemon(socket);
+                var addresses = new Dictionary<string, string>(TvixLowFsStore.Addresses("grpc+unix://" + socket)) { ["XDG_CACHE_HOME"] = cacheDirectory };
+                return (new TvixLowFsMount(Cold, store, mountPoint, addresses, cacheArguments), new TvixLowFsMount(Warm, store, mountPoint, addresses, cacheArguments));
+            }
+            catch (SystemUnavailable e)
+            {
+                reason = e.Message;
+            }
+        }
+        return (new UnavailableSystem(Cold, reason), new UnavailableSystem(Warm, reason));
+    }
+
+    /// <summary>Cycle 1: W1 and W2 read only big.bin, so W3's walk of tree/ on the same mount is still cold.</summary>
+    private void ReadAndWalkCycle(IReadOnlyList<FileSystemUnderTest> order)
+    {
+        DropCaches();
+        var mounted = MountAll(order, recordSpawn: true);
+        try
+        {
+            foreach (var m in mounted) Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
+            foreach (var m in mounted) Measure(m, Metric.W2, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
+            foreach (var m in mounted) Measure(m, Metric.W3, () => Workloads.MetadataWalk(m.Tree, corpus.Shape.TreeEntryCount));
+        }
+        finally
+        {
+            UnmountAll(mounted);
+        }
+    }
+
+    /// <summary>Cycle 2: W4 reads only tree/, so W5's quarters of big.bin on the same mount are still cold.</summary>
+    private void TreeAndConcurrentCycle(IReadOnlyList<FileSystemUnderTest> order, bool verify)
+    {
+        DropCaches();
+        var mounted = MountAll(order, recordSpawn: true);
+        try
+        {
+            foreach (var m in mounted) Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
+            foreach (var m in mounted) Measure(m, Metric.W5, () => Workloads.ConcurrentQuarterReads(m.BigFile, corpus.Shape.BigFileBytes));
+            if (verify) foreach (var m in mounted) Verify(m);
+        }
+        finally
+        {
+            UnmountAll(mounted);
+        }
+    }
+
+    /// <summary>Cycle 3: a fresh mount of each server runs W3 then W4; its VmHWM is read before unmounting.</summary>
+    private void PeakResidentCycle(IReadOnlyList<FileSystemUnderTest> order)
+    {
+        var servers = order.Where(s => s.HasServer).ToList();
+        if (!servers.Any(s => s.Usable)) return;
+        DropCaches();
+        var mounted = MountAll(servers, recordSpawn: true);
+        try
+        {
+            foreach (var m in mounted)
+            {
+                if (!AttemptWorkload(m, Metric.PeakResident, () =>
+                {
+                    Workloads.MetadataWalk(m.Tree, corpus.Shape.TreeEntryCount);
+                    Workloads.TreeRead(m.Tree, corpus.TreeFileBytes);
+                })) continue;
+                if (m.PeakResidentBytes() is { } peak)
+                {
+                    run.Measurements.Add(Metric.PeakResident, m.System.Name, peak);
+                    Log($"  peak RSS {m.System.Name}: {Report.Format(Metric.PeakResident, peak)} MiB");
+                }
+            }
+        }
+        finally
+        {
+            UnmountAll(mounted);
+        }
+    }
+
+    /// <summary>Cycle 4: W1 and W4 over grpc+unix with an emptied cache directory, then after a remount with it warm.</summary>
+    private void RemoteCycles(FileSystemUnderTest cold, FileSystemUnderTest warm, string cacheDirectory, bool verify)
+    {
+        if (!run.TvixLowFs.Usable)
+        {
+            var reason = "the local tvixlowfs mount is not measurable in this run";
+            if (cold.Usable) cold.UnavailableReason = reason;
+            if (warm.Usable) warm.UnavailableReason = reason;
+        }
+        if (!cold.Usable && !warm.Usable) return;
+        if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
+        Directory.CreateDirectory(cacheDirectory);
+        foreach (var system in new[] { cold, warm })
+        {
+            DropCaches();
+            var mounted = MountAll([system], recordSpawn: false);
+            try
+            {
+                foreach (var m in mounted)
+                {
+                    Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
+                    Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
+                    if (verify) Verify(m);
+                }
+            }
+            finally
+            {
+                UnmountAll(mounted);
+            }
+        }
+    }
+
+    /// <summary>Spawn → ready with the binary in the page cache: one unmeasured warm-up, then the samples.</summary>
+    private void WarmSpawnSeries(IEnumerable<FileSystemUnderTest> servers)
+    {
+        foreach (var system in servers.Where(s => s.Usable))
+        {
+            for (var i = 0; i <= WarmSpawnSamples && system.Usable; i++)
+            {
+                var mounted = MountAll([system], recordSpawn: false);
+                foreach (var m in mounted)
+                {
+                    if (i > 0 && m.SpawnToReady is { } spawn) run.Measurements.Add(Metric.SpawnWarm, system.Name, spawn.TotalMilliseconds);
+                }
+                UnmountAll(mounted);
+            }
+            Log($"  spawn → ready {system.Name}: {Report.Format(Metric.SpawnWarm, run.Measurements.Median(Metric.SpawnWarm, system.Name) ?? double.NaN)} ms (median, binary cached)");
+        }
+    }
+
+    private List<MountedFileSystem> MountAll(IEnumerable<FileSystemUnderTest> systems, bool recordSpawn)
+    {
+        var mounted = new List<MountedFileSystem>();
+        foreach (var system in systems.Where(s => s.Usable))
+        {
+            try
+            {
+                var m = system.Mount();
+                mounted.Add(m);
+                if (recordSpawn && m.SpawnToReady is { } spawn) run.Measurements.Add(Metric.SpawnCold, system.Name, spawn.TotalMilliseconds);
+            }
+            catch (Exception e) when (e is SystemUnavailable or BenchmarkFailure)
+            {
+                MarkBroken(system, e.Message);
+            }
+        }
+        return mounted;
+    }
+
+    private static void UnmountAll(List<MountedFileSystem> mounted)
+    {
+        foreach (var m in mounted) m.Dispose();
+    }
+
+    private void Measure(MountedFileSystem m, Metric metric, Func<double> workload)
+    {
+        if (!m.System.Usable) return;
+        double value = 0;
+        if (!AttemptWorkload(m, metric, () => value = workload())) return;
+        run.Measurements.Add(metric, m.System.Name, value);
+        Log($"  {metric} {m.System.Name}: {Report.Format(metric, value)} {(metric == Metric.W3 ? "entries/s" : "MiB/s")}");
+    }
+
+    private void Verify(MountedFileSystem m)
+    {
+        if (!m.System.Usable) return;
+        try
+        {
+            run.Digests[m.System.Name] = ContentDigest.Of(m);
+        }
+        catch (Exception e) when (e is BenchmarkFailure or IOException or UnauthorizedAccessException or InvalidDataException or FormatException)
+        {
+            if (Teardown.Instance.Interrupted) return;
+            var reason = $"{m.System.Name} could not be read for verification: {e.Message}{ServerErrors(m)}";
+            run.VerificationFailures.Add(reason);
+            Log($"  VERIFICATION FAILED: {reason}");
+        }
+    }
+
+    /// <summary>
+    /// Runs one workload; a failure is recorded against that workload and system (the report shows
+    /// it and the run exits 1) and the run goes on, so one broken operation does not hide the rest.
+    /// </summary>
+    private bool AttemptWorkload(MountedFileSystem m, Metric metric, Action workload)
+    {
+        try
+        {
+            workload();
+            return true;
+        }
+        catch (Exception e) when (e is BenchmarkFailure or IOException or UnauthorizedAccessException)
+        {
+            if (Teardown.Instance.Interrupted) return false;
+            var reason = e.Message + ServerErrors(m);
+            run.WorkloadFailures.TryAdd((metric, m.System.Name), reason);
+            Log($"  {metric} {m.System.Name} FAILED: {reason}");
+            return false;
+        }
+    }
+
+    /// <summary>The server's last distinct stderr lines, which usually say why a request failed.</summary>
+    private static string ServerErrors(MountedFileSystem m)
+    {
+        if (m.Server is null) return "";
+        var tail = TvixLowFsStore.LastError(m.Server);
+        return tail.Length == 0 ? "" : $" [server stderr: {tail}]";
+    }
+
+    private static void MarkBroken(FileSystemUnderTest system, string reason)
+    {
+        // After Ctrl-C the teardown pulls mounts from under running workloads; those errors are not findings.
+        if (Teardown.Instance.Interrupted) return;
+        if (system.HasMountedOnce) system.FailureReason ??= reason;
+        else system.UnavailableReason ??= reason;
+        Log($"  {system.Name} {(system.FailureReason is not null ? "FAILED" : "is not available")}: {reason}");
+    }
+
+    private void CompareDigests()
+    {
+        if (!run.Digests.TryGetValue(run.Native.Name, out var reference))
+        {
+            run.VerificationFailures.Add("native was not read, so nothing could be compared");
+            return;
+        }
+        if (reference.TreeEntries.Count != corpus.Shape.TreeEntryCount)
+        {
+            run.VerificationFailures.Add($"native tar listed {reference.TreeEntries.Count} entries, the corpus has {corpus.Shape.TreeEntryCount}");
+        }
+        foreach (var (name, digest) in run.Digests)
+        {
+            if (digest.BigFileSha256 != reference.BigFileSha256)
+                run.VerificationFailures.Add($"{name}: big.bin SHA-256 {digest.BigFileSha256} differs from native {reference.BigFileSha256}");
+            if (digest.TreeDigest != reference.TreeDigest)
+                run.VerificationFailures.Add($"{name}: the tree differs from native: {ContentDigest.FirstDifference(reference, digest)}");
+        }
+        foreach (var failure in run.VerificationFailures) Console.Error.WriteLine($"e2e: VERIFICATION FAILED: {failure}");
+    }
+
+    /// <summary>`sync; echo 3 > /proc/sys/vm/drop_caches`; without it the cold rows are not cold, which the report says.</summary>
+    private void DropCaches()
+    {
+        ExternalCommand.Run("sync", []);
+        try
+        {
+            File.WriteAllText("/proc/sys/vm/drop_caches", "3\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (!cachesWarned) run.Notes.Add($"**caches could not be dropped** ({e.Message}): the cold rows are not cold");
+            cachesWarned = true;
+        }
+    }
+
+    private void StopDaemon()
+    {
+        if (daemon is null || daemon.HasExited) return;
+        ExternalCommand.Run("kill", ["-TERM", daemon.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (!daemon.WaitForExit(TimeSpan.FromSeconds(5))) daemon.Kill(entireProcessTree: true);
+        Teardown.Instance.ForgetProcess(daemon);
+    }
+
+    private void WriteResults(string markdown, string? repository, DateTime started)
+    {
+        var directory = options.ResultsDirectory ?? Path.Combine(repository ?? Environment.CurrentDirectory, "bench", "results");
+        Directory.CreateDirectory(directory);
+        var suffix = options.Quick ? "-quick" : "";
+        var dated = Path.Combine(directory, $"e2e-{started:yyyy-MM-dd-HHmm}{suffix}.md");
+        File.WriteAllText(dated, markdown);
+        // A smoke run must not replace the figures the README quotes.
+        File.WriteAllText(Path.Combine(directory, options.Quick ? "latest-quick.md" : "latest.md"), markdown);
+        Log($"wrote {dated}");
+    }
+
+    /// <summary>The commit the run measured, marked when the worktree has changes.</summary>
+    private static string SourceRevision(string repository)
+    {
+        try
+        {
+            var head = ExternalCommand.Run("git", ["-C", repository, "log", "-1", "--format=%h %s"], timeout: TimeSpan.FromSeconds(20));
+            var dirty = ExternalCommand.Run("git", ["-C", repository, "status", "--porcelain", "--untracked-files=no"], timeout: TimeSpan.FromSeconds(20));
+            return head.ExitCode != 0 ? "unknown (not a git checkout)" : $"commit {head.StandardOutput.Trim()}{(dirty.StandardOutput.Trim().Length > 0 ? " (with uncommitted changes)" : "")}";
+        }
+        catch (Exception e) when (e is BenchmarkFailure or System.ComponentModel.Win32Exception)
+        {
+            return "unknown (git: " + e.Message + ")";
+        }
+    }
+
+    private static List<FileSystemUnderTest> Rotate(List<FileSystemUnderTest> systems, int by) =>
+        [.. Enumerable.Range(0, systems.Count).Select(i => systems[(i + by) % systems.Count])];
+
+    private static bool OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
+
+    private static void Log(string message) => Console.Error.WriteLine($"e2e {DateTime.UtcNow:HH:mm:ss}: {message}");
+}
+
+/// <summary>A placeholder for a system that cannot run at all; it only carries the reason.</summary>
+internal sealed class UnavailableSystem : FileSystemUnderTest
+{
+    public UnavailableSystem(string name, string reason) : base(name) => UnavailableReason = reason;
+
+    public override bool HasServer => false;
+
+    public override MountedFileSystem Mount() => throw new SystemUnavailable(UnavailableReason!);
+}

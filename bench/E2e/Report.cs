@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.Text;
+
+namespace TvixLowFs.Bench.E2e;
+
+/// <summary>Everything one run produced, as the report needs it.</summary>
+internal sealed class RunRecord
+{
+    public required DateTime StartedUtc { get; init; }
+    public required CorpusShape Shape { get; init; }
+    public required int Repetitions { get; init; }
+    public required string Binary { get; init; }
+    public required FileSystemUnderTest Native { get; init; }
+    public required FileSystemUnderTest Squashfuse { get; init; }
+    public required FileSystemUnderTest TvixLowFs { get; init; }
+    public required FileSystemUnderTest RemoteCold { get; init; }
+    public required FileSystemUnderTest RemoteWarm { get; init; }
+    public string Machine { get; } = MachineDescription.Describe();
+    public string LoadAtStart { get; } = MachineDescription.LoadAverage();
+    public string LoadAtEnd { get; set; } = "";
+    public string SourceRevision { get; set; } = "unknown";
+    public TimeSpan Duration { get; set; }
+    public Measurements Measurements { get; } = new();
+    public List<string> Notes { get; } = [];
+    /// <summary>Per system name: what it returned (first repetition).</summary>
+    public Dictionary<string, ContentDigest> Digests { get; } = [];
+    public List<string> VerificationFailures { get; } = [];
+    /// <summary>Workloads that failed on a system that otherwise ran (first reason per metric and system).</summary>
+    public Dictionary<(Metric Metric, string System), string> WorkloadFailures { get; } = [];
+
+    public IEnumerable<FileSystemUnderTest> LocalSystems => [Native, Squashfuse, TvixLowFs];
+    public IEnumerable<FileSystemUnderTest> AllSystems => [Native, Squashfuse, TvixLowFs, RemoteCold, RemoteWarm];
+    public bool Failed => VerificationFailures.Count > 0 || WorkloadFailures.Count > 0 || AllSystems.Any(s => s.FailureReason is not null);
+}
+
+/// <summary>
+/// Renders the run as markdown: medians per system, the targets of issue 5 with PASS/MISS, the
+/// squashfuse_ll/native reference ratios, the verification digests and every raw sample.
+/// </summary>
+internal static class Report
+{
+    private const double MiB = 1 << 20;
+
+    private sealed record Target(string Label, Metric Metric, FileSystemUnderTest System, FileSystemUnderTest? Baseline, Metric BaselineMetric, bool AtLeast, double Threshold, string Unit);
+
+    public static string Render(RunRecord run)
+    {
+        var text = new StringBuilder();
+        var culture = CultureInfo.InvariantCulture;
+        text.AppendLine(culture, $"# TvixLowFs end-to-end benchmark ({run.Shape.Name} corpus)");
+        text.AppendLine();
+        text.AppendLine(culture, $"- date: {run.StartedUtc:yyyy-MM-dd HH:mm} UTC (took {run.Duration.TotalMinutes:0.0} min)");
+        text.AppendLine(culture, $"- machine: {run.Machine}");
+        text.AppendLine(culture, $"- load average at start / end: {run.LoadAtStart} / {run.LoadAtEnd}");
+        text.AppendLine(culture, $"- corpus: {run.Shape.Describe()}");
+        text.AppendLine(culture, $"- repetitions: {run.Repetitions}; medians below. Each cycle drops caches (`sync; echo 3 > /proc/sys/vm/drop_caches`) and mounts fresh; the system order rotates per repetition (A B C, B C A, C A B, …).");
+        text.AppendLine("- cycles per repetition: (1) W1, W2, W3 on one fresh mount (W1/W2 touch only big.bin, so W3's tree is still cold); (2) W4, W5 on another (W4 touches only tree/, so W5's file is still cold); (3) peak RSS: a fresh mount of each server runs W3 then W4, VmHWM read before unmounting; (4) remote: W1, W4 over grpc+unix with an empty cache directory, then again after a remount with that cache warm.");
+        text.AppendLine(culture, $"- source: {run.SourceRevision}");
+        text.AppendLine(culture, $"- tvixlowfs: `{run.Binary}`; squashfuse_ll: default (multi-threaded), foreground, over an image made with `mksquashfs -noI -noD -noF -noX -no-xattrs`");
+        foreach (var note in run.Notes) text.AppendLine(culture, $"- note: {note}");
+        foreach (var system in run.AllSystems)
+        {
+            if (system.UnavailableReason is not null) text.AppendLine(culture, $"- not measured: {system.Name}: {system.UnavailableReason}");
+            if (system.FailureReason is not null) text.AppendLine(culture, $"- **FAILED**: {system.Name}: {system.FailureReason}");
+        }
+        foreach (var ((metric, system), reason) in run.WorkloadFailures)
+        {
+            text.AppendLine(culture, $"- **FAILED**: {metric} on {system}: {reason.Replace("|", "\\|", StringComparison.Ordinal)}");
+        }
+        text.AppendLine();
+
+        text.AppendLine("## Medians");
+        text.AppendLine();
+        text.AppendLine("| workload | unit | native | squashfuse_ll | tvixlowfs |");
+        text.AppendLine("|---|---|---:|---:|---:|");
+        foreach (var workload in Enum.GetValues<Workload>())
+        {
+            var metric = MetricOf(workload);
+            text.AppendLine(culture, $"| {Title(workload)} | {Workloads.Unit(workload)} | {string.Join(" | ", run.LocalSystems.Select(s => Cell(run, metric, s)))} |");
+        }
+        text.AppendLine(culture, $"| spawn → ready, binary cached | ms | – | {Cell(run, Metric.SpawnWarm, run.Squashfuse)} | {Cell(run, Metric.SpawnWarm, run.TvixLowFs)} |");
+        text.AppendLine(culture, $"| spawn → ready, after drop_caches | ms | – | {Cell(run, Metric.SpawnCold, run.Squashfuse)} | {Cell(run, Metric.SpawnCold, run.TvixLowFs)} |");
+        text.AppendLine(culture, $"| server peak RSS (VmHWM) over W3+W4 | MiB | – | {Cell(run, Metric.PeakResident, run.Squashfuse)} | {Cell(run, Metric.PeakResident, run.TvixLowFs)} |");
+        text.AppendLine();
+
+        text.AppendLine("## Remote (tvixlowfs mount over grpc+unix from a local `tvixlowfs daemon`)");
+        text.AppendLine();
+        text.AppendLine("| workload | unit | local store | remote, cache cold | remote, cache warm |");
+        text.AppendLine("|---|---|---:|---:|---:|");
+        foreach (var workload in new[] { Workload.W1ColdSequentialRead, Workload.W4ColdTreeRead })
+        {
+            var metric = MetricOf(workload);
+            text.AppendLine(culture, $"| {Title(workload)} | {Workloads.Unit(workload)} | {Cell(run, metric, run.TvixLowFs)} | {Cell(run, metric, run.RemoteCold)} | {Cell(run, metric, run.RemoteWarm)} |");
+        }
+        text.AppendLine();
+
+        text.AppendLine("## Targets (issue 5)");
+        text.AppendLine();
+        text.AppendLine("| target | measured | wanted | result |");
+        text.AppendLine("|---|---:|---:|---|");
+        foreach (var target in Targets(run))
+        {
+            var (measured, result) = Evaluate(run, target);
+            var wanted = (target.AtLeast ? "≥ " : "≤ ") + target.Threshold.ToString("0.##", culture) + target.Unit;
+            text.AppendLine(culture, $"| {target.Label} | {measured} | {wanted} | {result} |");
+        }
+        text.AppendLine("| allocations per request on hit paths | see the micro suite | 0 B | (`dotnet run -c Release --project bench`) |");
+        text.AppendLine();
+
+        text.AppendLine("## Reference: squashfuse_ll / native (issue 5 measured 0.64, 0.43, 0.22, 0.48 on this kind of machine)");
+        text.AppendLine();
+        text.AppendLine("| workload | squashfuse_ll / native | tvixlowfs / native |");
+        text.AppendLine("|---|---:|---:|");
+        foreach (var workload in Enum.GetValues<Workload>())
+        {
+            var metric = MetricOf(workload);
+            text.AppendLine(culture, $"| {Title(workload)} | {Ratio(run, metric, run.Squashfuse, run.Native)} | {Ratio(run, metric, run.TvixLowFs, run.Native)} |");
+        }
+        text.AppendLine();
+
+        text.AppendLine("## Verification (first repetition: every system must return identical bytes)");
+        text.AppendLine();
+        text.AppendLine("| system | big.bin SHA-256 | tree digest | tree entries | same as native |");
+        text.AppendLine("|---|---|---|---:|---|");
+        run.Digests.TryGetValue(run.Native.Name, out var reference);
+        foreach (var (name, digest) in run.Digests)
+        {
+            var same = reference is null ? "?" : reference.BigFileSha256 == digest.BigFileSha256 && reference.TreeDigest == digest.TreeDigest ? "yes" : "**NO**";
+            text.AppendLine(culture, $"| {name} | `{digest.BigFileSha256[..16]}…` | `{digest.TreeDigest[..16]}…` | {digest.TreeEntries.Count:N0} | {same} |");
+        }
+        foreach (var failure in run.VerificationFailures) text.AppendLine(culture, $"\n**VERIFICATION FAILED**: {failure}");
+        text.AppendLine();
+
+        text.AppendLine("## Samples (every repetition, in order)");
+        text.AppendLine();
+        text.AppendLine("| metric | system | samples |");
+        text.AppendLine("|---|---|---|");
+        foreach (var (metric, system, values) in run.Measurements.All())
+        {
+            text.AppendLine(culture, $"| {metric} | {system} | {string.Join(", ", values.Select(v => Format(metric, v)))} |");
+        }
+        return text.ToString();
+    }
+
+    private static IEnumerable<Target> Targets(RunRecord run) =>
+    [
+        new("W1 cold sequential read: tvixlowfs / squashfuse_ll", Metric.W1, run.TvixLowFs, run.Squashfuse, Metric.W1, true, 1.25, "×"),
+        new("W2 warm re-read: tvixlowfs / native", Metric.W2, run.TvixLowFs, run.Native, Metric.W2, true, 0.6, "×"),
+        new("W3 cold metadata walk: tvixlowfs / squashfuse_ll (entries/s)", Metric.W3, run.TvixLowFs, run.Squashfuse, Metric.W3, true, 2.0, "×"),
+        new("W4 cold tree read: tvixlowfs / squashfuse_ll", Metric.W4, run.TvixLowFs, run.Squashfuse, Metric.W4, true, 1.5, "×"),
+        new("W5 concurrent quarter readers: tvixlowfs / squashfuse_ll", Metric.W5, run.TvixLowFs, run.Squashfuse, Metric.W5, true, 1.0, "×"),
+        new("spawn of `tvixlowfs mount` → ready, median (binary cached)", Metric.SpawnWarm, run.TvixLowFs, null, Metric.SpawnWarm, false, 25, " ms"),
+        new("server peak RSS (VmHWM) during W3 and W4", Metric.PeakResident, run.TvixLowFs, null, Metric.PeakResident, false, 48, " MiB"),
+        new("remote W1, cache cold / local", Metric.W1, run.RemoteCold, run.TvixLowFs, Metric.W1, true, 0.5, "×"),
+        new("remote W4, cache cold / local", Metric.W4, run.RemoteCold, run.TvixLowFs, Metric.W4, true, 0.5, "×"),
+        new("remote W1, cache warm / local", Metric.W1, run.RemoteWarm, run.TvixLowFs, Metric.W1, true, 0.9, "×"),
+        new("remote W4, cache warm / local", Metric.W4, run.RemoteWarm, run.TvixLowFs, Metric.W4, true, 0.9, "×"),
+    ];
+
+    private static (string Measured, string Result) Evaluate(RunRecord run, Target target)
+    {
+        foreach (var system in new[] { target.System, target.Baseline })
+        {
+            if (system is null) continue;
+            if (system.UnavailableReason is not null) return ("–", $"n/a ({Short(system.Name + ": " + system.UnavailableReason)})");
+            if (system.FailureReason is not null) return ("–", $"**FAILED** ({Short(system.Name + ": " + system.FailureReason)})");
+            if (run.WorkloadFailures.TryGetValue((target.Metric, system.Name), out var failure)) return ("–", $"**FAILED** ({Short(system.Name + ": " + failure)})");
+        }
+        var value = run.Measurements.Median(target.Metric, target.System.Name);
+        double? measured = value;
+        if (target.Baseline is not null)
+        {
+            var baseline = run.Measurements.Median(target.BaselineMetric, target.Baseline.Name);
+            measured = value is null || baseline is null || baseline == 0 ? null : value / baseline;
+        }
+        if (measured is null) return ("–", "n/a (no samples)");
+        var shown = target.Baseline is not null
+            ? measured.Value.ToString("0.00", CultureInfo.InvariantCulture) + "×"
+            : Format(target.Metric, measured.Value) + target.Unit;
+        // Thresholds are in the displayed unit (MiB for RSS); samples are kept in bytes.
+        var comparable = target.Metric == Metric.PeakResident && target.Baseline is null ? measured.Value / MiB : measured.Value;
+        var pass = target.AtLeast ? comparable >= target.Threshold : comparable <= target.Threshold;
+        return (shown, pass ? "PASS" : "MISS");
+    }
+
+    private static string Ratio(RunRecord run, Metric metric, FileSystemUnderTest system, FileSystemUnderTest baseline)
+    {
+        var value = run.Measurements.Median(metric, system.Name);
+        var reference = run.Measurements.Median(metric, baseline.Name);
+        return value is null || reference is null || reference == 0 ? "–" : (value.Value / reference.Value).ToString("0.00", CultureInfo.InvariantCulture) + "×";
+    }
+
+    private static string Cell(RunRecord run, Metric metric, FileSystemUnderTest system)
+    {
+        if (system.UnavailableReason is not null) return "n/a";
+        if (system.FailureReason is not null || run.WorkloadFailures.ContainsKey((metric, system.Name))) return "failed";
+        var median = run.Measurements.Median(metric, system.Name);
+        return median is null ? "–" : Format(metric, median.Value);
+    }
+
+    /// <summary>Throughputs in MiB/s, the walk in entries/s, spawn in ms, RSS in MiB.</summary>
+    public static string Format(Metric metric, double value) => metric switch
+    {
+        Metric.W1 or Metric.W2 or Metric.W4 or Metric.W5 => (value / MiB).ToString("#,0", CultureInfo.InvariantCulture),
+        Metric.W3 => value.ToString("#,0", CultureInfo.InvariantCulture),
+        Metric.SpawnWarm or Metric.SpawnCold => value.ToString("0.0", CultureInfo.InvariantCulture),
+        Metric.PeakResident => (value / MiB).ToString("0.0", CultureInfo.InvariantCulture),
+        _ => value.ToString(CultureInfo.InvariantCulture),
+    };
+
+    public static Metric MetricOf(Workload workload) => workload switch
+    {
+        Workload.W1ColdSequentialRead => Metric.W1,
+        Workload.W2WarmReread => Metric.W2,
+        Workload.W3ColdMetadataWalk => Metric.W3,
+        Workload.W4ColdTreeRead => Metric.W4,
+        _ => Metric.W5,
+    };
+
+    /// <summary>The workload title with its shell pipe escaped, so it stays in one markdown cell.</summary>
+    private static string Title(Workload workload) => Workloads.Title(workload).Replace("|", "\\|", StringComparison.Ordinal);
+
+    /// <summary>A reason shortened for a table cell, its pipes escaped so the row stays whole.</summary>
+    private static string Short(string reason) =>
+        (reason.Length <= 160 ? reason : reason[..157] + "…").Replace("|", "\\|", StringComparison.Ordinal);
+}
