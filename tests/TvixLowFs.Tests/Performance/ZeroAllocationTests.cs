@@ -44,6 +44,8 @@ public sealed class ZeroAllocationTests(string storeKind)
     {
         LookupStorePath,
         LookupChild,
+        LookupAbsentChild,
+        LookupInvalidRootName,
         LookupAndForget,
         GetAttr,
         ReadLink,
@@ -133,6 +135,8 @@ public sealed class ZeroAllocationTests(string storeKind)
         {
             case Hit.LookupStorePath: fs.Lookup(NextRequest(), StoreFilesystem.RootInode, _storePathName); break;
             case Hit.LookupChild: fs.Lookup(NextRequest(), _dir, _childNames[child]); break;
+            case Hit.LookupAbsentChild: fs.Lookup(NextRequest(), _dir, "g0001"u8); break;
+            case Hit.LookupInvalidRootName: fs.Lookup(NextRequest(), StoreFilesystem.RootInode, "not-a-store-path"u8); break;
             case Hit.LookupAndForget:
                 fs.Lookup(NextRequest(), _dir, _childNames[child]);
                 fs.Forget(NextRequest(), _childInodes[child], 1);
@@ -173,7 +177,7 @@ public sealed class ZeroAllocationTests(string storeKind)
         long used = GC.GetAllocatedBytesForCurrentThread() - allocated;
 
         Assert.That(_sink.Count - replies, Is.EqualTo((long)Requests * RepliesPer(hit)), "every hit is answered inline, before the handler returns");
-        Assert.That(_sink.LastErrno, Is.Zero, $"last reply {_sink.LastKind}");
+        Assert.That(_sink.LastErrno, Is.EqualTo(hit is Hit.LookupAbsentChild or Hit.LookupInvalidRootName ? Errno.ENOENT : 0), $"last reply {_sink.LastKind}");
         Assert.That(used, Is.Zero, $"bytes allocated over {Requests} {hit} requests");
         CheckLastReply(hit);
     }
@@ -227,6 +231,9 @@ public sealed class ZeroAllocationTests(string storeKind)
                 break;
             case Hit.ListXattr:
                 Assert.That(_sink.LastPayload.ToArray(), Is.EqualTo("user.tvix.castore.blob.digest\0"u8.ToArray()));
+                break;
+            case Hit.LookupAbsentChild or Hit.LookupInvalidRootName:
+                Assert.That(_sink.LastKind, Is.EqualTo(RecordedReply.Err));
                 break;
             default:
                 Assert.That(_sink.LastKind, Is.AnyOf(RecordedReply.Err, RecordedReply.None));
