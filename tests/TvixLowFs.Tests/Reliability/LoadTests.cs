@@ -120,7 +120,15 @@ public sealed class LoadTests
 
         Task[] workers = Enumerable.Range(0, Workers).Select(w => Task.Factory.StartNew(() => Work(w), TaskCreationOptions.LongRunning)).ToArray();
         while (!Task.WaitAll(workers, 250))
+        {
+            if (mount.HasExited)
+                break;
             rss.Add((clock.Elapsed.TotalSeconds, ReliabilityStore.StatusKiB(mount.Pid, "VmRSS")));
+        }
+        Assert.That(Task.WaitAll(workers, TimeSpan.FromSeconds(120)), Is.True, "every worker's requests were answered");
+        Assert.That(mount.HasExited, Is.False,
+            $"the mount process died during the soak (exit {(mount.HasExited ? mount.ExitCode : 0)}) after {ops} ops:\n"
+            + string.Join('\n', mount.ErrorLines.TakeLast(40)) + "\nfirst failures:\n" + string.Join('\n', failures));
         rss.Add((clock.Elapsed.TotalSeconds, ReliabilityStore.StatusKiB(mount.Pid, "VmRSS")));
 
         // Warm-up: the first fifth of the run (inodes and directories being filled in).
@@ -133,7 +141,6 @@ public sealed class LoadTests
 
         Assert.That(wrongBytes, Is.Zero, "wrong bytes read");
         Assert.That(unexpected, Is.Zero, string.Join('\n', failures));
-        Assert.That(mount.HasExited, Is.False);
         // Flat: what the steady state adds is bounded (GC heaps breathe; a leak grows with ops).
         Assert.That(last, Is.LessThanOrEqualTo(Math.Max(first * 3 / 2, first + 64 * 1024)), "VmRSS grew after warm-up");
         mount.Signal(Libc.SIGTERM);
