@@ -138,9 +138,9 @@ public sealed class LoadTests
         long first = steady[0].KiB, last = steady[^1].KiB, max = steady.Max(s => s.KiB);
         TestContext.Out.WriteLine(
             $"soak: {SoakSeconds} s asked, {seconds:F0} s run, {Workers} workers, {Directories * FilesPerDirectory} files: {ops} ops ({ops / seconds:F0}/s), " +
-            $"{wrongBytes} wrong reads, {unexpected} unexpected errors" + (firstFailure >= 0 ? $" (the first at {firstFailure:F1} s)" : "") + "; mount VmRSS after warm-up first {first / 1024.0:F1} MiB, " +
+            $"{wrongBytes} wrong reads, {unexpected} unexpected errors" + (firstFailure >= 0 ? $" (the first at {firstFailure:F1} s)" : "") + $"; mount VmRSS after warm-up first {first / 1024.0:F1} MiB, " +
             $"last {last / 1024.0:F1} MiB, max {max / 1024.0:F1} MiB" +
-            (died ? $"; THE MOUNT DIED (exit {mount.ExitCode})" : $"; VmHWM {ReliabilityStore.StatusKiB(mount.Pid, "VmHWM") / 1024.0:F1} MiB, {System.IO.Directory.GetFiles($"/proc/{mount.Pid}/fd").Length} open descriptors"));
+            (died ? $"; THE MOUNT DIED (exit {mount.ExitCode})" : $"; VmHWM {ReliabilityStore.StatusKiB(mount.Pid, "VmHWM") / 1024.0:F1} MiB, {System.IO.Directory.GetFileSystemEntries($"/proc/{mount.Pid}/fd").Length} open descriptors"));
         Assert.That(died, Is.False,
             $"the mount process died during the soak (exit {(died ? mount.ExitCode : 0)}) after {ops} ops:\n"
             + string.Join('\n', mount.ErrorLines.TakeLast(10)) + "\nfirst failures:\n" + string.Join('\n', failures));
@@ -184,7 +184,7 @@ public sealed class LoadTests
                 }
             }
         }
-        int descriptors = mount.HasExited ? -1 : System.IO.Directory.GetFiles($"/proc/{mount.Pid}/fd").Length;
+        int descriptors = mount.HasExited ? -1 : System.IO.Directory.GetFileSystemEntries($"/proc/{mount.Pid}/fd").Length;
         string state = mount.HasExited ? $"the mount DIED (exit {mount.ExitCode})" : $"the mount holds {descriptors} descriptors";
         TestContext.Out.WriteLine($"descriptors: 1000 files read, {failed.Count} failed, {state}");
         Assert.That(failed, Is.Empty, $"{failed.Count} reads failed, e.g. {failed.FirstOrDefault()}; mount stderr:\n" + string.Join('\n', mount.ErrorLines.TakeLast(5)));
