@@ -58,6 +58,9 @@ internal sealed class HostileCatalogue
     /// <summary>A healthy store path (directory with file <c>f</c>) the mount must keep serving.</summary>
     public string GoodBasename { get; }
 
+    /// <summary>A healthy store path whose file <c>f</c> is the blob the "file-size" case claims a wrong size for.</summary>
+    public string TwelveBytesBasename { get; }
+
     /// <summary>A blob whose bytes do not hash to its digest (served only by a daemon; a local store trusts its blob files).</summary>
     public B3Digest LyingBlob { get; }
 
@@ -102,7 +105,8 @@ internal sealed class HostileCatalogue
             new Node { Directory = new DirectoryNode { Name = Bytes(Basename("wrong-directory-hash", seed)), Digest = askedDigest.ToByteString(), Size = 1 } }),
             HostileProbe.ListDirectory, askedDigest.ToString()));
 
-        // A file node whose size is not its blob's.
+        // A file node whose size is not its blob's, and a healthy one with the same blob.
+        TwelveBytesBasename = AddRoot("twelve-bytes", seed, new Directory { Files = { FileNode("f", twelve, TwelveBytes.Length) } });
         Cases.Add(new HostileCase("file-size", AddRoot("file-size", seed, new Directory { Files = { FileNode("f", twelve, 5) } }),
             HostileProbe.OpenFile, twelve.ToString()));
 

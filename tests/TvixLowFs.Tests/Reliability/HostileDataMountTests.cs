@@ -117,6 +117,21 @@ public abstract class HostileDataMountTestsBase
         Assert.That(Libc.ListDirectory(P(Catalogue.GoodBasename)).Names, Is.EqualTo(new[] { ".", "..", "f", "sub" }));
     }
 
+    /// <summary>
+    /// A hostile file node claiming a wrong size for a blob must not change what a healthy node
+    /// naming the same blob serves (inodes are shared by content, the claim is not).
+    /// </summary>
+    [Test]
+    public void AWrongSizeClaimDoesNotPoisonAHealthyFileWithTheSameBlob()
+    {
+        HostileCase hostile = Case("file-size");
+        Assert.That(Libc.LStat(P(hostile.Basename, "f"), out _), Is.Zero, "the hostile claim is looked up first");
+        Assert.That(Libc.Open(P(hostile.Basename, "f"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO));
+        string healthy = P(Catalogue.TwelveBytesBasename, "f");
+        Assert.That(Libc.LStat(healthy).Size, Is.EqualTo(HostileCatalogue.TwelveBytes.Length), "st_size of the healthy file");
+        Assert.That(File.ReadAllBytes(healthy), Is.EqualTo(HostileCatalogue.TwelveBytes), "the healthy file reads");
+    }
+
     [Test]
     public void DotDotInTheStoreNeverLeadsOutOfTheMount()
     {
