@@ -4,9 +4,10 @@ using TvixLowFs.Store.Model;
 namespace TvixLowFs.Filesystem;
 
 /// <summary>
-/// Inode numbers for store content. Numbers are handed out by content: one number per directory
-/// digest, per (blob digest, executable bit) and per symlink target, stable for the life of the
-/// mount. Files are keyed by the executable bit too because a number carries one mode.
+/// Inode numbers for store content. Numbers are handed out by content: one live number per
+/// directory digest, per (blob digest, executable bit) and per symlink target. Files are keyed by
+/// the executable bit too because a number carries one mode. A record the kernel has forgotten can
+/// be removed (<see cref="Remove"/>); the same content then gets a fresh number, never a reused one.
 /// Reads by number go through a chunked array with no lock; the content maps are concurrent
 /// dictionaries, so lookups on different inodes never contend.
 /// </summary>
@@ -35,7 +36,7 @@ internal sealed class InodeTable
     private long _count;
 
     /// <summary>
-    /// Number of content inodes handed out so far (the root not counted). A counter of its own:
+    /// Number of content inodes in the table (the root not counted; retired ones are not). A counter of its own:
     /// ConcurrentDictionary.Count takes every lock of the map, which statfs would contend on.
     /// </summary>
     public long Count => Volatile.Read(ref _count);
@@ -53,24 +54,88 @@ internal sealed class InodeTable
         return chunk is null ? null : Volatile.Read(ref chunk[inode & (ChunkSize - 1)]);
     }
 
-    public InodeRecord GetOrAddDirectory(B3Digest digest, long size) =>
-        _directories.TryGetValue(digest, out InodeRecord? existing)
-            ? existing
-            : AddOrGetExisting(_directories, digest, InodeRecord.Directory(NextInode(), digest, size));
+    // Each GetOrAdd may meet a record retired but not yet removed: it removes the key itself and
+    // tries again, so a caller never gets a record that was retired before the call.
+    public InodeRecord GetOrAddDirectory(B3Digest digest, long size)
+    {
+        while (true)
+        {
+            InodeRecord record = _directories.TryGetValue(digest, out InodeRecord? existing)
+                ? existing
+                : AddOrGetExisting(_directories, digest, InodeRecord.Directory(NextInode(), digest, size));
+            if (!record.IsRetired)
+                return record;
+            RemoveKey(_directories, digest, record);
+        }
+    }
 
     public InodeRecord GetOrAddFile(B3Digest digest, long size, bool executable)
     {
         var key = new FileKey(digest, executable);
-        return _files.TryGetValue(key, out InodeRecord? existing)
-            ? existing
-            : AddOrGetExisting(_files, key, InodeRecord.File(NextInode(), digest, size, executable));
+        while (true)
+        {
+            InodeRecord record = _files.TryGetValue(key, out InodeRecord? existing)
+                ? existing
+                : AddOrGetExisting(_files, key, InodeRecord.File(NextInode(), digest, size, executable));
+            if (!record.IsRetired)
+                return record;
+            RemoveKey(_files, key, record);
+        }
     }
 
     /// <summary><paramref name="targetWithNul"/> is the target followed by one NUL; the table keeps the array.</summary>
-    public InodeRecord GetOrAddSymlink(byte[] targetWithNul) =>
-        _symlinks.TryGetValue(targetWithNul, out InodeRecord? existing)
-            ? existing
-            : AddOrGetExisting(_symlinks, targetWithNul, InodeRecord.Symlink(NextInode(), targetWithNul));
+    public InodeRecord GetOrAddSymlink(byte[] targetWithNul)
+    {
+        while (true)
+        {
+            InodeRecord record = _symlinks.TryGetValue(targetWithNul, out InodeRecord? existing)
+                ? existing
+                : AddOrGetExisting(_symlinks, targetWithNul, InodeRecord.Symlink(NextInode(), targetWithNul));
+            if (!record.IsRetired)
+                return record;
+            RemoveKey(_symlinks, targetWithNul, record);
+        }
+    }
+
+    private void RemoveKey<TKey>(ConcurrentDictionary<TKey, InodeRecord> map, TKey key, InodeRecord record)
+        where TKey : notnull
+    {
+        if (map.TryRemove(new KeyValuePair<TKey, InodeRecord>(key, record)))
+            Interlocked.Decrement(ref _count);
+    }
+
+    /// <summary>
+    /// The table's record for the same content as a retired record: the current one if another
+    /// caller already recreated it, else a new one under a fresh number.
+    /// </summary>
+    public InodeRecord Recreate(InodeRecord retired) => retired.Kind switch
+    {
+        InodeKind.Directory => GetOrAddDirectory(retired.Digest, retired.Size),
+        InodeKind.File => GetOrAddFile(retired.Digest, retired.Size, retired.Executable),
+        _ => GetOrAddSymlink(retired.SymlinkTargetWithNul!),
+    };
+
+    /// <summary>
+    /// Drops a record that has just been retired (<see cref="InodeRecord.TryRetire"/>): its content
+    /// key first, so the next lookup of that content makes a new record, then its number, which
+    /// the kernel no longer holds.
+    /// </summary>
+    public void Remove(InodeRecord record)
+    {
+        switch (record.Kind)
+        {
+            case InodeKind.Directory:
+                RemoveKey(_directories, record.Digest, record);
+                break;
+            case InodeKind.File:
+                RemoveKey(_files, new FileKey(record.Digest, record.Executable), record);
+                break;
+            default:
+                RemoveKey(_symlinks, record.SymlinkTargetWithNul!, record);
+                break;
+        }
+        Unpublish(record.Inode);
+    }
 
     private InodeRecord AddOrGetExisting<TKey>(ConcurrentDictionary<TKey, InodeRecord> map, TKey key, InodeRecord fresh)
         where TKey : notnull

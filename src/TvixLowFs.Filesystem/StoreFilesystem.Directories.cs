@@ -213,14 +213,16 @@ public sealed partial class StoreFilesystem
         int size;
         if (plus)
         {
+            // Counted before the entry can reach the kernel; taken back if it does not fit.
+            record = Reference(record);
             FuseEntryParam entry = default;
             entry.Ino = record.Inode;
             entry.AttrTimeout = _timeout;
             entry.EntryTimeout = _timeout;
             FillAttributes(record, ref entry.Attr);
             size = FuseDirectoryBuffer.AddPlus(remaining, nameWithNul, in entry, nextOffset);
-            if (size <= remaining.Length)
-                record.AddLookup();
+            if (size > remaining.Length && record.Forget(1) == 0)
+                QueueForgotten(record); // the kernel forgot it meanwhile
         }
         else
         {

@@ -232,11 +232,19 @@ public sealed partial class StoreFilesystem
 
     public unsafe void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
-        if (_inodes.Get(inode) is { Kind: InodeKind.File } record && record.AddOpenFile(-1) <= 0
-            && Volatile.Read(ref _localBlobs) > _options.MaxIdleLocalBlobs && record.Blob is { LocalFile: not null })
+        if (_inodes.Get(inode) is { Kind: InodeKind.File } record && record.AddOpenFile(-1) <= 0)
         {
-            // Reads hold a reference on the descriptor, and a read after this reopens the blob.
-            DropBlob(record);
+            if (record.Lookups == 0)
+            {
+                // The kernel's forget overtook this release: the record can go now.
+                DropBlob(record);
+                QueueForgotten(record);
+            }
+            else if (Volatile.Read(ref _localBlobs) > _options.MaxIdleLocalBlobs && record.Blob is { LocalFile: not null })
+            {
+                // Reads hold a reference on the descriptor, and a read after this reopens the blob.
+                DropBlob(record);
+            }
         }
         _reply.Err(request, 0);
     }
@@ -281,6 +289,8 @@ public sealed partial class StoreFilesystem
                 Interlocked.Increment(ref _localBlobs);
             Volatile.Write(ref record.BlobSlot, blob);
             completion.SetResult(blob);
+            if (record.IsRetired)
+                DropBlob(record);
         }
         catch (Exception e)
         {

@@ -29,6 +29,13 @@ public sealed class StoreFilesystemOptions
     /// </summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Inodes the kernel has forgotten stay in the table (number, entries) until this many more
+    /// recent ones have been forgotten, so a walk that comes back finds them; then they are dropped,
+    /// and the same content looked up again gets a new number. 0 drops them at once.
+    /// </summary>
+    public int ForgottenInodes { get; init; } = 4096;
+
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
