@@ -22,6 +22,9 @@ internal sealed class DirectoryContents
 
     public static DirectoryContents Empty { get; } = new([], []);
 
+    /// <summary>What a prefetch that stopped before a directory it had reserved hands its waiters: fetch it yourselves.</summary>
+    public static DirectoryContents NotPrefetched { get; } = new([], []);
+
     public int Count => _entries.Length;
 
     public ReadOnlySpan<byte> Name(int index)

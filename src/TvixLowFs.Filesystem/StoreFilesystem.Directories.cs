@@ -56,7 +56,7 @@ public sealed partial class StoreFilesystem
     {
         try
         {
-            await EnsureContentsAsync(directory).ConfigureAwait(false);
+            await ContentsAsync(directory).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -150,7 +150,7 @@ public sealed partial class StoreFilesystem
         DirectoryContents contents;
         try
         {
-            contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            contents = await ContentsAsync(directory).ConfigureAwait(false);
         }
         catch (Exception)
         {

@@ -54,7 +54,7 @@ public sealed partial class StoreFilesystem
         DirectoryContents contents;
         try
         {
-            contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            contents = await ContentsAsync(directory).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -124,7 +124,10 @@ public sealed partial class StoreFilesystem
                 {
                     PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
                     if (pathInfo is not null)
+                    {
                         entry = RegisterStorePath(pathInfo, hash);
+                        StartPrefetch(entry.Record);
+                    }
                 }
                 completion.SetResult(entry);
             }

@@ -45,6 +45,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
         _logger = logger;
         _timeout = options.CacheTimeoutSeconds;
         _forgotten = new InodeRecord?[Math.Max(options.ForgottenInodes, 0)];
+        _prefetchSlots = new SemaphoreSlim(Math.Max(options.PrefetchConcurrency, 1));
     }
 
     /// <summary>The capabilities asked for in <see cref="Init"/>, after masking by what the kernel offers.</summary>
@@ -66,6 +67,8 @@ public sealed partial class StoreFilesystem : IFuseOperations
 
     public void Destroy()
     {
+        // Background prefetches stop first; they never hold a request up.
+        _shutdown.Cancel();
         // libfuse frees the session after this returns: let requests still waiting on the backend
         // answer for a few seconds, then drop any later reply (the kernel has given up on them).
         WaitForPendingRequests(_options.ShutdownGrace);

@@ -19,6 +19,9 @@ internal sealed class CountingDirectoryService(IDirectoryService inner) : IDirec
     /// <summary>When set, GetRecursive fails after streaming this many messages.</summary>
     public int? FailRecursiveAfter { get; set; }
 
+    /// <summary>When set, GetRecursive starts streaming only once this completes (or its call is cancelled).</summary>
+    public TaskCompletionSource? RecursiveGate { get; set; }
+
     public ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _gets);
@@ -28,6 +31,8 @@ internal sealed class CountingDirectoryService(IDirectoryService inner) : IDirec
     public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _recursiveGets);
+        if (RecursiveGate is { } gate)
+            await gate.Task.WaitAsync(cancellationToken);
         int sent = 0;
         await foreach (Directory directory in inner.GetRecursiveAsync(root, cancellationToken))
         {
