@@ -20,6 +20,12 @@ public sealed partial class StoreFilesystem : IFuseOperations
     /// <summary>FUSE_ROOT_ID.</summary>
     public const ulong RootInode = 1;
 
+    /// <summary>
+    /// Readahead wanted for sequential reads: the largest request libfuse lets the kernel send
+    /// (its 1 MiB max_write gives max_pages 256), so one read request carries 1 MiB.
+    /// </summary>
+    public const int ReadaheadBytes = 1 << 20;
+
     private const long BlockSize = 4096;
     private const uint ReadOnlyDirectoryMode = 0x16D; // 0555
     private const uint ReadOnlyFileMode = 0x124;      // 0444
@@ -61,6 +67,10 @@ public sealed partial class StoreFilesystem : IFuseOperations
         connection->Want &= ~FuseCapabilities.Unwanted;
         // More requests in flight in the background (readahead, async reads) than the default 12.
         connection->MaxBackground = Math.Max(connection->MaxBackground, 64u);
+        // The kernel offers its device's current readahead (128 KiB by default) and keeps the
+        // smaller of that and the reply: asking for a full request's worth keeps a readahead raised
+        // through sysfs (MountPoint.RaiseReadahead) from being lowered by this reply.
+        connection->MaxReadahead = Math.Max(connection->MaxReadahead, (uint)ReadaheadBytes);
         NegotiatedCapabilities = connection->Want;
         LogInit(connection->ProtoMajor, connection->ProtoMinor, connection->Want, connection->MaxReadahead);
     }
