@@ -17,7 +17,7 @@ internal sealed class InodeTable
     private const int ChunkSize = 1 << ChunkBits;
 
     private readonly Lock _growLock = new();
-    private InodeRecord?[]?[] _chunks = new InodeRecord?[]?[64];
+    private Chunk?[] _chunks = new Chunk?[64];
     private long _lastInode;
 
     private readonly ConcurrentDictionary<B3Digest, InodeRecord> _directories = new();
@@ -47,11 +47,23 @@ internal sealed class InodeTable
     public InodeRecord? Get(ulong inode)
     {
         ulong chunkIndex = inode >> ChunkBits;
-        InodeRecord?[]?[] chunks = Volatile.Read(ref _chunks);
+        Chunk?[] chunks = Volatile.Read(ref _chunks);
         if (chunkIndex >= (ulong)chunks.Length)
             return null;
-        InodeRecord?[]? chunk = Volatile.Read(ref chunks[chunkIndex]);
-        return chunk is null ? null : Volatile.Read(ref chunk[inode & (ChunkSize - 1)]);
+        Chunk? chunk = Volatile.Read(ref chunks[chunkIndex]);
+        return chunk is null ? null : Volatile.Read(ref chunk.Slots[inode & (ChunkSize - 1)]);
+    }
+
+    /// <summary>Chunks of the number→record array in memory (each holds 1024 numbers).</summary>
+    internal int ChunkCount
+    {
+        get
+        {
+            int count = 0;
+            foreach (Chunk? chunk in Volatile.Read(ref _chunks))
+                count += chunk is null ? 0 : 1;
+            return count;
+        }
     }
 
     // Each GetOrAdd may meet a record retired but not yet removed: it removes the key itself and
@@ -153,14 +165,45 @@ internal sealed class InodeTable
 
     private ulong NextInode() => (ulong)Interlocked.Increment(ref _lastInode);
 
-    private void Publish(InodeRecord record) => Volatile.Write(ref ChunkFor(record.Inode)[record.Inode & (ChunkSize - 1)], record);
+    private void Publish(InodeRecord record)
+    {
+        while (true)
+        {
+            Chunk chunk = ChunkFor(record.Inode);
+            // A retired chunk's count is far below zero: it is being replaced, try again.
+            if (Interlocked.Increment(ref chunk.Live) > 0)
+            {
+                Volatile.Write(ref chunk.Slots[record.Inode & (ChunkSize - 1)], record);
+                return;
+            }
+            Thread.Yield();
+        }
+    }
 
-    private void Unpublish(ulong inode) => Volatile.Write(ref ChunkFor(inode)[inode & (ChunkSize - 1)], null);
-
-    private InodeRecord?[] ChunkFor(ulong inode)
+    /// <summary>
+    /// Clears a number. A chunk whose numbers have all been handed out and whose last record is
+    /// gone is dropped, so the array stays proportional to live records, not to numbers ever used.
+    /// </summary>
+    private void Unpublish(ulong inode)
     {
         ulong chunkIndex = inode >> ChunkBits;
-        InodeRecord?[]?[] chunks = Volatile.Read(ref _chunks);
+        // The chunk holding a published record cannot be retired (its count includes the record).
+        Chunk chunk = Volatile.Read(ref Volatile.Read(ref _chunks)[chunkIndex])!;
+        Volatile.Write(ref chunk.Slots[inode & (ChunkSize - 1)], null);
+        if (Interlocked.Decrement(ref chunk.Live) != 0 || (ulong)Volatile.Read(ref _lastInode) < ((chunkIndex + 1) << ChunkBits) - 1)
+            return;
+        lock (_growLock)
+        {
+            // A number of this chunk still being published takes a fresh chunk (Publish retries).
+            if (Interlocked.CompareExchange(ref chunk.Live, int.MinValue / 2, 0) == 0)
+                Volatile.Write(ref _chunks[chunkIndex], null);
+        }
+    }
+
+    private Chunk ChunkFor(ulong inode)
+    {
+        ulong chunkIndex = inode >> ChunkBits;
+        Chunk?[] chunks = Volatile.Read(ref _chunks);
         if (chunkIndex < (ulong)chunks.Length && Volatile.Read(ref chunks[chunkIndex]) is { } chunk)
             return chunk;
 
@@ -171,13 +214,20 @@ internal sealed class InodeTable
             chunks = _chunks;
             if (chunkIndex >= (ulong)chunks.Length)
             {
-                var grown = new InodeRecord?[]?[Math.Max(chunks.Length * 2, (int)chunkIndex + 1)];
+                var grown = new Chunk?[Math.Max(chunks.Length * 2, (int)chunkIndex + 1)];
                 Array.Copy(chunks, grown, chunks.Length);
                 Volatile.Write(ref _chunks, grown);
                 chunks = grown;
             }
-            return chunks[chunkIndex] ??= new InodeRecord?[ChunkSize];
+            return chunks[chunkIndex] ??= new Chunk();
         }
+    }
+
+    /// <summary>Records for 1024 consecutive numbers, and how many of them are published.</summary>
+    private sealed class Chunk
+    {
+        public readonly InodeRecord?[] Slots = new InodeRecord?[ChunkSize];
+        public int Live;
     }
 
     private readonly record struct FileKey(B3Digest Digest, bool Executable);

@@ -149,6 +149,24 @@ public sealed class InodeRetirementTests
         Assert.That(fs.Inodes.Get(file), Is.Null);
     }
 
+    [Test]
+    public void NumbersRetiredInBulkFreeTheirPartOfTheNumberArray()
+    {
+        (StoreFilesystem fs, RecordingReplySink sink) = Create(forgottenInodes: 0);
+        ulong tree = Lookup(fs, sink, 1, _tree);
+        ulong dir = Lookup(fs, sink, tree, "dir");
+        ulong last = 0;
+        for (int i = 0; i < 3000; i++)
+        {
+            last = Lookup(fs, sink, dir, "n07");
+            fs.Forget(sink.NewRequest(), last, 1);
+        }
+        Assert.That(last, Is.GreaterThan(3000UL), "each cycle took a fresh number");
+        Assert.That(fs.Inodes.ChunkCount, Is.LessThanOrEqualTo(2), "only the first chunk (live records) and the one being handed out");
+        Assert.That(Lookup(fs, sink, dir, "n08"), Is.Not.Zero);
+        Assert.That(fs.Inodes.Get(tree), Is.Not.Null);
+    }
+
     /// <summary>
     /// Like the kernel: every entry reply is a reference held until this worker forgets it, so in
     /// between its number must resolve to a record of the same content. Workers race lookups,
