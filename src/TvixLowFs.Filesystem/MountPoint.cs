@@ -59,8 +59,7 @@ public static class MountPoint
     /// Raises the readahead of the FUSE mount at <paramref name="fullPath"/> to <paramref name="bytes"/>
     /// through its backing device's <c>/sys/class/bdi/&lt;major:minor&gt;/read_ahead_kb</c>. The kernel
     /// offers FUSE the default 128 KiB at init and only lowers it from the reply, so without this a
-    /// sequential read arrives as 128 KiB requests even though a request may carry 1 MiB (max_pages
-    /// 256). Best effort: false when the device is not found or sysfs refuses (not root).
+    /// sequential read arrives as 128 KiB requests. Best effort: false when the device is not found or sysfs refuses (not root).
     /// Reads only mountinfo and sysfs, never the mount itself (its requests may not be served yet).
     /// </summary>
     public static bool RaiseReadahead(string fullPath, int bytes)
