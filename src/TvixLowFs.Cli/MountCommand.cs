@@ -70,6 +70,8 @@ public static class MountCommand
                 HandleSignals = true,
             }))
             {
+                // Sequential reads as 512 KiB requests instead of the default 128 KiB readahead (root only).
+                MountPoint.RaiseReadahead(mountPoint, StoreFilesystem.ReadaheadBytes);
                 // The command line's own termination handling cancels this token; either way the loop ends.
                 using CancellationTokenRegistration stop = cancellationToken.Register(session.Exit);
                 context.Error.WriteLine($"tvixlowfs: mounted {dest}");

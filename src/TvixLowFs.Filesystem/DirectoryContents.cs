@@ -22,6 +22,9 @@ internal sealed class DirectoryContents
 
     public static DirectoryContents Empty { get; } = new([], []);
 
+    /// <summary>What a prefetch that stopped before a directory it had reserved hands its waiters: fetch it yourselves.</summary>
+    public static DirectoryContents NotPrefetched { get; } = new([], []);
+
     public int Count => _entries.Length;
 
     public ReadOnlySpan<byte> Name(int index)
@@ -37,7 +40,10 @@ internal sealed class DirectoryContents
         return _names.AsSpan(entry.NameOffset, entry.NameLength + 1);
     }
 
-    public InodeRecord Record(int index) => _entries[index].Record;
+    public InodeRecord Record(int index) => Volatile.Read(ref _entries[index].Record);
+
+    /// <summary>Points an entry at the record now standing for its content (its old one was retired).</summary>
+    public void ReplaceRecord(int index, InodeRecord current) => Volatile.Write(ref _entries[index].Record, current);
 
     /// <summary>The index of the child named <paramref name="name"/>, or -1.</summary>
     public int Find(ReadOnlySpan<byte> name)
@@ -122,5 +128,10 @@ internal sealed class DirectoryContents
         return copy;
     }
 
-    private readonly record struct Entry(int NameOffset, int NameLength, InodeRecord Record);
+    private struct Entry(int nameOffset, int nameLength, InodeRecord record)
+    {
+        public readonly int NameOffset = nameOffset;
+        public readonly int NameLength = nameLength;
+        public InodeRecord Record = record;
+    }
 }

@@ -56,14 +56,44 @@ internal sealed class InodeRecord
     public bool IsRoot => Inode == StoreFilesystem.RootInode;
 
     // --- the kernel's lookup count: lookup and readdirplus entries add, forget subtracts ---
+    // A retired record (dropped from the table) holds Retired: no lookup can be added to it any
+    // more, so a number is only ever handed to the kernel while its record is in the table.
+    private const long Retired = long.MinValue / 2;
     private long _lookups;
 
     public long Lookups => Volatile.Read(ref _lookups);
 
-    public void AddLookup() => Interlocked.Increment(ref _lookups);
+    public bool IsRetired => Volatile.Read(ref _lookups) < 0;
+
+    /// <summary>
+    /// Counts one more reference given to the kernel; false when the record has been retired (the
+    /// caller then uses the table's current record for the same content).
+    /// </summary>
+    public bool TryAddLookup()
+    {
+        long current = Volatile.Read(ref _lookups);
+        while (current >= 0)
+        {
+            long seen = Interlocked.CompareExchange(ref _lookups, current + 1, current);
+            if (seen == current)
+                return true;
+            current = seen;
+        }
+        return false;
+    }
 
     /// <summary>Returns the count left.</summary>
     public long Forget(ulong count) => Interlocked.Add(ref _lookups, -(long)count);
+
+    /// <summary>Marks the record retired if the kernel holds no reference and no file is open on it.</summary>
+    public bool TryRetire() =>
+        Volatile.Read(ref _openFiles) == 0 && Interlocked.CompareExchange(ref _lookups, Retired, 0) == 0;
+
+    /// <summary>1 while the record waits in the table's queue of forgotten inodes.</summary>
+    public int ForgottenQueued;
+
+    /// <summary>The store paths whose root this is (so retiring it drops their cached PathInfo root entries).</summary>
+    public List<KeyValuePair<StorePathHash, RootEntry>>? StorePaths;
 
     // --- directories: entries, fetched once on first use ---
     private DirectoryContents? _contents;
@@ -72,6 +102,9 @@ internal sealed class InodeRecord
     public DirectoryContents? Contents => Volatile.Read(ref _contents);
 
     public void PublishContents(DirectoryContents contents) => Volatile.Write(ref _contents, contents);
+
+    /// <summary>Takes the entries away (on retirement); null when there were none.</summary>
+    public DirectoryContents? TakeContents() => Interlocked.Exchange(ref _contents, null);
 
     /// <summary>The fetch in flight (shared by every request that misses meanwhile), or null.</summary>
     public ref Task<DirectoryContents>? ContentsFetch => ref _contentsFetch;
@@ -90,6 +123,8 @@ internal sealed class InodeRecord
 
     /// <summary>Open file handles on this inode (open adds, release subtracts); returns the new count.</summary>
     public int AddOpenFile(int delta) => Interlocked.Add(ref _openFiles, delta);
+
+    public int OpenFiles => Volatile.Read(ref _openFiles);
 }
 
 /// <summary>A file's blob reader plus its local file when it has one (for splice).</summary>

@@ -4,9 +4,10 @@ using TvixLowFs.Store.Model;
 namespace TvixLowFs.Filesystem;
 
 /// <summary>
-/// Inode numbers for store content. Numbers are handed out by content: one number per directory
-/// digest, per (blob digest, executable bit) and per symlink target, stable for the life of the
-/// mount. Files are keyed by the executable bit too because a number carries one mode.
+/// Inode numbers for store content. Numbers are handed out by content: one live number per
+/// directory digest, per (blob digest, executable bit) and per symlink target. Files are keyed by
+/// the executable bit too because a number carries one mode. A record the kernel has forgotten can
+/// be removed (<see cref="Remove"/>); the same content then gets a fresh number, never a reused one.
 /// Reads by number go through a chunked array with no lock; the content maps are concurrent
 /// dictionaries, so lookups on different inodes never contend.
 /// </summary>
@@ -16,7 +17,7 @@ internal sealed class InodeTable
     private const int ChunkSize = 1 << ChunkBits;
 
     private readonly Lock _growLock = new();
-    private InodeRecord?[]?[] _chunks = new InodeRecord?[]?[64];
+    private Chunk?[] _chunks = new Chunk?[64];
     private long _lastInode;
 
     private readonly ConcurrentDictionary<B3Digest, InodeRecord> _directories = new();
@@ -35,7 +36,7 @@ internal sealed class InodeTable
     private long _count;
 
     /// <summary>
-    /// Number of content inodes handed out so far (the root not counted). A counter of its own:
+    /// Number of content inodes in the table (the root not counted; retired ones are not). A counter of its own:
     /// ConcurrentDictionary.Count takes every lock of the map, which statfs would contend on.
     /// </summary>
     public long Count => Volatile.Read(ref _count);
@@ -46,31 +47,107 @@ internal sealed class InodeTable
     public InodeRecord? Get(ulong inode)
     {
         ulong chunkIndex = inode >> ChunkBits;
-        InodeRecord?[]?[] chunks = Volatile.Read(ref _chunks);
+        Chunk?[] chunks = Volatile.Read(ref _chunks);
         if (chunkIndex >= (ulong)chunks.Length)
             return null;
-        InodeRecord?[]? chunk = Volatile.Read(ref chunks[chunkIndex]);
-        return chunk is null ? null : Volatile.Read(ref chunk[inode & (ChunkSize - 1)]);
+        Chunk? chunk = Volatile.Read(ref chunks[chunkIndex]);
+        return chunk is null ? null : Volatile.Read(ref chunk.Slots[inode & (ChunkSize - 1)]);
     }
 
-    public InodeRecord GetOrAddDirectory(B3Digest digest, long size) =>
-        _directories.TryGetValue(digest, out InodeRecord? existing)
-            ? existing
-            : AddOrGetExisting(_directories, digest, InodeRecord.Directory(NextInode(), digest, size));
+    /// <summary>Chunks of the number→record array in memory (each holds 1024 numbers).</summary>
+    internal int ChunkCount
+    {
+        get
+        {
+            int count = 0;
+            foreach (Chunk? chunk in Volatile.Read(ref _chunks))
+                count += chunk is null ? 0 : 1;
+            return count;
+        }
+    }
+
+    // Each GetOrAdd may meet a record retired but not yet removed: it removes the key itself and
+    // tries again, so a caller never gets a record that was retired before the call.
+    public InodeRecord GetOrAddDirectory(B3Digest digest, long size)
+    {
+        while (true)
+        {
+            InodeRecord record = _directories.TryGetValue(digest, out InodeRecord? existing)
+                ? existing
+                : AddOrGetExisting(_directories, digest, InodeRecord.Directory(NextInode(), digest, size));
+            if (!record.IsRetired)
+                return record;
+            RemoveKey(_directories, digest, record);
+        }
+    }
 
     public InodeRecord GetOrAddFile(B3Digest digest, long size, bool executable)
     {
         var key = new FileKey(digest, executable);
-        return _files.TryGetValue(key, out InodeRecord? existing)
-            ? existing
-            : AddOrGetExisting(_files, key, InodeRecord.File(NextInode(), digest, size, executable));
+        while (true)
+        {
+            InodeRecord record = _files.TryGetValue(key, out InodeRecord? existing)
+                ? existing
+                : AddOrGetExisting(_files, key, InodeRecord.File(NextInode(), digest, size, executable));
+            if (!record.IsRetired)
+                return record;
+            RemoveKey(_files, key, record);
+        }
     }
 
     /// <summary><paramref name="targetWithNul"/> is the target followed by one NUL; the table keeps the array.</summary>
-    public InodeRecord GetOrAddSymlink(byte[] targetWithNul) =>
-        _symlinks.TryGetValue(targetWithNul, out InodeRecord? existing)
-            ? existing
-            : AddOrGetExisting(_symlinks, targetWithNul, InodeRecord.Symlink(NextInode(), targetWithNul));
+    public InodeRecord GetOrAddSymlink(byte[] targetWithNul)
+    {
+        while (true)
+        {
+            InodeRecord record = _symlinks.TryGetValue(targetWithNul, out InodeRecord? existing)
+                ? existing
+                : AddOrGetExisting(_symlinks, targetWithNul, InodeRecord.Symlink(NextInode(), targetWithNul));
+            if (!record.IsRetired)
+                return record;
+            RemoveKey(_symlinks, targetWithNul, record);
+        }
+    }
+
+    private void RemoveKey<TKey>(ConcurrentDictionary<TKey, InodeRecord> map, TKey key, InodeRecord record)
+        where TKey : notnull
+    {
+        if (map.TryRemove(new KeyValuePair<TKey, InodeRecord>(key, record)))
+            Interlocked.Decrement(ref _count);
+    }
+
+    /// <summary>
+    /// The table's record for the same content as a retired record: the current one if another
+    /// caller already recreated it, else a new one under a fresh number.
+    /// </summary>
+    public InodeRecord Recreate(InodeRecord retired) => retired.Kind switch
+    {
+        InodeKind.Directory => GetOrAddDirectory(retired.Digest, retired.Size),
+        InodeKind.File => GetOrAddFile(retired.Digest, retired.Size, retired.Executable),
+        _ => GetOrAddSymlink(retired.SymlinkTargetWithNul!),
+    };
+
+    /// <summary>
+    /// Drops a record that has just been retired (<see cref="InodeRecord.TryRetire"/>): its content
+    /// key first, so the next lookup of that content makes a new record, then its number, which
+    /// the kernel no longer holds.
+    /// </summary>
+    public void Remove(InodeRecord record)
+    {
+        switch (record.Kind)
+        {
+            case InodeKind.Directory:
+                RemoveKey(_directories, record.Digest, record);
+                break;
+            case InodeKind.File:
+                RemoveKey(_files, new FileKey(record.Digest, record.Executable), record);
+                break;
+            default:
+                RemoveKey(_symlinks, record.SymlinkTargetWithNul!, record);
+                break;
+        }
+        Unpublish(record.Inode);
+    }
 
     private InodeRecord AddOrGetExisting<TKey>(ConcurrentDictionary<TKey, InodeRecord> map, TKey key, InodeRecord fresh)
         where TKey : notnull
@@ -88,14 +165,45 @@ internal sealed class InodeTable
 
     private ulong NextInode() => (ulong)Interlocked.Increment(ref _lastInode);
 
-    private void Publish(InodeRecord record) => Volatile.Write(ref ChunkFor(record.Inode)[record.Inode & (ChunkSize - 1)], record);
+    private void Publish(InodeRecord record)
+    {
+        while (true)
+        {
+            Chunk chunk = ChunkFor(record.Inode);
+            // A retired chunk's count is far below zero: it is being replaced, try again.
+            if (Interlocked.Increment(ref chunk.Live) > 0)
+            {
+                Volatile.Write(ref chunk.Slots[record.Inode & (ChunkSize - 1)], record);
+                return;
+            }
+            Thread.Yield();
+        }
+    }
 
-    private void Unpublish(ulong inode) => Volatile.Write(ref ChunkFor(inode)[inode & (ChunkSize - 1)], null);
-
-    private InodeRecord?[] ChunkFor(ulong inode)
+    /// <summary>
+    /// Clears a number. A chunk whose numbers have all been handed out and whose last record is
+    /// gone is dropped, so the array stays proportional to live records, not to numbers ever used.
+    /// </summary>
+    private void Unpublish(ulong inode)
     {
         ulong chunkIndex = inode >> ChunkBits;
-        InodeRecord?[]?[] chunks = Volatile.Read(ref _chunks);
+        // The chunk holding a published record cannot be retired (its count includes the record).
+        Chunk chunk = Volatile.Read(ref Volatile.Read(ref _chunks)[chunkIndex])!;
+        Volatile.Write(ref chunk.Slots[inode & (ChunkSize - 1)], null);
+        if (Interlocked.Decrement(ref chunk.Live) != 0 || (ulong)Volatile.Read(ref _lastInode) < ((chunkIndex + 1) << ChunkBits) - 1)
+            return;
+        lock (_growLock)
+        {
+            // A number of this chunk still being published takes a fresh chunk (Publish retries).
+            if (Interlocked.CompareExchange(ref chunk.Live, int.MinValue / 2, 0) == 0)
+                Volatile.Write(ref _chunks[chunkIndex], null);
+        }
+    }
+
+    private Chunk ChunkFor(ulong inode)
+    {
+        ulong chunkIndex = inode >> ChunkBits;
+        Chunk?[] chunks = Volatile.Read(ref _chunks);
         if (chunkIndex < (ulong)chunks.Length && Volatile.Read(ref chunks[chunkIndex]) is { } chunk)
             return chunk;
 
@@ -106,13 +214,20 @@ internal sealed class InodeTable
             chunks = _chunks;
             if (chunkIndex >= (ulong)chunks.Length)
             {
-                var grown = new InodeRecord?[]?[Math.Max(chunks.Length * 2, (int)chunkIndex + 1)];
+                var grown = new Chunk?[Math.Max(chunks.Length * 2, (int)chunkIndex + 1)];
                 Array.Copy(chunks, grown, chunks.Length);
                 Volatile.Write(ref _chunks, grown);
                 chunks = grown;
             }
-            return chunks[chunkIndex] ??= new InodeRecord?[ChunkSize];
+            return chunks[chunkIndex] ??= new Chunk();
         }
+    }
+
+    /// <summary>Records for 1024 consecutive numbers, and how many of them are published.</summary>
+    private sealed class Chunk
+    {
+        public readonly InodeRecord?[] Slots = new InodeRecord?[ChunkSize];
+        public int Live;
     }
 
     private readonly record struct FileKey(B3Digest Digest, bool Executable);

@@ -55,6 +55,35 @@ public static class MountPoint
         return null;
     }
 
+    /// <summary>
+    /// Raises the readahead of the FUSE mount at <paramref name="fullPath"/> to <paramref name="bytes"/>
+    /// through its backing device's <c>/sys/class/bdi/&lt;major:minor&gt;/read_ahead_kb</c>. The kernel
+    /// offers FUSE the default 128 KiB at init and only lowers it from the reply, so without this a
+    /// sequential read arrives as 128 KiB requests. Best effort: false when the device is not found or sysfs refuses (not root).
+    /// Reads only mountinfo and sysfs, never the mount itself (its requests may not be served yet).
+    /// </summary>
+    public static bool RaiseReadahead(string fullPath, int bytes)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+            {
+                string[] fields = line.Split(' ');
+                if (fields.Length < 5 || Unescape(fields[4]) != fullPath)
+                    continue;
+                string setting = $"/sys/class/bdi/{fields[2]}/read_ahead_kb";
+                if (int.TryParse(File.ReadAllText(setting).Trim(), out int current) && current * 1024 >= bytes)
+                    return true;
+                File.WriteAllText(setting, (bytes / 1024).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                return true;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        return false;
+    }
+
     private static void DetachStale(string fullPath)
     {
         if (Interop.DetachMount(fullPath) == 0)

@@ -56,7 +56,7 @@ public sealed partial class StoreFilesystem
     {
         try
         {
-            await EnsureContentsAsync(directory).ConfigureAwait(false);
+            await ContentsAsync(directory).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -150,7 +150,7 @@ public sealed partial class StoreFilesystem
         DirectoryContents contents;
         try
         {
-            contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            contents = await ContentsAsync(directory).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -213,14 +213,16 @@ public sealed partial class StoreFilesystem
         int size;
         if (plus)
         {
+            // Counted before the entry can reach the kernel; taken back if it does not fit.
+            record = Reference(record);
             FuseEntryParam entry = default;
             entry.Ino = record.Inode;
             entry.AttrTimeout = _timeout;
             entry.EntryTimeout = _timeout;
             FillAttributes(record, ref entry.Attr);
             size = FuseDirectoryBuffer.AddPlus(remaining, nameWithNul, in entry, nextOffset);
-            if (size <= remaining.Length)
-                record.AddLookup();
+            if (size > remaining.Length && record.Forget(1) == 0)
+                QueueForgotten(record); // the kernel forgot it meanwhile
         }
         else
         {

@@ -9,6 +9,11 @@ namespace TvixLowFs.Filesystem;
 // open, read, release: one open blob per file inode, local blobs spliced from their descriptor.
 public sealed partial class StoreFilesystem
 {
+    private readonly long[] _readRequestSizes = new long[31];
+
+    /// <summary>Read requests seen, by size: entry <c>i</c> counts sizes in [2^i, 2^(i+1)).</summary>
+    internal ReadOnlySpan<long> ReadRequestSizes => _readRequestSizes;
+
     /// <summary>Open blobs holding a local file descriptor.</summary>
     private int _localBlobs;
 
@@ -60,6 +65,8 @@ public sealed partial class StoreFilesystem
 
     public unsafe void Read(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo)
     {
+        // Request sizes as the kernel sends them (what readahead and max_pages give), by power of two.
+        Interlocked.Increment(ref _readRequestSizes[System.Numerics.BitOperations.Log2((uint)Math.Min(size, 1u << 30) | 1)]);
         if (_inodes.Get(inode) is not { } record)
         {
             _reply.Err(request, Errno.ENOENT);
@@ -232,11 +239,19 @@ public sealed partial class StoreFilesystem
 
     public unsafe void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
-        if (_inodes.Get(inode) is { Kind: InodeKind.File } record && record.AddOpenFile(-1) <= 0
-            && Volatile.Read(ref _localBlobs) > _options.MaxIdleLocalBlobs && record.Blob is { LocalFile: not null })
+        if (_inodes.Get(inode) is { Kind: InodeKind.File } record && record.AddOpenFile(-1) <= 0)
         {
-            // Reads hold a reference on the descriptor, and a read after this reopens the blob.
-            DropBlob(record);
+            if (record.Lookups == 0)
+            {
+                // The kernel's forget overtook this release: the record can go now.
+                DropBlob(record);
+                QueueForgotten(record);
+            }
+            else if (Volatile.Read(ref _localBlobs) > _options.MaxIdleLocalBlobs && record.Blob is { LocalFile: not null })
+            {
+                // Reads hold a reference on the descriptor, and a read after this reopens the blob.
+                DropBlob(record);
+            }
         }
         _reply.Err(request, 0);
     }
@@ -281,6 +296,8 @@ public sealed partial class StoreFilesystem
                 Interlocked.Increment(ref _localBlobs);
             Volatile.Write(ref record.BlobSlot, blob);
             completion.SetResult(blob);
+            if (record.IsRetired)
+                DropBlob(record);
         }
         catch (Exception e)
         {

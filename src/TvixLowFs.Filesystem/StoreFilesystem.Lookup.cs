@@ -43,7 +43,10 @@ public sealed partial class StoreFilesystem
             _reply.Err(request, Errno.ENOENT);
             return;
         }
-        ReplyEntry(request, contents.Record(index));
+        InodeRecord child = contents.Record(index);
+        InodeRecord referenced = ReplyEntry(request, child);
+        if (!ReferenceEquals(referenced, child))
+            contents.ReplaceRecord(index, referenced);
     }
 
     private async Task LookupChildAfterFetchAsync(FuseRequest request, InodeRecord directory, byte[] name)
@@ -51,7 +54,7 @@ public sealed partial class StoreFilesystem
         DirectoryContents contents;
         try
         {
-            contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            contents = await ContentsAsync(directory).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -121,7 +124,10 @@ public sealed partial class StoreFilesystem
                 {
                     PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
                     if (pathInfo is not null)
+                    {
                         entry = RegisterStorePath(pathInfo, hash);
+                        StartPrefetch(entry.Record);
+                    }
                 }
                 completion.SetResult(entry);
             }
@@ -154,7 +160,12 @@ public sealed partial class StoreFilesystem
             _ => pathInfo.Node.Symlink.Name.Span,
         };
         var entry = new RootEntry(DirectoryContents.WithNul(name), RecordFor(pathInfo.Node));
-        return _rootEntries.GetOrAdd(hash, entry);
+        RootEntry registered = _rootEntries.GetOrAdd(hash, entry);
+        // Remembered only while its record is in the table: retiring the record drops the entry
+        // (its PathInfo is fetched again at the next lookup), so the cache stays bounded.
+        if (ReferenceEquals(registered, entry) && !TryAddStorePath(entry.Record, new(hash, entry)))
+            _rootEntries.TryRemove(new KeyValuePair<StorePathHash, RootEntry>(hash, entry));
+        return registered;
     }
 
     /// <summary>A directory's entries; fetched once, on first use, shared by concurrent misses.</summary>
@@ -186,7 +197,7 @@ public sealed partial class StoreFilesystem
             if (DirectoryRules.Digest(message) != digest)
                 throw new StoreValidationException($"directory {digest} has the wrong digest");
             DirectoryContents contents = DirectoryContents.Build(message, _inodes);
-            directory.PublishContents(contents);
+            PublishContents(directory, contents);
             completion.SetResult(contents);
         }
         catch (Exception e)
@@ -196,5 +207,13 @@ public sealed partial class StoreFilesystem
             Volatile.Write(ref directory.ContentsFetch, null);
             completion.SetException(e);
         }
+    }
+
+    /// <summary>Publishes a directory's entries, unless the record was retired meanwhile (then they would only be garbage).</summary>
+    private void PublishContents(InodeRecord directory, DirectoryContents contents)
+    {
+        directory.PublishContents(contents);
+        if (directory.IsRetired)
+            directory.TakeContents();
     }
 }

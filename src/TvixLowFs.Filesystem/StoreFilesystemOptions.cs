@@ -29,6 +29,25 @@ public sealed class StoreFilesystemOptions
     /// </summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Inodes the kernel has forgotten stay in the table (number, entries) until this many more
+    /// recent ones have been forgotten, so a walk that comes back finds them; then they are dropped,
+    /// and the same content looked up again gets a new number. 0 drops them at once.
+    /// </summary>
+    public int ForgottenInodes { get; init; } = 4096;
+
+    /// <summary>
+    /// When a store path whose root is a directory is first looked up, its Directory closure is
+    /// fetched in the background with one streaming call, up to this many directories (0: off)...
+    /// </summary>
+    public int PrefetchMaxDirectories { get; init; } = 4096;
+
+    /// <summary>... and up to this many bytes of Directory messages.</summary>
+    public long PrefetchMaxBytes { get; init; } = 16L << 20;
+
+    /// <summary>Prefetches running at once; a store path looked up while all are busy is not prefetched.</summary>
+    public int PrefetchConcurrency { get; init; } = 2;
+
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

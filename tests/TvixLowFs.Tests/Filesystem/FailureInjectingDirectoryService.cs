@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
@@ -35,8 +36,23 @@ internal sealed class FailureInjectingDirectoryService(IDirectoryService inner) 
         return directory;
     }
 
-    public IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, CancellationToken cancellationToken = default) =>
-        inner.GetRecursiveAsync(root, cancellationToken);
+    /// <summary>The same failures in the stream (a prefetch meets them as the explicit get does).</summary>
+    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (Directory directory in inner.GetRecursiveAsync(root, cancellationToken))
+        {
+            if (directory.Files.Any(f => f.Name.ToStringUtf8() == ThrowMarker))
+                throw new StoreUnavailableException("injected failure in a recursive get");
+            if (directory.Files.Any(f => f.Name.ToStringUtf8() == CorruptMarker))
+            {
+                Directory altered = directory.Clone();
+                altered.Files[0].Size += 1;
+                yield return altered;
+                continue;
+            }
+            yield return directory;
+        }
+    }
 
     public ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default) =>
         inner.PutAsync(directory, cancellationToken);

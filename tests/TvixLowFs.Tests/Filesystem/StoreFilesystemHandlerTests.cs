@@ -52,7 +52,7 @@ public sealed class StoreFilesystemHandlerTests
     {
         var sink = new RecordingReplySink();
         var log = new RecordingLogger();
-        return (new StoreFilesystem(_store, sink, new StoreFilesystemOptions { ShowXattr = showXattr }, log), sink, log);
+        return (new StoreFilesystem(_store, sink, new StoreFilesystemOptions { ShowXattr = showXattr, PrefetchMaxDirectories = 0 }, log), sink, log);
     }
 
     private static ulong Lookup(StoreFilesystem filesystem, RecordingReplySink sink, ulong parent, string name)

@@ -125,7 +125,8 @@ public sealed class GrpcMountTests(Transport transport)
         string mountPoint;
         await using (var store = OpenClient(cache: false))
         {
-            using (var mount = new InProcessMount(store, new StoreFilesystemOptions()))
+            // No prefetch: d-dir must still be unfetched when the daemon dies.
+            using (var mount = new InProcessMount(store, new StoreFilesystemOptions { PrefetchMaxDirectories = 0 }))
             {
                 mountPoint = mount.MountPoint;
                 string P(params string[] parts) => mount.PathOf(parts);

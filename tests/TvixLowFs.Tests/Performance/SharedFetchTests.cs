@@ -50,7 +50,7 @@ public sealed class SharedFetchTests
 
         _slow = new SlowStoreDouble(_memory.Blobs, _memory.Directories);
         _sink = new Replies();
-        _filesystem = new StoreFilesystem(new StoreServices(_slow, _slow, _memory.PathInfos), _sink, new StoreFilesystemOptions(), NullLogger.Instance);
+        _filesystem = new StoreFilesystem(new StoreServices(_slow, _slow, _memory.PathInfos), _sink, new StoreFilesystemOptions { PrefetchMaxDirectories = 0 }, NullLogger.Instance);
         ulong a = Lookup(StoreFilesystem.RootInode, names[0]);
         ulong b = Lookup(StoreFilesystem.RootInode, names[1]);
         _sharedViaA = Lookup(a, "shared"u8.ToArray());

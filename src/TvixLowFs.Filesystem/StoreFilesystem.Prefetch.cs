@@ -1,0 +1,123 @@
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store.Model;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Filesystem;
+
+// Background prefetch of a store path's Directory closure, started when its root is first looked up.
+public sealed partial class StoreFilesystem
+{
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly SemaphoreSlim _prefetchSlots;
+
+    /// <summary>
+    /// Starts fetching the Directory closure of a store path's root directory with one streaming
+    /// call, unless prefetch is off, the root's entries are already here or enough prefetches are
+    /// running (low priority: it is skipped rather than queued). The root's fetch slot is taken
+    /// here, before the lookup is answered, so the kernel's next request in it waits for the
+    /// stream instead of fetching the same Directory again.
+    /// </summary>
+    private void StartPrefetch(InodeRecord root)
+    {
+        if (_options.PrefetchMaxDirectories <= 0 || root.Kind != InodeKind.Directory || root.Contents is not null
+            || _shutdown.IsCancellationRequested || !_prefetchSlots.Wait(0))
+            return;
+        var reservations = new Dictionary<B3Digest, Reservation>();
+        if (!TryReserve(root, reservations))
+        {
+            _prefetchSlots.Release();
+            return;
+        }
+        Interlocked.Increment(ref _pendingPrefetches);
+        _ = Task.Run(() => PrefetchAsync(root.Digest, reservations));
+    }
+
+    private int _pendingPrefetches;
+
+    /// <summary>Prefetches still running (for tests and shutdown).</summary>
+    internal int PendingPrefetches => Volatile.Read(ref _pendingPrefetches);
+
+    /// <summary>A directory whose fetch slot the prefetch holds, and the completion its waiters share.</summary>
+    private readonly record struct Reservation(InodeRecord Record, TaskCompletionSource<DirectoryContents> Completion);
+
+    /// <summary>Takes the directory's fetch slot for the prefetch; false when it has entries or a fetch in flight.</summary>
+    private static bool TryReserve(InodeRecord directory, Dictionary<B3Digest, Reservation> reservations)
+    {
+        if (directory.Contents is not null || reservations.ContainsKey(directory.Digest))
+            return false;
+        var completion = new TaskCompletionSource<DirectoryContents>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref directory.ContentsFetch, completion.Task, null) is not null)
+            return false;
+        reservations.Add(directory.Digest, new Reservation(directory, completion));
+        return true;
+    }
+
+    private async Task PrefetchAsync(B3Digest rootDigest, Dictionary<B3Digest, Reservation> reservations)
+    {
+        // Digests a Directory already received names (so a streamed message is only accepted when
+        // its parent asked for it), whether or not the prefetch holds their slot.
+        var expected = new HashSet<B3Digest> { rootDigest };
+        int directories = 0;
+        long bytes = 0;
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+            deadline.CancelAfter(_options.BackendTimeout);
+            await foreach (Directory message in _store.Directories.GetRecursiveAsync(rootDigest, deadline.Token).ConfigureAwait(false))
+            {
+                B3Digest digest = DirectoryRules.Digest(message);
+                if (!expected.Remove(digest))
+                    throw new StoreValidationException($"directory {digest} was not named by a directory received before it");
+                DirectoryRules.Validate(message);
+
+                foreach (DirectoryNode child in message.Directories)
+                {
+                    var childDigest = B3Digest.FromByteString(child.Digest);
+                    expected.Add(childDigest);
+                    TryReserve(_inodes.GetOrAddDirectory(childDigest, checked((long)child.Size)), reservations);
+                }
+                if (reservations.Remove(digest, out Reservation reservation))
+                {
+                    DirectoryContents contents = DirectoryContents.Build(message, _inodes);
+                    PublishContents(reservation.Record, contents);
+                    // Its entries are in place before the slot is freed, so no one fetches it again.
+                    Volatile.Write(ref reservation.Record.ContentsFetch, null);
+                    reservation.Completion.SetResult(contents);
+                }
+                bytes += message.CalculateSize();
+                if (++directories >= _options.PrefetchMaxDirectories || bytes >= _options.PrefetchMaxBytes)
+                    break;
+            }
+        }
+        catch (Exception e)
+        {
+            LogPrefetchStopped(rootDigest.ToString(), e.Message);
+        }
+        finally
+        {
+            // Slots still held: hand them back; their waiters fetch those directories themselves.
+            foreach (Reservation abandoned in reservations.Values)
+            {
+                _ = Interlocked.CompareExchange(ref abandoned.Record.ContentsFetch, null, abandoned.Completion.Task);
+                abandoned.Completion.SetResult(DirectoryContents.NotPrefetched);
+            }
+            LogPrefetchDone(rootDigest.ToString(), directories, bytes);
+            _prefetchSlots.Release();
+            Interlocked.Decrement(ref _pendingPrefetches);
+        }
+    }
+
+    /// <summary>
+    /// A directory's entries for a request that waits on them: a prefetch that stopped before
+    /// reaching the directory gives it back, and the request fetches it itself.
+    /// </summary>
+    private async Task<DirectoryContents> ContentsAsync(InodeRecord directory)
+    {
+        while (true)
+        {
+            DirectoryContents contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            if (!ReferenceEquals(contents, DirectoryContents.NotPrefetched))
+                return contents;
+        }
+    }
+}
