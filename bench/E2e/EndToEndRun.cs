@@ -149,8 +149,8 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         var mounted = MountAll(order, recordSpawn: true);
         try
         {
-            foreach (var m in mounted) Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
-            foreach (var m in mounted) Measure(m, Metric.W2, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
+            foreach (var m in mounted) Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
+            foreach (var m in mounted) Measure(m, Metric.W2, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: false));
             foreach (var m in mounted) Measure(m, Metric.W3, () => Workloads.MetadataWalk(m.Tree, corpus.Shape.TreeEntryCount));
         }
         finally
@@ -225,7 +225,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             {
                 foreach (var m in mounted)
                 {
-                    Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
+                    Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
                     Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
                     if (verify) Verify(m);
                 }
