@@ -404,7 +404,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         try
         {
             var head = ExternalCommand.Run("git", ["-C", repository, "log", "-1", "--format=%h %s"], timeout: TimeSpan.FromSeconds(20));
-            var dirty = ExternalCommand.Run("git", ["-C", repository, "status", "--porcelain", "--untracked-files=no"], timeout: TimeSpan.FromSeconds(20));
+            var dirty = ExternalCommand.Run("git", ["-C", repository, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"], timeout: TimeSpan.FromSeconds(20));
             return head.ExitCode != 0 ? "unknown (not a git checkout)" : $"commit {head.StandardOutput.Trim()}{(dirty.StandardOutput.Trim().Length > 0 ? " (with uncommitted changes)" : "")}";
         }
         catch (Exception e) when (e is BenchmarkFailure or System.ComponentModel.Win32Exception)
