@@ -48,6 +48,7 @@ public static class Program
         root.Add(ImportCommand.Create(context));
         root.Add(MountCommand.Create(context));
         root.Add(DaemonCommand.Create(context));
+        root.Add(VerifyCommand.Create(context));
         return root;
     }
 

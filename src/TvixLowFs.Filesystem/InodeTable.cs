@@ -32,8 +32,13 @@ internal sealed class InodeTable
 
     public InodeRecord Root { get; }
 
-    /// <summary>Number of content inodes handed out so far (the root not counted).</summary>
-    public long Count => _directories.Count + _files.Count + _symlinks.Count;
+    private long _count;
+
+    /// <summary>
+    /// Number of content inodes handed out so far (the root not counted). A counter of its own:
+    /// ConcurrentDictionary.Count takes every lock of the map, which statfs would contend on.
+    /// </summary>
+    public long Count => Volatile.Read(ref _count);
 
     /// <summary>Every file inode handed out (a snapshot walk; for shutdown).</summary>
     public IEnumerable<InodeRecord> Files => _files.Values;
@@ -74,7 +79,9 @@ internal sealed class InodeTable
         // number to the kernel, which may ask for it at once. A loser's number is simply never used.
         Publish(fresh);
         InodeRecord winner = map.GetOrAdd(key, fresh);
-        if (!ReferenceEquals(winner, fresh))
+        if (ReferenceEquals(winner, fresh))
+            Interlocked.Increment(ref _count);
+        else
             Unpublish(fresh.Inode);
         return winner;
     }

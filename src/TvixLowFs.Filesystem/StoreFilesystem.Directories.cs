@@ -96,6 +96,8 @@ public sealed partial class StoreFilesystem
     public unsafe void ReadDirPlus(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo) =>
         ReadDirectory(request, inode, size, offset, fileInfo->Fh, plus: true);
 
+    // The page is not zeroed first: fuse_add_direntry writes every byte of what is sent.
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     private unsafe void ReadDirectory(FuseRequest request, ulong inode, nuint size, long offset, ulong handle, bool plus)
     {
         if (_inodes.Get(inode) is not { } record)

@@ -81,8 +81,17 @@ public sealed partial class StoreFilesystem
             return;
         }
         int length = (int)Math.Min((long)Math.Min(size, int.MaxValue), record.Size - offset);
-        if (record.Blob is { } blob && TryReplyFromLocalFile(request, blob, length, offset) == LocalReply.Sent)
-            return;
+        if (record.Blob is { } blob)
+        {
+            LocalReply local = TryReplyFromLocalFile(request, blob, length, offset);
+            if (local == LocalReply.Sent)
+                return;
+            if (local == LocalReply.NotLocal)
+            {
+                ReplyFromReader(request, record, blob, length, offset);
+                return;
+            }
+        }
         Track(ReadAfterOpenAsync(request, record, length, offset));
     }
 
@@ -155,20 +164,29 @@ public sealed partial class StoreFilesystem
             await Task.Yield();
         }
 
-        // Other readers: copy through a pooled buffer. Completes without allocating when the
-        // reader answers synchronously (memory blobs).
+        ReplyFromReader(request, record, blob, length, offset);
+    }
+
+    /// <summary>
+    /// Other readers: copy through a pooled buffer, inline for as long as the reader answers at
+    /// once (memory blobs): no state machine, no task, nothing allocated. A read that has to wait
+    /// continues in <see cref="FinishReadAsync"/>, which takes over the buffer.
+    /// </summary>
+    private void ReplyFromReader(FuseRequest request, InodeRecord record, OpenBlob blob, int length, long offset)
+    {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
         int filled = 0;
-        bool failed = false;
         try
         {
             while (filled < length)
             {
                 ValueTask<int> pending = blob.Reader.ReadAtAsync(offset + filled, buffer.AsMemory(filled, length - filled));
-                // A reader that answers at once costs nothing more; one that waits gets the backend deadline.
-                int read = pending.IsCompletedSuccessfully
-                    ? pending.Result
-                    : await pending.AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
+                if (!pending.IsCompleted)
+                {
+                    Track(FinishReadAsync(request, record, blob, buffer, filled, pending, length, offset));
+                    return;
+                }
+                int read = pending.GetAwaiter().GetResult();
                 if (read <= 0)
                     break;
                 filled += read;
@@ -177,12 +195,38 @@ public sealed partial class StoreFilesystem
         catch (Exception e)
         {
             LogBlobFailed(record.Digest.ToString(), e.Message);
-            failed = true;
-        }
-        if (failed)
+            ArrayPool<byte>.Shared.Return(buffer);
             _reply.Err(request, Errno.EIO);
-        else
-            _reply.Buf(request, buffer.AsSpan(0, filled));
+            return;
+        }
+        _reply.Buf(request, buffer.AsSpan(0, filled));
+        ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    private async Task FinishReadAsync(FuseRequest request, InodeRecord record, OpenBlob blob, byte[] buffer, int filled, ValueTask<int> pending, int length, long offset)
+    {
+        try
+        {
+            while (true)
+            {
+                // A reader that waits gets the backend deadline.
+                int read = await pending.AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
+                if (read <= 0)
+                    break;
+                filled += read;
+                if (filled >= length)
+                    break;
+                pending = blob.Reader.ReadAtAsync(offset + filled, buffer.AsMemory(filled, length - filled));
+            }
+        }
+        catch (Exception e)
+        {
+            LogBlobFailed(record.Digest.ToString(), e.Message);
+            // The buffer is not returned to the pool: a read that timed out may still write into it.
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        _reply.Buf(request, buffer.AsSpan(0, filled));
         ArrayPool<byte>.Shared.Return(buffer);
     }
 

@@ -89,8 +89,20 @@ public sealed class DaemonHost : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (_listen.UnixPath is not null)
+        {
+            string? directory = Path.GetDirectoryName(_listen.UnixPath);
+            if (directory is not null && !System.IO.Directory.Exists(directory))
+                throw new IOException($"cannot listen on {_listen}: the directory {directory} does not exist");
             RemoveStaleSocket(_listen.UnixPath);
-        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            throw new IOException($"cannot listen on {_listen}: {e.Message}", e);
+        }
         if (_listen.UnixPath is not null)
         {
             ClientAddress = "grpc+unix://" + _listen.UnixPath;

@@ -12,7 +12,12 @@ internal sealed class DaemonLoggerFactory(ILoggerFactory inner) : ILoggerFactory
     public ILogger CreateLogger(string categoryName)
     {
         var logger = inner.CreateLogger(categoryName);
-        return categoryName.StartsWith("TvixLowFs", StringComparison.Ordinal) ? logger : new AtLeastWarning(logger);
+        if (categoryName.StartsWith("TvixLowFs", StringComparison.Ordinal))
+            return logger;
+        // A host that fails to start throws to our caller, who reports it once; don't log it twice.
+        if (categoryName.StartsWith("Microsoft.Extensions.Hosting", StringComparison.Ordinal))
+            return Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        return new AtLeastWarning(logger);
     }
 
     public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);

@@ -153,8 +153,9 @@ public sealed class DaemonBinaryTests
     }
 
     /// <summary>The "done when": daemon, import through the env addresses, mount, read, stop both.</summary>
-    [Test]
-    public async Task MountOfADaemonStoreShowsTheImportedTree()
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task MountOfADaemonStoreShowsTheImportedTree(bool cache)
     {
         string socket = Path.Combine(_directory, "d.sock");
         string address = "grpc+unix://" + socket;
@@ -174,7 +175,9 @@ public sealed class DaemonBinaryTests
             Assert.That(exit, Is.Zero, error);
             string basename = Path.GetFileName(output.Trim());
 
-            using var mount = Start(StoreAt(address), "mount", mountPoint, "--cache-dir", Path.Combine(_directory, "cache"));
+            using var mount = cache
+                ? Start(StoreAt(address), "mount", mountPoint, "--cache-dir", Path.Combine(_directory, "cache"))
+                : Start(StoreAt(address), "mount", mountPoint, "--no-cache");
             string? line = await mount.StandardError.ReadLineAsync();
             var mountErrors = mount.StandardError.ReadToEndAsync();
             if (line is null || !line.StartsWith("tvixlowfs: mounted", StringComparison.Ordinal))
@@ -193,8 +196,11 @@ public sealed class DaemonBinaryTests
                 Assert.That(await Terminate(mount), Is.Zero, await mountErrors);
             }
             Assert.That(System.IO.Directory.EnumerateFileSystemEntries(mountPoint), Is.Empty, "unmounted");
-            Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_directory, "cache", "blobs"), "*", SearchOption.AllDirectories).Count(),
-                Is.EqualTo(2), "both blobs read through the mount were kept in the cache");
+            if (cache)
+                Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_directory, "cache", "blobs"), "*", SearchOption.AllDirectories).Count(),
+                    Is.EqualTo(2), "both blobs read through the mount were kept in the cache");
+            else
+                Assert.That(System.IO.Directory.Exists(Path.Combine(_directory, "cache")), Is.False, "--no-cache keeps nothing");
         }
         finally
         {
@@ -223,6 +229,10 @@ public sealed class DaemonBinaryTests
         var (exit, _, error) = await Run(StoreAt("memory://"), "daemon", "--listen-address", "0.0.0.0:8000");
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain("loopback"));
+        (exit, _, error) = await Run(StoreAt("memory://"), "daemon", "--listen-address", "unix://" + Path.Combine(_directory, "absent", "d.sock"));
+        Assert.That(exit, Is.Not.Zero);
+        Assert.That(error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), error);
+        Assert.That(error, Does.Contain("does not exist"));
         (exit, _, error) = await Run(StoreAt("memory://"), "import", "--grpc-timeout", "soon", _directory);
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain("timeout"));

@@ -124,3 +124,41 @@ public sealed class OutageTests
         });
     }
 }
+
+/// <summary>Stopping the daemon with a call in flight: the stop returns and the call ends, completed or cancelled.</summary>
+public sealed class GracefulStopTests
+{
+    [Test]
+    public async Task AStopDuringAStreamingReadEndsTheCallCleanly()
+    {
+        await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
+        byte[] bytes = Samples.Bytes(8 * 1024 * 1024, 31);
+        B3Digest digest;
+        await using (var writer = daemon.Store.Blobs.OpenWrite())
+        {
+            await writer.WriteAsync(bytes);
+            digest = await writer.CloseAsync();
+        }
+        using var channel = daemon.OpenPlainChannel();
+        var client = new TvixLowFs.Protos.Castore.BlobService.BlobServiceClient(channel);
+        using var call = client.Read(new TvixLowFs.Protos.Castore.ReadBlobRequest { Digest = digest.ToByteString() });
+        Assert.That(await call.ResponseStream.MoveNext(CancellationToken.None), Is.True, "the read is in flight");
+        long received = call.ResponseStream.Current.Data.Length;
+
+        var stop = daemon.StopAsync();
+        global::Grpc.Core.StatusCode? status = null;
+        try
+        {
+            while (await call.ResponseStream.MoveNext(CancellationToken.None))
+                received += call.ResponseStream.Current.Data.Length;
+        }
+        catch (global::Grpc.Core.RpcException e)
+        {
+            status = e.StatusCode;
+        }
+        await stop;
+        Assert.That(status is null ? received == bytes.Length : status is global::Grpc.Core.StatusCode.Cancelled or global::Grpc.Core.StatusCode.Unavailable or global::Grpc.Core.StatusCode.Internal,
+            Is.True, $"received {received} of {bytes.Length}, status {status}");
+        await daemon.RestartAsync();
+    }
+}
