@@ -149,8 +149,8 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         var mounted = MountAll(order, recordSpawn: true);
         try
         {
-            foreach (var m in mounted) Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
-            foreach (var m in mounted) Measure(m, Metric.W2, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
+            foreach (var m in mounted) Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
+            foreach (var m in mounted) Measure(m, Metric.W2, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: false));
             foreach (var m in mounted) Measure(m, Metric.W3, () => Workloads.MetadataWalk(m.Tree, corpus.Shape.TreeEntryCount));
         }
         finally
@@ -225,7 +225,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             {
                 foreach (var m in mounted)
                 {
-                    Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes));
+                    Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
                     Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
                     if (verify) Verify(m);
                 }
@@ -404,7 +404,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         try
         {
             var head = ExternalCommand.Run("git", ["-C", repository, "log", "-1", "--format=%h %s"], timeout: TimeSpan.FromSeconds(20));
-            var dirty = ExternalCommand.Run("git", ["-C", repository, "status", "--porcelain", "--untracked-files=no"], timeout: TimeSpan.FromSeconds(20));
+            var dirty = ExternalCommand.Run("git", ["-C", repository, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"], timeout: TimeSpan.FromSeconds(20));
             return head.ExitCode != 0 ? "unknown (not a git checkout)" : $"commit {head.StandardOutput.Trim()}{(dirty.StandardOutput.Trim().Length > 0 ? " (with uncommitted changes)" : "")}";
         }
         catch (Exception e) when (e is BenchmarkFailure or System.ComponentModel.Win32Exception)

@@ -55,6 +55,7 @@ internal static class Report
         text.AppendLine(culture, $"- corpus: {run.Shape.Describe()}");
         text.AppendLine(culture, $"- repetitions: {run.Repetitions}; medians below. Each cycle drops caches (`sync; echo 3 > /proc/sys/vm/drop_caches`) and mounts fresh; the system order rotates per repetition (A B C, B C A, C A B, …).");
         text.AppendLine("- cycles per repetition: (1) W1, W2, W3 on one fresh mount (W1/W2 touch only big.bin, so W3's tree is still cold); (2) W4, W5 on another (W4 touches only tree/, so W5's file is still cold); (3) peak RSS: a fresh mount of each server runs W3 then W4, VmHWM read before unmounting; (4) remote: W1, W4 over grpc+unix with an empty cache directory, then again after a remount with that cache warm.");
+        text.AppendLine("- timing: W1 over dd's wall time, start to exit (includes open, where a remote mount may fetch); W2 by dd's own copy time; W3 entries/s and W4 tar-stream bytes/s over wall time; W5 the four readers' bytes over wall time; spawn → ready from process start to the mount listed in /proc/self/mountinfo with its root answering a stat.");
         text.AppendLine(culture, $"- source: {run.SourceRevision}");
         text.AppendLine(culture, $"- tvixlowfs: `{run.Binary}`; squashfuse_ll: default (multi-threaded), foreground, over an image made with `mksquashfs -noI -noD -noF -noX -no-xattrs`");
         foreach (var note in run.Notes) text.AppendLine(culture, $"- note: {note}");
