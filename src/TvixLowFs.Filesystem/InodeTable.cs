@@ -20,7 +20,7 @@ internal sealed class InodeTable
     private Chunk?[] _chunks = new Chunk?[64];
     private long _lastInode;
 
-    private readonly ConcurrentDictionary<B3Digest, InodeRecord> _directories = new();
+    private readonly ConcurrentDictionary<DirectoryKey, InodeRecord> _directories = new();
     private readonly ConcurrentDictionary<FileKey, InodeRecord> _files = new();
     private readonly ConcurrentDictionary<byte[], InodeRecord> _symlinks = new(ByteArrayContentComparer.Instance);
 
@@ -70,20 +70,21 @@ internal sealed class InodeTable
     // tries again, so a caller never gets a record that was retired before the call.
     public InodeRecord GetOrAddDirectory(B3Digest digest, long size)
     {
+        var key = new DirectoryKey(digest, size);
         while (true)
         {
-            InodeRecord record = _directories.TryGetValue(digest, out InodeRecord? existing)
+            InodeRecord record = _directories.TryGetValue(key, out InodeRecord? existing)
                 ? existing
-                : AddOrGetExisting(_directories, digest, InodeRecord.Directory(NextInode(), digest, size));
+                : AddOrGetExisting(_directories, key, InodeRecord.Directory(NextInode(), digest, size));
             if (!record.IsRetired)
                 return record;
-            RemoveKey(_directories, digest, record);
+            RemoveKey(_directories, key, record);
         }
     }
 
     public InodeRecord GetOrAddFile(B3Digest digest, long size, bool executable)
     {
-        var key = new FileKey(digest, executable);
+        var key = new FileKey(digest, size, executable);
         while (true)
         {
             InodeRecord record = _files.TryGetValue(key, out InodeRecord? existing)
@@ -137,10 +138,10 @@ internal sealed class InodeTable
         switch (record.Kind)
         {
             case InodeKind.Directory:
-                RemoveKey(_directories, record.Digest, record);
+                RemoveKey(_directories, new DirectoryKey(record.Digest, record.Size), record);
                 break;
             case InodeKind.File:
-                RemoveKey(_files, new FileKey(record.Digest, record.Executable), record);
+                RemoveKey(_files, new FileKey(record.Digest, record.Size, record.Executable), record);
                 break;
             default:
                 RemoveKey(_symlinks, record.SymlinkTargetWithNul!, record);
@@ -230,7 +231,12 @@ internal sealed class InodeTable
         public int Live;
     }
 
-    private readonly record struct FileKey(B3Digest Digest, bool Executable);
+    // The size a node claims is part of the key: an honest store gives one digest one size, and a
+    // node lying about it gets an inode of its own (which then fails its checks) instead of
+    // changing the attributes of healthy files and directories that share the content.
+    private readonly record struct DirectoryKey(B3Digest Digest, long Size);
+
+    private readonly record struct FileKey(B3Digest Digest, long Size, bool Executable);
 }
 
 /// <summary>Compares byte arrays by content (symlink targets as dictionary keys).</summary>

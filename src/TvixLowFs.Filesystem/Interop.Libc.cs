@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace TvixLowFs.Filesystem;
 
-/// <summary>The libc calls the mount point checks need.</summary>
+/// <summary>The libc calls the mount point checks and the descriptor budget need.</summary>
 internal static unsafe partial class Interop
 {
     private const string Libc = "libc";
@@ -15,6 +15,18 @@ internal static unsafe partial class Interop
 
     [LibraryImport(Libc, EntryPoint = "access", SetLastError = true)]
     private static partial int AccessNative(byte* path, int mode);
+
+    private const int RLIMIT_NOFILE = 7;
+
+    [LibraryImport(Libc, EntryPoint = "getrlimit")]
+    private static partial int GetRlimitNative(int resource, ulong* limits);
+
+    /// <summary>The process's current (soft) limit on open descriptors; it can change at run time (prlimit).</summary>
+    public static ulong OpenFileLimit()
+    {
+        ulong* limits = stackalloc ulong[2];
+        return GetRlimitNative(RLIMIT_NOFILE, limits) == 0 ? limits[0] : 1024;
+    }
 
     [LibraryImport(Libc, EntryPoint = "umount2", SetLastError = true)]
     private static partial int Umount2Native(byte* path, int flags);

@@ -247,7 +247,7 @@ public sealed partial class StoreFilesystem
                 DropBlob(record);
                 QueueForgotten(record);
             }
-            else if (Volatile.Read(ref _localBlobs) > _options.MaxIdleLocalBlobs && record.Blob is { LocalFile: not null })
+            else if (Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget() && record.Blob is { LocalFile: not null })
             {
                 // Reads hold a reference on the descriptor, and a read after this reopens the blob.
                 DropBlob(record);
@@ -255,6 +255,12 @@ public sealed partial class StoreFilesystem
         }
         _reply.Err(request, 0);
     }
+
+    /// <summary>
+    /// How many idle local blob descriptors may stay open: the configured cap, but never more than a
+    /// quarter of the descriptor limit as it is now (an operator may lower it while mounted).
+    /// </summary>
+    private long IdleLocalBlobBudget() => (long)Math.Min((ulong)_options.MaxIdleLocalBlobs, Interop.OpenFileLimit() / 4);
 
     /// <summary>The file's open blob; opened once per inode, shared by concurrent misses.</summary>
     private Task<OpenBlob> EnsureBlobAsync(InodeRecord record)

@@ -196,6 +196,8 @@ public sealed partial class StoreFilesystem
             DirectoryRules.Validate(message);
             if (DirectoryRules.Digest(message) != digest)
                 throw new StoreValidationException($"directory {digest} has the wrong digest");
+            if (DirectoryRules.Size(message) != (ulong)directory.Size)
+                throw new StoreValidationException($"directory {digest} has {DirectoryRules.Size(message)} entries, its node claims {directory.Size}");
             DirectoryContents contents = DirectoryContents.Build(message, _inodes);
             PublishContents(directory, contents);
             completion.SetResult(contents);

@@ -76,7 +76,11 @@ public sealed partial class StoreFilesystem
                     expected.Add(childDigest);
                     TryReserve(_inodes.GetOrAddDirectory(childDigest, checked((long)child.Size)), reservations);
                 }
-                if (reservations.Remove(digest, out Reservation reservation))
+                // A node claiming another size than the message has is left to the explicit
+                // fetch, which refuses it with EIO.
+                if (reservations.TryGetValue(digest, out Reservation reservation)
+                    && DirectoryRules.Size(message) == (ulong)reservation.Record.Size
+                    && reservations.Remove(digest))
                 {
                     DirectoryContents contents = DirectoryContents.Build(message, _inodes);
                     PublishContents(reservation.Record, contents);
