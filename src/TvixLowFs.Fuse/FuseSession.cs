@@ -79,6 +79,18 @@ public sealed unsafe class FuseSession : IDisposable
     }
 
     /// <summary>
+    /// The multi-threaded loop ends by cancelling its workers (pthread_cancel), and glibc loads
+    /// libgcc_s on the first cancellation. If the process has run out of descriptors by then that
+    /// load fails and glibc aborts the process with the mount still attached; loading it now, while
+    /// descriptors are plentiful, leaves glibc's later load nothing to open.
+    /// </summary>
+    private static void PreloadCancellationUnwinder()
+    {
+        if (!NativeLibrary.TryLoad("libgcc_s.so.1", out _))
+            FuseDiagnostics.Report("libgcc_s.so.1 could not be loaded: stopping the loop may fail if descriptors run out");
+    }
+
+    /// <summary>
     /// Serves requests on up to <see cref="FuseMountOptions.MaxThreads"/> libfuse threads until
     /// <see cref="Exit"/>, SIGINT/SIGTERM/SIGHUP (with <see cref="FuseMountOptions.HandleSignals"/>)
     /// or an unmount from outside. Returns libfuse's result: 0, or -errno on a device error.
@@ -97,6 +109,7 @@ public sealed unsafe class FuseSession : IDisposable
                 .Select(s => PosixSignalRegistration.Create(s, context => { context.Cancel = true; Exit(); }))
                 .ToArray()
             : [];
+        PreloadCancellationUnwinder();
         var loopConfig = LibFuse.LoopConfigCreate();
         try
         {
