@@ -155,6 +155,41 @@ public sealed class LoadTests
     }
 
     /// <summary>
+    /// A mount whose descriptor limit is already reached answers opens with EIO, and SIGTERM still
+    /// unmounts it and exits 0 (the loop's thread cancellation must not need a descriptor).
+    /// </summary>
+    [Test]
+    public async Task AMountOutOfDescriptorsStillStopsCleanly()
+    {
+        await using var store = new ReliabilityStore("nofds");
+        string tree = await store.AddGeneratedTreeAsync("nofds", 2, 20, Content);
+        string mountPoint = store.NewMountPoint();
+        TvixlowfsProcess mount = store.Mount(mountPoint, store.StoreFlags);
+        int held = System.IO.Directory.GetFileSystemEntries($"/proc/{mount.Pid}/fd").Length;
+        string limit = (held + 1).ToString(CultureInfo.InvariantCulture);
+        Assert.That(ReliabilityStore.Run("prlimit", "--pid", mount.Pid.ToString(CultureInfo.InvariantCulture), $"--nofile={limit}:{limit}"), Is.Zero, "prlimit");
+
+        int failed = 0;
+        for (int f = 0; f < 20; f++)
+        {
+            try
+            {
+                File.ReadAllBytes(Path.Combine(mountPoint, tree, "d0", "f" + f.ToString(CultureInfo.InvariantCulture)));
+            }
+            catch (IOException)
+            {
+                failed++;
+            }
+        }
+        Assert.That(failed, Is.GreaterThan(0), "the limit left no room, so some opens must have failed");
+        Assert.That(mount.HasExited, Is.False, "the mount must survive running out of descriptors");
+        mount.Signal(Libc.SIGTERM);
+        Assert.That(mount.WaitForExit(30), Is.True, "the mount must stop within 30 s of SIGTERM");
+        Assert.That(mount.ExitCode, Is.Zero, string.Join('\n', mount.ErrorLines.TakeLast(5)));
+        Assert.That(File.ReadAllText("/proc/self/mountinfo"), Does.Not.Contain(mountPoint));
+    }
+
+    /// <summary>
     /// More distinct files read than the mount may hold descriptors: every read still succeeds.
     /// (The mount's RLIMIT_NOFILE is lowered to 256 with prlimit; 1,000 files are read once each.)
     /// </summary>
