@@ -275,11 +275,7 @@ public sealed partial class StoreFilesystem
             // Completed with a blob that has since been dropped: open afresh.
             Interlocked.CompareExchange(ref slot, null, inFlight);
         }
-        var completion = new TaskCompletionSource<OpenBlob>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (Interlocked.CompareExchange(ref slot, completion.Task, null) is { } other)
-            return other;
-        _ = Task.Run(() => OpenBlobAsync(record, completion));
-        return completion.Task;
+        return StartSharedFetch(ref slot, completion => OpenBlobAsync(record, completion));
     }
 
     private async Task OpenBlobAsync(InodeRecord record, TaskCompletionSource<OpenBlob> completion)

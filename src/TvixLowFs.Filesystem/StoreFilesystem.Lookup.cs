@@ -173,13 +173,22 @@ public sealed partial class StoreFilesystem
     {
         if (directory.Contents is { } contents)
             return Task.FromResult(contents);
-        ref Task<DirectoryContents>? slot = ref directory.ContentsFetch;
+        return StartSharedFetch(ref directory.ContentsFetch, completion => FetchContentsAsync(directory, completion));
+    }
+
+    /// <summary>
+    /// The one way a miss starts a backend fetch: the first caller puts a completion into the slot
+    /// and runs <paramref name="fetch"/> on the thread pool (so no FUSE thread waits on I/O); every
+    /// concurrent miss gets that same task. The fetch completes it and clears or keeps the slot.
+    /// </summary>
+    private static Task<T> StartSharedFetch<T>(ref Task<T>? slot, Func<TaskCompletionSource<T>, Task> fetch)
+    {
         if (Volatile.Read(ref slot) is { } inFlight)
             return inFlight;
-        var completion = new TaskCompletionSource<DirectoryContents>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (Interlocked.CompareExchange(ref slot, completion.Task, null) is { } other)
             return other;
-        _ = Task.Run(() => FetchContentsAsync(directory, completion));
+        _ = Task.Run(() => fetch(completion));
         return completion.Task;
     }
 
