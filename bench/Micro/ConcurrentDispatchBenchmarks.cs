@@ -111,6 +111,7 @@ public class ConcurrentDispatchBenchmarks
         public int Buf(FuseRequest request, ReadOnlySpan<byte> data) => Drop ? 0 : recorder.Buf(request, data);
         public int Data(FuseRequest request, ref FuseBufVec buffers, FuseBufCopyFlags flags) => Drop ? 0 : recorder.Data(request, ref buffers, flags);
         public int Open(FuseRequest request, in FuseFileInfo fileInfo) => Drop ? 0 : recorder.Open(request, in fileInfo);
+        public int OpenPassthrough(FuseRequest request, in FuseFileInfo fileInfo, int backingId) => Drop ? 0 : recorder.OpenPassthrough(request, in fileInfo, backingId);
         public int ReadLink(FuseRequest request, ReadOnlySpan<byte> target) => Drop ? 0 : recorder.ReadLink(request, target);
         public int StatFs(FuseRequest request, in StatVfs stat) => Drop ? 0 : recorder.StatFs(request, in stat);
         public int Xattr(FuseRequest request, nuint size) => Drop ? 0 : recorder.Xattr(request, size);

@@ -26,9 +26,13 @@ public static class MountCommand
         };
         var showXattr = new Option<bool>("--show-xattr") { Description = "Expose user.tvix.castore.{blob,directory}.digest extended attributes." };
         var allowOther = new Option<bool>("--allow-other") { Description = "Let other users use the mount (allow_other,default_permissions)." };
+        var noPassthrough = new Option<bool>("--no-passthrough")
+        {
+            Description = "Serve every read through tvixlowfs instead of letting the kernel read local blob files directly (FUSE passthrough, Linux 6.9+, root; used when available).",
+        };
         var command = new Command("mount", "Mount the store read-only at DEST until SIGINT/SIGTERM.")
         {
-            destination, listRoot, threads, showXattr, allowOther,
+            destination, listRoot, threads, showXattr, allowOther, noPassthrough,
         };
         command.SetAction(Program.Guarded(context, async (parseResult, cancellationToken) =>
         {
@@ -50,10 +54,12 @@ public static class MountCommand
             ILogger logger = loggers.CreateLogger("mount");
             FuseDiagnostics.Error = line => logger.LogError("{Line}", line);
 
+            FuseBackingFiles? backingFiles = parseResult.GetValue(noPassthrough) ? null : new FuseBackingFiles();
             var filesystem = new StoreFilesystem(store, KernelReplySink.Instance, new StoreFilesystemOptions
             {
                 ListRoot = parseResult.GetValue(listRoot),
                 ShowXattr = parseResult.GetValue(showXattr),
+                BackingFiles = backingFiles,
             }, loggers.CreateLogger("filesystem"));
             bool others = parseResult.GetValue(allowOther);
             int result;
@@ -68,6 +74,7 @@ public static class MountCommand
                 DefaultPermissions = others,
                 MaxThreads = threadCount,
                 HandleSignals = true,
+                BackingFiles = backingFiles,
             }))
             {
                 // Sequential reads as 512 KiB requests instead of the default 128 KiB readahead (root only).

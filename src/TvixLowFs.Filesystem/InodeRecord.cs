@@ -121,15 +121,33 @@ internal sealed class InodeRecord
 
     private int _openFiles;
 
+    // --- passthrough: decided at the first open and kept for the record's life, because the
+    // kernel refuses to mix passthrough and cached opens of one inode ---
+    public const int PassthroughUndecided = 0, PassthroughOn = 1, PassthroughOff = 2;
+    private int _passthrough;
+
+    public int Passthrough => Volatile.Read(ref _passthrough);
+
+    /// <summary>Settles the mode if still undecided; returns the mode in force.</summary>
+    public int DecidePassthrough(int mode)
+    {
+        int seen = Interlocked.CompareExchange(ref _passthrough, mode, PassthroughUndecided);
+        return seen == PassthroughUndecided ? mode : seen;
+    }
+
     /// <summary>Open file handles on this inode (open adds, release subtracts); returns the new count.</summary>
     public int AddOpenFile(int delta) => Interlocked.Add(ref _openFiles, delta);
 
     public int OpenFiles => Volatile.Read(ref _openFiles);
 }
 
-/// <summary>A file's blob reader plus its local file when it has one (for splice).</summary>
+/// <summary>A file's blob reader plus its local file when it has one (for splice), and its backing id once registered for passthrough.</summary>
 internal sealed class OpenBlob(BlobReader reader) : IDisposable
 {
+    private readonly Lock _backingLock = new();
+    private TvixLowFs.Fuse.IFuseBackingFiles? _backingFiles;
+    private int _backingId; // 0: not registered; > 0: the id; < 0: -errno of the refused registration
+    private bool _disposed;
     public BlobReader Reader { get; } = reader;
 
     /// <summary>
@@ -139,5 +157,36 @@ internal sealed class OpenBlob(BlobReader reader) : IDisposable
     public Microsoft.Win32.SafeHandles.SafeFileHandle? LocalFile { get; } =
         reader.LocalFile is { IsInvalid: false } file ? file : null;
 
-    public void Dispose() => Reader.Dispose();
+    /// <summary>
+    /// The blob file's backing id, registered on first use (once per blob, shared by every open
+    /// of the inode); -errno when the kernel refused it or the blob has been dropped.
+    /// </summary>
+    public int BackingId(TvixLowFs.Fuse.IFuseBackingFiles backingFiles)
+    {
+        int id = Volatile.Read(ref _backingId);
+        if (id != 0)
+            return id;
+        lock (_backingLock)
+        {
+            if (_backingId == 0)
+            {
+                _backingId = _disposed || LocalFile is null ? -9 /* EBADF */ : backingFiles.Open(LocalFile);
+                _backingFiles = backingFiles;
+            }
+            return _backingId;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_backingLock)
+        {
+            _disposed = true;
+            // Open files keep their backing file in the kernel; the id is only needed for new opens.
+            if (_backingId > 0)
+                _backingFiles!.Close(_backingId);
+            _backingId = -9;
+        }
+        Reader.Dispose();
+    }
 }

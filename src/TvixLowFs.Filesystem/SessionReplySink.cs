@@ -26,6 +26,7 @@ internal sealed class SessionReplySink(IFuseReplySink inner) : IFuseReplySink
     public int Buf(FuseRequest request, ReadOnlySpan<byte> data) => _closed ? 0 : inner.Buf(request, data);
     public int Data(FuseRequest request, ref FuseBufVec buffers, FuseBufCopyFlags flags) => _closed ? 0 : inner.Data(request, ref buffers, flags);
     public int Open(FuseRequest request, in FuseFileInfo fileInfo) => _closed ? 0 : inner.Open(request, in fileInfo);
+    public int OpenPassthrough(FuseRequest request, in FuseFileInfo fileInfo, int backingId) => _closed ? 0 : inner.OpenPassthrough(request, in fileInfo, backingId);
     public int ReadLink(FuseRequest request, ReadOnlySpan<byte> target) => _closed ? 0 : inner.ReadLink(request, target);
     public int StatFs(FuseRequest request, in StatVfs stat) => _closed ? 0 : inner.StatFs(request, in stat);
     public int Xattr(FuseRequest request, nuint size) => _closed ? 0 : inner.Xattr(request, size);

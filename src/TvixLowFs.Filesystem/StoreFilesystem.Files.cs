@@ -39,10 +39,10 @@ public sealed partial class StoreFilesystem
         opened.Fh = 0; // reads find the blob through the inode
         opened.KeepCache = true; // immutable: the page cache stays valid across opens
         opened.Noflush = true; // nothing to flush on close
-        if (record.Blob is not null)
+        if (record.Blob is { } blob)
         {
             record.AddOpenFile(1);
-            _reply.Open(request, in opened);
+            ReplyOpen(request, record, blob, in opened);
             return;
         }
         Track(OpenAfterFetchAsync(request, record, opened));
@@ -50,9 +50,10 @@ public sealed partial class StoreFilesystem
 
     private async Task OpenAfterFetchAsync(FuseRequest request, InodeRecord record, FuseFileInfo opened)
     {
+        OpenBlob blob;
         try
         {
-            await EnsureBlobAsync(record).ConfigureAwait(false);
+            blob = await EnsureBlobAsync(record).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -60,7 +61,62 @@ public sealed partial class StoreFilesystem
             return;
         }
         record.AddOpenFile(1);
-        _reply.Open(request, in opened);
+        ReplyOpen(request, record, blob, in opened);
+    }
+
+    /// <summary>Answers an open already counted in the record: with the blob file as passthrough backing file when the inode uses passthrough.</summary>
+    private void ReplyOpen(FuseRequest request, InodeRecord record, OpenBlob blob, in FuseFileInfo opened)
+    {
+        int backingId = PassthroughFor(record, blob);
+        if (backingId > 0)
+        {
+            _reply.OpenPassthrough(request, in opened, backingId);
+        }
+        else if (backingId == 0)
+        {
+            _reply.Open(request, in opened);
+        }
+        else
+        {
+            record.AddOpenFile(-1);
+            _reply.Err(request, Errno.EIO);
+        }
+    }
+
+    /// <summary>Set once the kernel has refused passthrough for a reason that holds for every file (no privilege, no support).</summary>
+    private volatile bool _passthroughRefused;
+    private int _passthroughReported;
+
+    /// <summary>
+    /// The backing id to answer an open with (&gt; 0), 0 for an ordinary open, or -1 when the
+    /// inode uses passthrough but this blob could not be registered (the kernel would refuse an
+    /// ordinary open of it while passthrough opens exist, so the open fails instead).
+    /// </summary>
+    private int PassthroughFor(InodeRecord record, OpenBlob blob)
+    {
+        if (_options.BackingFiles is not { } backingFiles)
+            return 0;
+        if (Interlocked.Exchange(ref _passthroughReported, 1) == 0)
+            LogPassthrough(backingFiles.Enabled ? "on (local blobs are read by the kernel)" : "off (the kernel did not offer it)");
+        int mode = record.Passthrough;
+        if (mode == InodeRecord.PassthroughOff)
+            return 0;
+        if (mode == InodeRecord.PassthroughUndecided && (_passthroughRefused || !backingFiles.Enabled || blob.LocalFile is null))
+            return record.DecidePassthrough(InodeRecord.PassthroughOff) == InodeRecord.PassthroughOff ? 0 : -1;
+
+        int backingId = blob.BackingId(backingFiles);
+        if (backingId > 0)
+            return record.DecidePassthrough(InodeRecord.PassthroughOn) == InodeRecord.PassthroughOn ? backingId : 0;
+
+        int errno = -backingId;
+        // EPERM: no CAP_SYS_ADMIN; ENOTTY, EOPNOTSUPP, EINVAL: a kernel without (usable) passthrough;
+        // ELOOP: the store's filesystem is itself stacked too deep (overlayfs, another FUSE mount).
+        bool everyFile = errno is 1 or 25 or 95 or 22 or 40;
+        if (everyFile)
+            _passthroughRefused = true;
+        if (mode == InodeRecord.PassthroughUndecided)
+            LogPassthroughRefused(record.Digest.ToString(), errno, everyFile ? "passthrough is off for this mount" : "this file is served without it");
+        return record.DecidePassthrough(InodeRecord.PassthroughOff) == InodeRecord.PassthroughOff ? 0 : -1;
     }
 
     public unsafe void Read(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo)

@@ -31,4 +31,10 @@ public sealed partial class StoreFilesystem
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "root listing skips PathInfo {Name}: {Reason}")]
     private partial void LogListedPathInfoSkipped(string name, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "kernel passthrough: {State}")]
+    private partial void LogPassthrough(string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "kernel passthrough refused for blob {Digest} (errno {Errno}); {Consequence}")]
+    private partial void LogPassthroughRefused(string digest, int errno, string consequence);
 }

@@ -48,6 +48,14 @@ public sealed class StoreFilesystemOptions
     /// <summary>Prefetches running at once; a store path looked up while all are busy is not prefetched.</summary>
     public int PrefetchConcurrency { get; init; } = 2;
 
+    /// <summary>
+    /// Kernel passthrough for files whose blob is a local file (the embedded store, the
+    /// read-through cache): opens hand the kernel the blob file and reads never reach us. The same
+    /// object goes to <see cref="TvixLowFs.Fuse.FuseMountOptions.BackingFiles"/>. Null: every read
+    /// is answered here (spliced from the blob file when it is local).
+    /// </summary>
+    public TvixLowFs.Fuse.IFuseBackingFiles? BackingFiles { get; init; }
+
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -36,6 +36,12 @@ public sealed class FuseMountOptions
     /// <summary>SIGINT and SIGTERM (and SIGHUP) make <see cref="FuseSession.Run"/> return, instead of ending the process.</summary>
     public bool HandleSignals { get; init; } = true;
 
+    /// <summary>
+    /// Offer kernel passthrough at INIT and register backing files through this object
+    /// (<see cref="FuseBackingFiles"/>); null: no passthrough, libfuse's own device I/O.
+    /// </summary>
+    public FuseBackingFiles? BackingFiles { get; init; }
+
     /// <summary><c>-d</c>: libfuse prints every request to stderr.</summary>
     public bool Debug { get; init; }
 

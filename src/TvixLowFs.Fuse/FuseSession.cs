@@ -76,6 +76,12 @@ public sealed unsafe class FuseSession : IDisposable
             if (LibFuse.SessionMount(session, p) != 0) throw new IOException($"cannot mount FUSE filesystem at {options.MountPoint}");
         }
         mounted = true;
+        if (options.BackingFiles is { } backingFiles)
+        {
+            // Before Run: INIT is the first request the loop reads.
+            backingFiles.Attach(LibFuse.SessionFd(session));
+            FuseDeviceIo.Install(session, GCHandle.ToIntPtr(operationsHandle), backingFiles);
+        }
     }
 
     /// <summary>
@@ -186,6 +192,9 @@ public sealed unsafe class FuseSession : IDisposable
             Exit();
             loopReturned.Wait();
         }
+        // Unmounting closes the device descriptor, and the backing ids with it: no ioctl may
+        // reach that descriptor number afterwards (it may be reused by then).
+        options.BackingFiles?.Detach();
         lock (stateLock)
         {
             if (session != 0)
@@ -196,6 +205,8 @@ public sealed unsafe class FuseSession : IDisposable
                 session = 0;
             }
         }
+        if (options.BackingFiles is not null && operationsHandle.IsAllocated)
+            FuseDeviceIo.Uninstall(GCHandle.ToIntPtr(operationsHandle));
         if (operationsHandle.IsAllocated) operationsHandle.Free();
         arguments.Free();
     }

@@ -16,6 +16,12 @@ public unsafe interface IFuseReplySink
     int Buf(FuseRequest request, ReadOnlySpan<byte> data);
     int Data(FuseRequest request, ref FuseBufVec buffers, FuseBufCopyFlags flags);
     int Open(FuseRequest request, in FuseFileInfo fileInfo);
+    /// <summary>
+    /// Answers open with FOPEN_PASSTHROUGH and <paramref name="backingId"/> (from
+    /// <see cref="IFuseBackingFiles.Open"/>): the kernel reads the backing file itself. Every open
+    /// of one inode must use the same backing file while any of them is open.
+    /// </summary>
+    int OpenPassthrough(FuseRequest request, in FuseFileInfo fileInfo, int backingId);
     /// <summary><paramref name="target"/> must be NUL-terminated (the terminator included in the span).</summary>
     int ReadLink(FuseRequest request, ReadOnlySpan<byte> target);
     int StatFs(FuseRequest request, in StatVfs stat);

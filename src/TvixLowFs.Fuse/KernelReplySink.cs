@@ -57,6 +57,24 @@ public sealed unsafe class KernelReplySink : IFuseReplySink
         fixed (FuseFileInfo* f = &fileInfo) return LibFuse.ReplyOpen(Answer(request), f);
     }
 
+    /// <summary>
+    /// fuse_reply_open cannot carry a backing id (libfuse 3.14 predates passthrough), so the
+    /// fuse_open_out is built here and sent as the reply's payload with fuse_reply_iov.
+    /// </summary>
+    public int OpenPassthrough(FuseRequest request, in FuseFileInfo fileInfo, int backingId)
+    {
+        var reply = new FuseOpenOut
+        {
+            Fh = fileInfo.Fh,
+            // The kernel refuses a passthrough open with any flag outside FOPEN_PASSTHROUGH_MASK
+            // (KEEP_CACHE among them: the page cache used is the backing file's own).
+            OpenFlags = FuseKernel.OpenPassthrough | (fileInfo.Noflush ? FuseKernel.OpenNoFlush : 0),
+            BackingId = backingId,
+        };
+        var vector = new IoVec { Base = &reply, Length = (nuint)sizeof(FuseOpenOut) };
+        return LibFuse.ReplyIov(Answer(request), &vector, 1);
+    }
+
     public int ReadLink(FuseRequest request, ReadOnlySpan<byte> target)
     {
         if (target.IsEmpty || target[^1] != 0)

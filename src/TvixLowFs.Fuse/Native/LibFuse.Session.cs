@@ -39,4 +39,11 @@ internal static unsafe partial class LibFuse
     /// <summary><c>int fuse_session_fd(struct fuse_session *se)</c>: the /dev/fuse descriptor.</summary>
     [LibraryImport(Library, EntryPoint = "fuse_session_fd")]
     internal static partial int SessionFd(nint session);
+
+    /// <summary>
+    /// <c>int fuse_session_custom_io(struct fuse_session *se, const struct fuse_custom_io *io, int fd)</c>
+    /// (FUSE_3.14): libfuse copies <paramref name="io"/> and does its device reads and writes through it.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "fuse_session_custom_io")]
+    internal static partial int SessionCustomIo(nint session, FuseCustomIo* io, int fd);
 }

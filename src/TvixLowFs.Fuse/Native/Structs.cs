@@ -187,6 +187,16 @@ public unsafe struct IoVec
     public nuint Length;
 }
 
+/// <summary><c>struct fuse_custom_io</c> (3.14): the device reads, writes and splices libfuse makes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct FuseCustomIo
+{
+    public delegate* unmanaged<int, IoVec*, int, nint, nint> Writev;
+    public delegate* unmanaged<int, void*, nuint, nint, nint> Read;
+    public delegate* unmanaged<int, long*, int, long*, nuint, uint, nint, nint> SpliceReceive;
+    public delegate* unmanaged<int, long*, int, long*, nuint, uint, nint, nint> SpliceSend;
+}
+
 /// <summary>The <c>FUSE_CAP_*</c> bits of <see cref="FuseConnInfo.Capable"/> / <see cref="FuseConnInfo.Want"/> (3.14).</summary>
 [Flags]
 public enum FuseCapability : uint

@@ -13,6 +13,7 @@ public enum RecordedReply
     Buf,
     Data,
     Open,
+    OpenPassthrough,
     ReadLink,
     StatFs,
     Xattr,
@@ -49,6 +50,7 @@ public sealed class RecordingReplySink : IFuseReplySink
     public Stat LastAttr { get; private set; }
     public double LastAttrTimeout { get; private set; }
     public FuseFileInfo LastFileInfo { get; private set; }
+    public int LastBackingId { get; private set; }
     public StatVfs LastStatFs { get; private set; }
     public FuseBufVec LastBuffers { get; private set; }
     public FuseBufCopyFlags LastCopyFlags { get; private set; }
@@ -109,6 +111,15 @@ public sealed class RecordingReplySink : IFuseReplySink
     {
         LastFileInfo = fileInfo;
         return Record(request, RecordedReply.Open);
+    }
+
+    public int OpenPassthrough(FuseRequest request, in FuseFileInfo fileInfo, int backingId)
+    {
+        if (backingId <= 0)
+            throw new ArgumentOutOfRangeException(nameof(backingId), "a passthrough open needs a registered backing id");
+        LastFileInfo = fileInfo;
+        LastBackingId = backingId;
+        return Record(request, RecordedReply.OpenPassthrough);
     }
 
     public int ReadLink(FuseRequest request, ReadOnlySpan<byte> target)

@@ -12,7 +12,7 @@ internal sealed class RecordingReplySink : IFuseReplySink
 {
     private long _nextRequest = 1000;
 
-    public sealed record Reply(string Kind, int Errno = 0, ulong Ino = 0, byte[]? Data = null, nuint Size = 0, FuseFileInfo FileInfo = default);
+    public sealed record Reply(string Kind, int Errno = 0, ulong Ino = 0, byte[]? Data = null, nuint Size = 0, FuseFileInfo FileInfo = default, int BackingId = 0);
 
     public ConcurrentDictionary<nint, Reply> Replies { get; } = new();
 
@@ -50,6 +50,7 @@ internal sealed class RecordingReplySink : IFuseReplySink
     public int Buf(FuseRequest request, ReadOnlySpan<byte> data) => Record(request, new Reply("buf", Data: data.ToArray()));
     public int Data(FuseRequest request, ref FuseBufVec buffers, FuseBufCopyFlags flags) => Record(request, new Reply("data", Size: buffers.Buf.Size));
     public int Open(FuseRequest request, in FuseFileInfo fileInfo) => Record(request, new Reply("open", FileInfo: fileInfo));
+    public int OpenPassthrough(FuseRequest request, in FuseFileInfo fileInfo, int backingId) => Record(request, new Reply("open-passthrough", FileInfo: fileInfo, BackingId: backingId));
     public int ReadLink(FuseRequest request, ReadOnlySpan<byte> target) => Record(request, new Reply("readlink", Data: target.ToArray()));
     public int StatFs(FuseRequest request, in StatVfs stat) => Record(request, new Reply("statfs"));
     public int Xattr(FuseRequest request, nuint size) => Record(request, new Reply("xattr", Size: size));
@@ -69,6 +70,7 @@ internal sealed class CountingReplySink : IFuseReplySink
     public int Buf(FuseRequest request, ReadOnlySpan<byte> data) { Count++; LastErrno = data.IsEmpty ? -1 : 0; return 0; }
     public int Data(FuseRequest request, ref FuseBufVec buffers, FuseBufCopyFlags flags) { Count++; LastErrno = 0; return 0; }
     public int Open(FuseRequest request, in FuseFileInfo fileInfo) { Count++; LastErrno = 0; return 0; }
+    public int OpenPassthrough(FuseRequest request, in FuseFileInfo fileInfo, int backingId) { Count++; LastErrno = 0; return 0; }
     public int ReadLink(FuseRequest request, ReadOnlySpan<byte> target) { Count++; LastErrno = 0; return 0; }
     public int StatFs(FuseRequest request, in StatVfs stat) { Count++; LastErrno = 0; return 0; }
     public int Xattr(FuseRequest request, nuint size) { Count++; LastErrno = 0; return 0; }
