@@ -9,6 +9,7 @@
  */
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,6 +137,32 @@ int main(void)
 	FIELD(iovec, iov_base);
 	FIELD(iovec, iov_len);
 
+	SIZE(fuse_custom_io);
+	FIELD(fuse_custom_io, writev);
+	FIELD(fuse_custom_io, read);
+	FIELD(fuse_custom_io, splice_receive);
+	FIELD(fuse_custom_io, splice_send);
+
+	/* FUSE wire structs (kernel uapi): what the passthrough device I/O reads and writes. */
+	SIZE(fuse_in_header);
+	FIELD(fuse_in_header, len);
+	FIELD(fuse_in_header, opcode);
+	FIELD(fuse_in_header, unique);
+	SIZE(fuse_out_header);
+	FIELD(fuse_out_header, len);
+	FIELD(fuse_out_header, error);
+	FIELD(fuse_out_header, unique);
+	FIELD(fuse_init_in, flags);
+	FIELD(fuse_init_in, flags2);
+	SIZE(fuse_init_out);
+	FIELD(fuse_init_out, flags);
+	FIELD(fuse_init_out, flags2);
+	FIELD(fuse_init_out, unused[0]); /* max_stack_depth since 6.9 */
+	SIZE(fuse_open_out);
+	FIELD(fuse_open_out, fh);
+	FIELD(fuse_open_out, open_flags);
+	FIELD(fuse_open_out, padding); /* backing_id since 6.9 */
+
 	SIZE(fuse_lowlevel_ops);
 	FIELD(fuse_lowlevel_ops, init);
 	FIELD(fuse_lowlevel_ops, destroy);
@@ -214,5 +241,8 @@ int main(void)
 	CONST(FUSE_BUF_FORCE_SPLICE);
 	CONST(FUSE_BUF_SPLICE_MOVE);
 	CONST(FUSE_BUF_SPLICE_NONBLOCK);
+	CONST(FUSE_INIT);
+	CONST(FUSE_INIT_EXT);
+	CONST(FOPEN_NOFLUSH);
 	return 0;
 }

@@ -39,48 +39,57 @@ public sealed partial class StoreFilesystem
         opened.Fh = 0; // reads find the blob through the inode
         opened.KeepCache = true; // immutable: the page cache stays valid across opens
         opened.Noflush = true; // nothing to flush on close
-        if (record.Blob is { } blob)
-        {
-            record.AddOpenFile(1);
-            ReplyOpen(request, record, blob, in opened);
+        if (record.Blob is { } blob && TryReplyOpen(request, record, blob, in opened))
             return;
-        }
         Track(OpenAfterFetchAsync(request, record, opened));
     }
 
     private async Task OpenAfterFetchAsync(FuseRequest request, InodeRecord record, FuseFileInfo opened)
     {
-        OpenBlob blob;
-        try
+        for (int attempt = 0; attempt < 5; attempt++)
         {
-            blob = await EnsureBlobAsync(record).ConfigureAwait(false);
+            OpenBlob blob;
+            try
+            {
+                blob = await EnsureBlobAsync(record).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                _reply.Err(request, Errno.EIO);
+                return;
+            }
+            if (TryReplyOpen(request, record, blob, in opened))
+                return;
+            // Its last file was released and the blob dropped in between: open it again.
         }
-        catch (Exception)
-        {
-            _reply.Err(request, Errno.EIO);
-            return;
-        }
-        record.AddOpenFile(1);
-        ReplyOpen(request, record, blob, in opened);
+        _reply.Err(request, Errno.EIO);
     }
 
-    /// <summary>Answers an open already counted in the record: with the blob file as passthrough backing file when the inode uses passthrough.</summary>
-    private void ReplyOpen(FuseRequest request, InodeRecord record, OpenBlob blob, in FuseFileInfo opened)
+    /// <summary>
+    /// Counts the open and answers it, unless <paramref name="blob"/> is no longer the record's
+    /// (dropped by a racing last release): false, and nothing is answered. Opens and releases of
+    /// one inode take the record's lock, so a blob (and its backing id) is only dropped when no
+    /// open file of the inode is left in the kernel either: every passthrough open of an inode
+    /// must name the backing file its other open files use.
+    /// </summary>
+    private bool TryReplyOpen(FuseRequest request, InodeRecord record, OpenBlob blob, in FuseFileInfo opened)
     {
-        int backingId = PassthroughFor(record, blob);
+        int backingId;
+        lock (record)
+        {
+            if (!ReferenceEquals(record.Blob, blob))
+                return false;
+            backingId = PassthroughFor(record, blob);
+            if (backingId >= 0)
+                record.AddOpenFile(1);
+        }
         if (backingId > 0)
-        {
             _reply.OpenPassthrough(request, in opened, backingId);
-        }
         else if (backingId == 0)
-        {
             _reply.Open(request, in opened);
-        }
         else
-        {
-            record.AddOpenFile(-1);
             _reply.Err(request, Errno.EIO);
-        }
+        return true;
     }
 
     /// <summary>Set once the kernel has refused passthrough for a reason that holds for every file (no privilege, no support).</summary>
@@ -295,19 +304,28 @@ public sealed partial class StoreFilesystem
 
     public unsafe void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
-        if (_inodes.Get(inode) is { Kind: InodeKind.File } record && record.AddOpenFile(-1) <= 0)
+        if (_inodes.Get(inode) is { Kind: InodeKind.File } record)
         {
-            if (record.Lookups == 0)
+            bool forgotten = false;
+            lock (record)
             {
-                // The kernel's forget overtook this release: the record can go now.
-                DropBlob(record);
+                if (record.AddOpenFile(-1) <= 0)
+                {
+                    if (record.Lookups == 0)
+                    {
+                        // The kernel's forget overtook this release: the record can go now.
+                        DropBlob(record);
+                        forgotten = true;
+                    }
+                    else if (Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget() && record.Blob is { LocalFile: not null })
+                    {
+                        // Reads hold a reference on the descriptor, and a read after this reopens the blob.
+                        DropBlob(record);
+                    }
+                }
+            }
+            if (forgotten)
                 QueueForgotten(record);
-            }
-            else if (Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget() && record.Blob is { LocalFile: not null })
-            {
-                // Reads hold a reference on the descriptor, and a read after this reopens the blob.
-                DropBlob(record);
-            }
         }
         _reply.Err(request, 0);
     }

@@ -152,7 +152,8 @@ public sealed partial class StoreFilesystem : IFuseOperations
         // when it falls out of that queue.
         if (record.Forget(count) <= 0)
         {
-            DropBlob(record);
+            lock (record) // against an open of the same record (see TryReplyOpen)
+                DropBlob(record);
             QueueForgotten(record);
         }
     }

@@ -5,63 +5,137 @@ using TvixLowFs.Fuse.Native;
 namespace TvixLowFs.Fuse;
 
 /// <summary>
-/// The /dev/fuse reads, writes and splices of a session that offers passthrough, installed with
-/// fuse_session_custom_io on the session's own descriptor. Each is the plain syscall, except that
-/// the reply to INIT gains FUSE_PASSTHROUGH when the kernel offered it: libfuse 3.14 predates
+/// The /dev/fuse reads and writes of a session that offers passthrough, installed with
+/// fuse_session_custom_io on the session's own descriptor. Each is the plain syscall, except that:
+/// <list type="bullet">
+/// <item>the reply to INIT gains FUSE_PASSTHROUGH when the kernel offered it: libfuse 3.14 predates
 /// passthrough (kernel 6.9) and has no way to ask for it. libfuse reads a request and answers it
 /// on the same thread, so the INIT seen by <see cref="Read"/> is remembered per thread until its
-/// reply passes through <see cref="Writev"/>. The splice callbacks are given so libfuse keeps
-/// splicing (it turns splice off for custom I/O without them).
+/// reply passes through <see cref="Writev"/>;</item>
+/// <item>an idle worker waits in poll(2) on the (non-blocking) device and the session's exit
+/// event, with thread cancellation off. libfuse stops its workers with pthread_cancel, which must
+/// not unwind through these managed frames; instead <see cref="DeviceSession.SignalExit"/> wakes
+/// every waiting worker and each returns to libfuse, which sees the session has exited.</item>
+/// </list>
+/// splice_receive stays unset (libfuse then never splices requests in, which a read-only
+/// filesystem does not want anyway); splice_send is the plain syscall, so replies still splice.
 /// </summary>
 internal static unsafe class FuseDeviceIo
 {
-    // By libfuse's userdata pointer; consulted only when an INIT arrives.
-    private static readonly ConcurrentDictionary<nint, FuseBackingFiles> Sessions = new();
+    /// <summary>A session's device state, by libfuse's userdata pointer (looked up at INIT and before a worker waits).</summary>
+    private static readonly ConcurrentDictionary<nint, DeviceSession> Sessions = new();
 
     [ThreadStatic] private static FuseBackingFiles? t_initSession;
     [ThreadStatic] private static ulong t_initUnique;
 
-    public static void Install(nint session, nint userData, FuseBackingFiles backingFiles)
+    /// <summary>One session's device: its backing files and the event that wakes its idle workers at exit.</summary>
+    internal sealed class DeviceSession(FuseBackingFiles backingFiles, int exitEvent)
     {
+        public FuseBackingFiles BackingFiles { get; } = backingFiles;
+        public int ExitEvent { get; } = exitEvent;
+        public volatile bool Exiting;
+
+        /// <summary>Wakes every worker waiting for a request; the event stays readable, so later waits return at once.</summary>
+        public void SignalExit()
+        {
+            Exiting = true;
+            ulong one = 1;
+            LibcDevice.Write(ExitEvent, &one, sizeof(ulong));
+        }
+    }
+
+    public static DeviceSession Install(nint session, nint userData, FuseBackingFiles backingFiles)
+    {
+        int fd = LibFuse.SessionFd(session);
+        int flags = LibcDevice.Fcntl(fd, LibcDevice.F_GETFL, 0);
+        if (flags < 0 || LibcDevice.Fcntl(fd, LibcDevice.F_SETFL, flags | LibcDevice.O_NONBLOCK) < 0)
+            throw new IOException($"cannot make /dev/fuse non-blocking (errno {Marshal.GetLastPInvokeError()})");
+        int exitEvent = LibcDevice.EventFd(0, LibcDevice.EFD_CLOEXEC);
+        if (exitEvent < 0)
+            throw new IOException($"eventfd failed (errno {Marshal.GetLastPInvokeError()})");
+        var device = new DeviceSession(backingFiles, exitEvent);
+        Sessions[userData] = device;
         var io = new FuseCustomIo
         {
             Writev = &Writev,
             Read = &Read,
-            SpliceReceive = &SpliceReceive,
             SpliceSend = &SpliceSend,
         };
-        Sessions[userData] = backingFiles;
-        int result = LibFuse.SessionCustomIo(session, &io, LibFuse.SessionFd(session));
+        int result = LibFuse.SessionCustomIo(session, &io, fd);
         if (result != 0)
         {
-            Sessions.TryRemove(userData, out _);
+            Uninstall(userData);
             throw new IOException($"fuse_session_custom_io failed ({result})");
         }
+        return device;
     }
 
-    public static void Uninstall(nint userData) => Sessions.TryRemove(userData, out _);
+    /// <summary>After the loop has returned: no worker waits on the exit event any more.</summary>
+    public static void Uninstall(nint userData)
+    {
+        if (Sessions.TryRemove(userData, out DeviceSession? device))
+            LibcDevice.Close(device.ExitEvent);
+    }
 
     [UnmanagedCallersOnly]
     private static nint Read(int fd, void* buffer, nuint length, nint userData)
     {
-        nint read = LibcDevice.Read(fd, buffer, length);
-        if (read < 0)
-            return FailedWithErrno();
-        if (read >= sizeof(FuseInHeader) + sizeof(FuseInitIn) && ((FuseInHeader*)buffer)->Opcode == FuseKernel.OpcodeInit)
-            NoteInit((FuseInHeader*)buffer, userData);
-        return read;
+        int cancelState;
+        LibcDevice.PthreadSetCancelState(LibcDevice.PTHREAD_CANCEL_DISABLE, &cancelState);
+        try
+        {
+            while (true)
+            {
+                nint read = LibcDevice.Read(fd, buffer, length);
+                if (read >= 0)
+                {
+                    if (read >= sizeof(FuseInHeader) + sizeof(FuseInitIn) && ((FuseInHeader*)buffer)->Opcode == FuseKernel.OpcodeInit)
+                        NoteInit((FuseInHeader*)buffer, userData);
+                    return read;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != LibcDevice.EAGAIN)
+                    return FailedWith(errno);
+                if (!WaitForRequest(fd, userData))
+                    return FailedWith(LibcDevice.EINTR); // exiting: libfuse checks fuse_session_exited first
+            }
+        }
+        finally
+        {
+            int ignored;
+            LibcDevice.PthreadSetCancelState(cancelState, &ignored);
+        }
+    }
+
+    /// <summary>Waits until the device has a request (true) or the session exits (false).</summary>
+    private static bool WaitForRequest(int fd, nint userData)
+    {
+        if (!Sessions.TryGetValue(userData, out DeviceSession? device))
+            return false;
+        PollFd* waits = stackalloc PollFd[2];
+        waits[0] = new PollFd { Fd = fd, Events = LibcDevice.POLLIN };
+        waits[1] = new PollFd { Fd = device.ExitEvent, Events = LibcDevice.POLLIN };
+        while (!device.Exiting)
+        {
+            int ready = LibcDevice.Poll(waits, 2, -1);
+            if (ready < 0 && Marshal.GetLastPInvokeError() == LibcDevice.EINTR)
+                continue;
+            // Readable, or an error/hangup on the device (unmounted): the next read reports it.
+            return ready > 0 && waits[1].ReturnedEvents == 0 || ready < 0;
+        }
+        return false;
     }
 
     private static void NoteInit(FuseInHeader* header, nint userData)
     {
-        if (!Sessions.TryGetValue(userData, out FuseBackingFiles? backingFiles))
+        if (!Sessions.TryGetValue(userData, out DeviceSession? device))
             return;
         var offer = (FuseInitIn*)(header + 1);
         bool offered = (offer->Flags & FuseKernel.InitExt) != 0 && (offer->Flags2 & FuseKernel.Flags2Passthrough) != 0;
-        backingFiles.KernelOffered = offered;
+        device.BackingFiles.KernelOffered = offered;
         if (!offered)
             return;
-        t_initSession = backingFiles;
+        t_initSession = device.BackingFiles;
         t_initUnique = header->Unique;
     }
 
@@ -76,7 +150,7 @@ internal static unsafe class FuseDeviceIo
                 return WriteInitWithPassthrough(fd, vectors, backingFiles);
         }
         nint written = LibcDevice.Writev(fd, vectors, count);
-        return written < 0 ? FailedWithErrno() : written;
+        return written < 0 ? FailedWith(Marshal.GetLastPInvokeError()) : written;
     }
 
     private static nint WriteInitWithPassthrough(int fd, IoVec* vectors, FuseBackingFiles backingFiles)
@@ -90,29 +164,22 @@ internal static unsafe class FuseDeviceIo
         patched[1] = new IoVec { Base = &reply, Length = (nuint)sizeof(FuseInitOut) };
         nint written = LibcDevice.Writev(fd, patched, 2);
         if (written < 0)
-            return FailedWithErrno();
+            return FailedWith(Marshal.GetLastPInvokeError());
         backingFiles.Enabled = true;
         return written;
-    }
-
-    [UnmanagedCallersOnly]
-    private static nint SpliceReceive(int fdIn, long* offsetIn, int fdOut, long* offsetOut, nuint length, uint flags, nint userData)
-    {
-        nint spliced = LibcDevice.Splice(fdIn, offsetIn, fdOut, offsetOut, length, flags);
-        return spliced < 0 ? FailedWithErrno() : spliced;
     }
 
     [UnmanagedCallersOnly]
     private static nint SpliceSend(int fdIn, long* offsetIn, int fdOut, long* offsetOut, nuint length, uint flags, nint userData)
     {
         nint spliced = LibcDevice.Splice(fdIn, offsetIn, fdOut, offsetOut, length, flags);
-        return spliced < 0 ? FailedWithErrno() : spliced;
+        return spliced < 0 ? FailedWith(Marshal.GetLastPInvokeError()) : spliced;
     }
 
-    /// <summary>libfuse reads errno right after the call (ENODEV at unmount, EINTR, ENOENT): put it back last.</summary>
-    private static nint FailedWithErrno()
+    /// <summary>libfuse reads errno right after the call (ENODEV at unmount, EINTR, ENOENT): set it last.</summary>
+    private static nint FailedWith(int errno)
     {
-        Marshal.SetLastSystemError(Marshal.GetLastPInvokeError());
+        Marshal.SetLastSystemError(errno);
         return -1;
     }
 }

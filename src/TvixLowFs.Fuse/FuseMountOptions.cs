@@ -30,7 +30,7 @@ public sealed class FuseMountOptions
     /// <summary>Upper bound of libfuse worker threads (fuse_loop_cfg_set_max_threads).</summary>
     public int MaxThreads { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>One /dev/fuse clone per worker (fuse_loop_cfg_set_clone_fd).</summary>
+    /// <summary>One /dev/fuse clone per worker (fuse_loop_cfg_set_clone_fd); not with <see cref="BackingFiles"/>.</summary>
     public bool CloneFd { get; init; }
 
     /// <summary>SIGINT and SIGTERM (and SIGHUP) make <see cref="FuseSession.Run"/> return, instead of ending the process.</summary>

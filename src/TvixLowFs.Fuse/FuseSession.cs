@@ -23,6 +23,7 @@ public sealed unsafe class FuseSession : IDisposable
     private bool running;
     private bool wakeStarted;
     private bool disposed;
+    private FuseDeviceIo.DeviceSession? device;
 
     private FuseSession(FuseMountOptions options) => this.options = options;
 
@@ -80,7 +81,7 @@ public sealed unsafe class FuseSession : IDisposable
         {
             // Before Run: INIT is the first request the loop reads.
             backingFiles.Attach(LibFuse.SessionFd(session));
-            FuseDeviceIo.Install(session, GCHandle.ToIntPtr(operationsHandle), backingFiles);
+            device = FuseDeviceIo.Install(session, GCHandle.ToIntPtr(operationsHandle), backingFiles);
         }
     }
 
@@ -122,7 +123,8 @@ public sealed unsafe class FuseSession : IDisposable
             LibFuse.LoopConfigSetMaxThreads(loopConfig, (uint)options.MaxThreads);
             // Keep idle workers instead of tearing them down and re-attaching new ones to the runtime.
             LibFuse.LoopConfigSetIdleThreads(loopConfig, (uint)options.MaxThreads);
-            LibFuse.LoopConfigSetCloneFd(loopConfig, options.CloneFd ? 1u : 0u);
+            // Clone descriptors would be blocking ones our device I/O cannot wake at exit.
+            LibFuse.LoopConfigSetCloneFd(loopConfig, options.CloneFd && device is null ? 1u : 0u);
             return LibFuse.SessionLoopMultiThreaded(session, loopConfig);
         }
         finally
@@ -150,6 +152,12 @@ public sealed unsafe class FuseSession : IDisposable
         {
             if (session == 0) return;
             LibFuse.SessionExit(session);
+            if (device is not null)
+            {
+                // Our own device I/O: waiting workers wake on the exit event, no request needed.
+                device.SignalExit();
+                return;
+            }
             if (!running || wakeStarted) return;
             wakeStarted = true;
         }

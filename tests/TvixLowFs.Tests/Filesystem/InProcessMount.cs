@@ -18,6 +18,7 @@ internal sealed class InProcessMount : IDisposable
 
     public InProcessMount(StoreServices store, StoreFilesystemOptions options, int threads = 8)
     {
+        BackingFiles = options.BackingFiles as FuseBackingFiles;
         if (!File.Exists("/dev/fuse"))
             throw new InvalidOperationException("/dev/fuse is missing: the mount tests need FUSE");
         MountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-mnt-" + Guid.NewGuid().ToString("N"));
@@ -31,12 +32,16 @@ internal sealed class InProcessMount : IDisposable
             MaxThreads = threads,
             HandleSignals = false,
             DefaultPermissions = false,
+            BackingFiles = BackingFiles,
         });
         _loop = new Thread(() => _session.Run()) { IsBackground = true, Name = "fuse-loop " + MountPoint };
         _loop.Start();
     }
 
     public string MountPoint { get; }
+
+    /// <summary>The session's backing files when the options asked for passthrough (a <see cref="FuseBackingFiles"/>).</summary>
+    public FuseBackingFiles? BackingFiles { get; }
 
     public StoreFilesystem Filesystem { get; }
 

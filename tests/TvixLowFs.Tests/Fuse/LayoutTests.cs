@@ -102,6 +102,26 @@ public sealed unsafe class LayoutTests
 
         ["iovec.iov_base"] = F<IoVec>(nameof(IoVec.Base), 8),
         ["iovec.iov_len"] = F<IoVec>(nameof(IoVec.Length), 8),
+
+        ["fuse_custom_io.writev"] = F<FuseCustomIo>(nameof(FuseCustomIo.Writev), 8),
+        ["fuse_custom_io.read"] = F<FuseCustomIo>(nameof(FuseCustomIo.Read), 8),
+        ["fuse_custom_io.splice_receive"] = F<FuseCustomIo>(nameof(FuseCustomIo.SpliceReceive), 8),
+        ["fuse_custom_io.splice_send"] = F<FuseCustomIo>(nameof(FuseCustomIo.SpliceSend), 8),
+
+        ["fuse_in_header.len"] = F<FuseInHeader>(nameof(FuseInHeader.Length), 4),
+        ["fuse_in_header.opcode"] = F<FuseInHeader>(nameof(FuseInHeader.Opcode), 4),
+        ["fuse_in_header.unique"] = F<FuseInHeader>(nameof(FuseInHeader.Unique), 8),
+        ["fuse_out_header.len"] = F<FuseOutHeader>(nameof(FuseOutHeader.Length), 4),
+        ["fuse_out_header.error"] = F<FuseOutHeader>(nameof(FuseOutHeader.Error), 4),
+        ["fuse_out_header.unique"] = F<FuseOutHeader>(nameof(FuseOutHeader.Unique), 8),
+        ["fuse_init_in.flags"] = F<FuseInitIn>(nameof(FuseInitIn.Flags), 4),
+        ["fuse_init_in.flags2"] = F<FuseInitIn>(nameof(FuseInitIn.Flags2), 4),
+        ["fuse_init_out.flags"] = F<FuseInitOut>(nameof(FuseInitOut.Flags), 4),
+        ["fuse_init_out.flags2"] = F<FuseInitOut>(nameof(FuseInitOut.Flags2), 4),
+        ["fuse_init_out.unused[0]"] = F<FuseInitOut>(nameof(FuseInitOut.MaxStackDepth), 4),
+        ["fuse_open_out.fh"] = F<FuseOpenOut>(nameof(FuseOpenOut.Fh), 8),
+        ["fuse_open_out.open_flags"] = F<FuseOpenOut>(nameof(FuseOpenOut.OpenFlags), 4),
+        ["fuse_open_out.padding"] = F<FuseOpenOut>(nameof(FuseOpenOut.BackingId), 4),
     };
 
     private static readonly Dictionary<string, int> Sizes = new()
@@ -118,6 +138,11 @@ public sealed unsafe class LayoutTests
         ["fuse_forget_data"] = Unsafe.SizeOf<FuseForgetData>(),
         ["fuse_args"] = Unsafe.SizeOf<FuseArgs>(),
         ["iovec"] = Unsafe.SizeOf<IoVec>(),
+        ["fuse_custom_io"] = Unsafe.SizeOf<FuseCustomIo>(),
+        ["fuse_in_header"] = Unsafe.SizeOf<FuseInHeader>(),
+        ["fuse_out_header"] = Unsafe.SizeOf<FuseOutHeader>(),
+        ["fuse_init_out"] = Unsafe.SizeOf<FuseInitOut>(),
+        ["fuse_open_out"] = Unsafe.SizeOf<FuseOpenOut>(),
         ["fuse_lowlevel_ops"] = Unsafe.SizeOf<FuseLowLevelOps>(),
     };
 
@@ -168,6 +193,9 @@ public sealed unsafe class LayoutTests
         ["FUSE_BUF_FORCE_SPLICE"] = (long)FuseBufCopyFlags.ForceSplice,
         ["FUSE_BUF_SPLICE_MOVE"] = (long)FuseBufCopyFlags.SpliceMove,
         ["FUSE_BUF_SPLICE_NONBLOCK"] = (long)FuseBufCopyFlags.SpliceNonblock,
+        ["FUSE_INIT"] = FuseKernel.OpcodeInit,
+        ["FUSE_INIT_EXT"] = FuseKernel.InitExt,
+        ["FOPEN_NOFLUSH"] = FuseKernel.OpenNoFlush,
     };
 
     /// <summary>The managed byte offset of each fuse_lowlevel_ops member, by C name.</summary>
