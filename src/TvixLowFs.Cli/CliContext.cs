@@ -52,6 +52,17 @@ public sealed class CliContext
         return Remote.WithCache(OpenStore(parseResult), parseResult, Environment, blobs, directories);
     }
 
+    /// <summary>
+    /// Whether the blob and directory services answer from this machine's memory or disk
+    /// (memory://, local://), so a miss may be answered on the FUSE thread itself.
+    /// </summary>
+    public bool StoreIsOnThisMachine(ParseResult parseResult)
+    {
+        (StoreAddress blobs, StoreAddress directories, _) = Options.ResolveAddresses(parseResult, Environment);
+        return blobs.Kind is StoreAddressKind.Local or StoreAddressKind.Memory
+            && directories.Kind is StoreAddressKind.Local or StoreAddressKind.Memory;
+    }
+
     /// <summary>Loggers writing one line per message to stderr at the <c>--log-level</c> chosen.</summary>
     public ILoggerFactory CreateLoggerFactory(ParseResult parseResult) =>
         new StderrLoggerFactory(Error, Options.LogLevelOf(parseResult));

@@ -30,9 +30,15 @@ public static class MountCommand
         {
             Description = "Serve every read through tvixlowfs instead of letting the kernel read local blob files directly (FUSE passthrough, Linux 6.9+, root; used when available).",
         };
+        var treeReadahead = new Option<int>("--tree-readahead")
+        {
+            Description = "When a file in a directory is first opened, open and read ahead the files after it (that directory's, then its subdirectories'), N at once, in the background (0: off).",
+            DefaultValueFactory = _ => new StoreFilesystemOptions().ReadaheadConcurrency,
+            HelpName = "N",
+        };
         var command = new Command("mount", "Mount the store read-only at DEST until SIGINT/SIGTERM.")
         {
-            destination, listRoot, threads, showXattr, allowOther, noPassthrough,
+            destination, listRoot, threads, showXattr, allowOther, noPassthrough, treeReadahead,
         };
         command.SetAction(Program.Guarded(context, async (parseResult, cancellationToken) =>
         {
@@ -60,6 +66,8 @@ public static class MountCommand
                 ListRoot = parseResult.GetValue(listRoot),
                 ShowXattr = parseResult.GetValue(showXattr),
                 BackingFiles = backingFiles,
+                AnswerMissesInline = context.StoreIsOnThisMachine(parseResult),
+                ReadaheadConcurrency = Math.Max(parseResult.GetValue(treeReadahead), 0),
             }, loggers.CreateLogger("filesystem"));
             bool others = parseResult.GetValue(allowOther);
             int result;

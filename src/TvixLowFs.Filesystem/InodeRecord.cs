@@ -95,6 +95,15 @@ internal sealed class InodeRecord
     /// <summary>The store paths whose root this is (so retiring it drops their cached PathInfo root entries).</summary>
     public List<KeyValuePair<StorePathHash, RootEntry>>? StorePaths;
 
+    /// <summary>
+    /// Files: the inode number of a directory listing this file (the first one whose entries were
+    /// built; content-addressed files may sit in several), for tree readahead; 0 when unknown.
+    /// </summary>
+    public ulong ParentInode;
+
+    /// <summary>Directories: 1 once a tree readahead walk has taken this directory's files.</summary>
+    public int ReadaheadTaken;
+
     // --- directories: entries, fetched once on first use ---
     private DirectoryContents? _contents;
     private Task<DirectoryContents>? _contentsFetch;

@@ -45,5 +45,30 @@ internal static unsafe partial class Interop
             return Umount2Native(p, MNT_DETACH) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
+    private const int POSIX_FADV_WILLNEED = 3;
+
+    [LibraryImport(Libc, EntryPoint = "posix_fadvise")]
+    private static partial int PosixFadviseNative(int fd, long offset, long length, int advice);
+
+    /// <summary>Starts reading the whole file into the page cache without waiting for it; 0 or the error number.</summary>
+    public static int StartReadingIntoPageCache(Microsoft.Win32.SafeHandles.SafeFileHandle file)
+    {
+        bool referenced = false;
+        try
+        {
+            file.DangerousAddRef(ref referenced);
+            return PosixFadviseNative((int)file.DangerousGetHandle(), 0, 0, POSIX_FADV_WILLNEED);
+        }
+        catch (ObjectDisposedException)
+        {
+            return 9; // EBADF: dropped meanwhile
+        }
+        finally
+        {
+            if (referenced)
+                file.DangerousRelease();
+        }
+    }
+
     private static byte[] NulTerminated(string path) => System.Text.Encoding.UTF8.GetBytes(path + "\0");
 }

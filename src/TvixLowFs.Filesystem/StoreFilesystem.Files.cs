@@ -39,6 +39,7 @@ public sealed partial class StoreFilesystem
         opened.Fh = 0; // reads find the blob through the inode
         opened.KeepCache = true; // immutable: the page cache stays valid across opens
         opened.Noflush = true; // nothing to flush on close
+        StartTreeReadahead(record);
         if (record.Blob is { } blob && TryReplyOpen(request, record, blob, in opened))
             return;
         Track(OpenAfterFetchAsync(request, record, opened));

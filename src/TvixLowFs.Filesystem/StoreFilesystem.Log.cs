@@ -37,4 +37,7 @@ public sealed partial class StoreFilesystem
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "kernel passthrough refused for blob {Digest} (errno {Errno}); {Consequence}")]
     private partial void LogPassthroughRefused(string digest, int errno, string consequence);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "unmounting: tree readahead opened {Files} files")]
+    private partial void LogReadaheadTotals(long files);
 }

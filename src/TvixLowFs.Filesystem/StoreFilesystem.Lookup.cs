@@ -178,17 +178,21 @@ public sealed partial class StoreFilesystem
 
     /// <summary>
     /// The one way a miss starts a backend fetch: the first caller puts a completion into the slot
-    /// and runs <paramref name="fetch"/> on the thread pool (so no FUSE thread waits on I/O); every
-    /// concurrent miss gets that same task. The fetch completes it and clears or keeps the slot.
+    /// and runs <paramref name="fetch"/> on the thread pool (so no FUSE thread waits on a remote
+    /// store), or at once on this thread with <see cref="StoreFilesystemOptions.AnswerMissesInline"/>;
+    /// every concurrent miss gets that same task. The fetch completes it and clears or keeps the slot.
     /// </summary>
-    private static Task<T> StartSharedFetch<T>(ref Task<T>? slot, Func<TaskCompletionSource<T>, Task> fetch)
+    private Task<T> StartSharedFetch<T>(ref Task<T>? slot, Func<TaskCompletionSource<T>, Task> fetch)
     {
         if (Volatile.Read(ref slot) is { } inFlight)
             return inFlight;
         var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (Interlocked.CompareExchange(ref slot, completion.Task, null) is { } other)
             return other;
-        _ = Task.Run(() => fetch(completion));
+        if (_options.AnswerMissesInline)
+            _ = fetch(completion); // completes before returning for a store on this machine
+        else
+            _ = Task.Run(() => fetch(completion));
         return completion.Task;
     }
 
@@ -223,6 +227,11 @@ public sealed partial class StoreFilesystem
     /// <summary>Publishes a directory's entries, unless the record was retired meanwhile (then they would only be garbage).</summary>
     private void PublishContents(InodeRecord directory, DirectoryContents contents)
     {
+        for (int i = 0; i < contents.Count; i++)
+        {
+            if (contents.Record(i) is { Kind: InodeKind.File, ParentInode: 0 } file)
+                file.ParentInode = directory.Inode;
+        }
         directory.PublishContents(contents);
         if (directory.IsRetired)
             directory.TakeContents();

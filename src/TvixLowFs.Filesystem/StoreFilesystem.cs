@@ -86,6 +86,11 @@ public sealed partial class StoreFilesystem : IFuseOperations
         WaitForPendingRequests(_options.ShutdownGrace);
         _reply.Close();
         WaitForPendingRequests(TimeSpan.FromSeconds(1)); // a reply that passed the check just before Close
+        // Readaheads stop at their next file once cancelled; a fetch in flight ends within its deadline.
+        DateTime giveUp = DateTime.UtcNow + _options.ShutdownGrace;
+        while (PendingReadaheads > 0 && DateTime.UtcNow < giveUp)
+            Thread.Sleep(10);
+        LogReadaheadTotals(FilesReadAhead);
         // No request can use an open blob any more.
         foreach (InodeRecord file in _inodes.Files)
             DropBlob(file);

@@ -56,6 +56,35 @@ public sealed class StoreFilesystemOptions
     /// </summary>
     public TvixLowFs.Fuse.IFuseBackingFiles? BackingFiles { get; init; }
 
+    /// <summary>
+    /// The store answers from this machine (memory://, local://): a miss (a Directory not read
+    /// yet, a blob not opened yet) is fetched on the FUSE thread that needs it, like a kernel
+    /// filesystem reads its disk, instead of handing it to the thread pool and answering from
+    /// there. Never for a remote store: a FUSE thread must not wait on the network.
+    /// </summary>
+    public bool AnswerMissesInline { get; init; }
+
+    /// <summary>
+    /// Tree readahead: the first open of a file in a directory starts opening, in the background,
+    /// the files that come after it in a depth-first walk in listing order (that directory's later
+    /// files, then its subdirectories'), this many at once (0: off), and starts reading each local
+    /// one into the page cache. A program that reads a tree file by file (tar, cp -r, a compiler over
+    /// a source tree) then finds its next files opened and on their way, instead of waiting for one
+    /// small disk or network read after another. A walk that only lists and stats (find, ls -l)
+    /// opens nothing and triggers nothing. Each directory is walked once; a walk that runs out of
+    /// its window leaves the directories it did not finish to trigger their own walk when reached.
+    /// </summary>
+    public int ReadaheadConcurrency { get; init; } = 8;
+
+    /// <summary>Files larger than this are not read ahead (sequential readahead serves them once opened).</summary>
+    public long ReadaheadMaxFileBytes { get; init; } = 1L << 20;
+
+    /// <summary>How many files one tree readahead walk starts at most.</summary>
+    public int ReadaheadWindowFiles { get; init; } = 256;
+
+    /// <summary>How many bytes of files one tree readahead walk starts reading at most.</summary>
+    public long ReadaheadWindowBytes { get; init; } = 32L << 20;
+
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -1,0 +1,151 @@
+namespace TvixLowFs.Filesystem;
+
+// Tree readahead: the first open in a directory starts opening the files a tree walker reads next.
+public sealed partial class StoreFilesystem
+{
+    private SemaphoreSlim? _readaheadSlots;
+
+    private int _pendingReadaheads;
+
+    /// <summary>Tree readahead walks still running (for tests and shutdown).</summary>
+    internal int PendingReadaheads => Volatile.Read(ref _pendingReadaheads);
+
+    private long _filesReadAhead;
+
+    /// <summary>Files tree readahead has opened (and, when local, started reading into the page cache).</summary>
+    internal long FilesReadAhead => Volatile.Read(ref _filesReadAhead);
+
+    /// <summary>
+    /// Called on every open of a file: the first open among a directory's files that no walk has
+    /// taken starts a walk from it. Costs a field read and a table lookup when there is nothing to do.
+    /// </summary>
+    private void StartTreeReadahead(InodeRecord file)
+    {
+        if (_options.ReadaheadConcurrency <= 0 || file.ParentInode == 0 || _shutdown.IsCancellationRequested)
+            return;
+        if (_inodes.Get(file.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } directory
+            || Volatile.Read(ref directory.ReadaheadTaken) != 0
+            || Interlocked.CompareExchange(ref directory.ReadaheadTaken, 1, 0) != 0)
+            return;
+        if (_readaheadSlots is null)
+            Interlocked.CompareExchange(ref _readaheadSlots, new SemaphoreSlim(_options.ReadaheadConcurrency), null);
+        Interlocked.Increment(ref _pendingReadaheads);
+        _ = Task.Run(() => WalkAheadAsync(directory, contents, file));
+    }
+
+    /// <summary>What one walk may still start.</summary>
+    private sealed class ReadaheadWindow(int files, long bytes)
+    {
+        public int Files = files;
+        public long Bytes = bytes;
+        public readonly List<Task> Started = [];
+
+        public bool IsExhausted => Files <= 0 || Bytes <= 0;
+    }
+
+    private async Task WalkAheadAsync(InodeRecord directory, DirectoryContents contents, InodeRecord opened)
+    {
+        var window = new ReadaheadWindow(_options.ReadaheadWindowFiles, _options.ReadaheadWindowBytes);
+        try
+        {
+            await WalkDirectoryAsync(directory, contents, opened, window).ConfigureAwait(false);
+            await Task.WhenAll(window.Started).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Unmounting.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pendingReadaheads);
+        }
+    }
+
+    /// <summary>
+    /// Starts the directory's files after <paramref name="after"/> (all of them when null) and walks
+    /// into its subdirectories in listing order, the order tar and cp -r open them in. The caller
+    /// has taken the directory; if the window runs out before its end the directory is given back,
+    /// so an open in it later starts a walk of its own from there.
+    /// </summary>
+    private async Task WalkDirectoryAsync(InodeRecord directory, DirectoryContents contents, InodeRecord? after, ReadaheadWindow window)
+    {
+        bool started = after is null;
+        for (int i = 0; i < contents.Count; i++)
+        {
+            if (window.IsExhausted || _shutdown.IsCancellationRequested)
+            {
+                Volatile.Write(ref directory.ReadaheadTaken, 0);
+                return;
+            }
+            InodeRecord entry = contents.Record(i);
+            if (!started)
+            {
+                started = ReferenceEquals(entry, after);
+                continue;
+            }
+            if (entry.Kind == InodeKind.File)
+            {
+                if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.Blob is null && !entry.IsRetired)
+                {
+                    window.Files--;
+                    window.Bytes -= entry.Size;
+                    await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                    window.Started.Add(ReadAheadOneAsync(entry));
+                }
+            }
+            else if (entry.Kind == InodeKind.Directory && Volatile.Read(ref entry.ReadaheadTaken) == 0
+                && Interlocked.CompareExchange(ref entry.ReadaheadTaken, 1, 0) == 0)
+            {
+                DirectoryContents? children = await ContentsForReadaheadAsync(entry).ConfigureAwait(false);
+                if (children is null)
+                    Volatile.Write(ref entry.ReadaheadTaken, 0);
+                else
+                    await WalkDirectoryAsync(entry, children, null, window).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<DirectoryContents?> ContentsForReadaheadAsync(InodeRecord directory)
+    {
+        try
+        {
+            DirectoryContents contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            // A stopped prefetch hands its waiters this marker: fetch for real once.
+            if (ReferenceEquals(contents, DirectoryContents.NotPrefetched))
+                contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            return ReferenceEquals(contents, DirectoryContents.NotPrefetched) ? null : contents;
+        }
+        catch (Exception)
+        {
+            // Best effort: a request that needs the directory fetches it and reports a failure.
+            return null;
+        }
+    }
+
+    private async Task ReadAheadOneAsync(InodeRecord file)
+    {
+        try
+        {
+            await Task.Yield(); // off the walk, so several run at once
+            // Through the record's shared slot: an open arriving meanwhile waits for this same fetch.
+            OpenBlob blob = await EnsureBlobAsync(file).ConfigureAwait(false);
+            if (blob.LocalFile is { } local)
+                Interop.StartReadingIntoPageCache(local);
+            Interlocked.Increment(ref _filesReadAhead);
+            lock (file)
+            {
+                // Not opened by now and over the idle budget: like a released file, it keeps no descriptor.
+                if (file.OpenFiles == 0 && Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget())
+                    DropBlob(file);
+            }
+        }
+        catch (Exception)
+        {
+            // Best effort: the open that needs the file fetches it again and reports any failure.
+        }
+        finally
+        {
+            _readaheadSlots!.Release();
+        }
+    }
+}
