@@ -232,6 +232,33 @@ public sealed class MountCommandTests
     }
 
     [Test]
+    public void PassthroughIsOnByDefaultAndNoPassthroughServesTheSameBytes()
+    {
+        string[] files = System.IO.Directory.EnumerateFiles(_source, "*", SearchOption.AllDirectories)
+            .Where(path => !new FileInfo(path).Attributes.HasFlag(FileAttributes.ReparsePoint)).ToArray();
+        Assert.That(files, Is.Not.Empty);
+        foreach (string[] flags in new[] { new[] { "--log-level", "Information" }, new[] { "--no-passthrough", "--log-level", "Information" } })
+        {
+            string mountPoint = NewMountPoint();
+            TvixlowfsProcess mount = StartMount(mountPoint, flags);
+            foreach (string file in files)
+            {
+                string mounted = Path.Combine(mountPoint, _treePath, Path.GetRelativePath(_source, file));
+                Assert.That(File.ReadAllBytes(mounted), Is.EqualTo(File.ReadAllBytes(file)), $"{mounted} with {string.Join(' ', flags)}");
+            }
+            mount.Signal(Libc.SIGTERM);
+            Assert.That(mount.WaitForExit(60), Is.True);
+            Assert.That(mount.ExitCode, Is.Zero, string.Join('\n', mount.ErrorLines));
+            bool reported = mount.ErrorLines.Any(line => line.Contains("kernel passthrough: on"));
+            // On by default wherever the kernel offers it (Linux 6.9+ with CONFIG_FUSE_PASSTHROUGH, as root).
+            if (flags[0] == "--no-passthrough")
+                Assert.That(mount.ErrorLines.Any(line => line.Contains("kernel passthrough")), Is.False, "--no-passthrough does not even offer it");
+            else
+                Assert.That(reported || mount.ErrorLines.Any(line => line.Contains("kernel passthrough: off")), Is.True, string.Join('\n', mount.ErrorLines));
+        }
+    }
+
+    [Test]
     public void AStaleMountIsCleanedBeforeMountingAgain()
     {
         string mountPoint = NewMountPoint();

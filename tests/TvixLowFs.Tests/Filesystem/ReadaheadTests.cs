@@ -1,0 +1,156 @@
+using System.Collections.Concurrent;
+using System.Text;
+using NUnit.Framework;
+using TvixLowFs.Filesystem;
+using TvixLowFs.Fuse;
+using TvixLowFs.Fuse.Native;
+using TvixLowFs.Store;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Tests.Filesystem;
+
+/// <summary>Test double: a blob service that counts the opens of each blob and forwards them.</summary>
+internal sealed class CountingBlobService(IBlobService inner) : IBlobService
+{
+    public ConcurrentDictionary<B3Digest, int> Opens { get; } = new();
+
+    public int TotalOpens => Opens.Values.Sum();
+
+    public ValueTask<long?> StatAsync(B3Digest digest, CancellationToken cancellationToken = default) => inner.StatAsync(digest, cancellationToken);
+
+    public ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        Opens.AddOrUpdate(digest, 1, (_, count) => count + 1);
+        return inner.OpenReadAsync(digest, cancellationToken);
+    }
+
+    public BlobWriter OpenWrite() => inner.OpenWrite();
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>
+/// Tree readahead (the first open in a directory opens the files a tree walker reads next) and
+/// misses answered on the FUSE thread for stores on this machine.
+/// </summary>
+[TestFixture]
+public sealed class ReadaheadTests
+{
+    private string _storeDirectory = null!;
+    private StoreServices _local = null!;
+    private CountingBlobService _blobs = null!;
+    private StoreServices _store = null!;
+    private string _tree = null!;
+
+    [SetUp]
+    public async Task CreateStoreAsync()
+    {
+        _storeDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-readahead-" + Guid.NewGuid().ToString("N"));
+        _local = new StoreOpener().Open(StoreAddress.ForLocalDirectory(_storeDirectory));
+        _blobs = new CountingBlobService(_local.Blobs);
+        _store = new StoreServices(_blobs, _local.Directories, _local.PathInfos);
+        // a0..a4 then sub/ (b0..b2, deeper/c0) then z: the walk from a1 covers a2..a4, sub's files, deeper's, z.
+        _tree = await new TestTreeWriter(_local).AddStorePathAsync("tree", new DirSpec(
+            ("a0", FileSpec.Text("a0\n")), ("a1", FileSpec.Text("a1\n")), ("a2", FileSpec.Text("a2\n")),
+            ("a3", FileSpec.Text("a3\n")), ("a4", FileSpec.Text("a4\n")),
+            ("big", new FileSpec(new byte[3 << 20])),
+            ("sub", new DirSpec(
+                ("b0", FileSpec.Text("b0\n")), ("b1", FileSpec.Text("b1\n")), ("b2", FileSpec.Text("b2\n")),
+                ("deeper", new DirSpec(("c0", FileSpec.Text("c0\n")))))),
+            ("z", FileSpec.Text("z\n"))));
+    }
+
+    [TearDown]
+    public async Task DeleteStoreAsync()
+    {
+        await _local.DisposeAsync();
+        System.IO.Directory.Delete(_storeDirectory, recursive: true);
+    }
+
+    private static void WaitForReadaheads(StoreFilesystem filesystem)
+    {
+        DateTime giveUp = DateTime.UtcNow.AddSeconds(30);
+        while (filesystem.PendingReadaheads > 0 && DateTime.UtcNow < giveUp)
+            Thread.Sleep(5);
+        Assert.That(filesystem.PendingReadaheads, Is.Zero, "readahead finished");
+    }
+
+    [Test]
+    public void TheFirstOpenInADirectoryOpensTheFilesAfterItDepthFirstAndLaterOpensFetchNothing()
+    {
+        using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadMaxFileBytes = 1 << 20 });
+        Assert.That(File.ReadAllText(mount.PathOf(_tree, "a1")), Is.EqualTo("a1\n"));
+        WaitForReadaheads(mount.Filesystem);
+        // a2, a3, a4, sub/b0..b2, sub/deeper/c0, z; not a0 (before a1) and not big (over the size limit).
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8));
+        int opensAfterReadahead = _blobs.TotalOpens;
+        Assert.That(opensAfterReadahead, Is.EqualTo(9), "a1 itself and the 8 read ahead");
+
+        foreach (string path in new[] { "a2", "a3", "a4", "sub/b0", "sub/b1", "sub/b2", "sub/deeper/c0", "z" })
+            Assert.That(File.ReadAllText(mount.PathOf(_tree, path)), Is.EqualTo(Path.GetFileName(path) + "\n"), path);
+        Assert.That(_blobs.TotalOpens, Is.EqualTo(opensAfterReadahead), "every file the walk reached was already open");
+
+        // Each directory is walked once: opening more files starts nothing new.
+        File.ReadAllText(mount.PathOf(_tree, "sub", "b2"));
+        File.ReadAllText(mount.PathOf(_tree, "a0"));
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8));
+    }
+
+    [Test]
+    public void ListingAndStattingATreeReadsNothingAhead()
+    {
+        using var mount = new InProcessMount(_store, new StoreFilesystemOptions());
+        int entries = System.IO.Directory.EnumerateFileSystemEntries(mount.PathOf(_tree), "*", SearchOption.AllDirectories)
+            .Select(path => (File.GetAttributes(path) & FileAttributes.Directory) != 0 ? 0 : new FileInfo(path).Length).Count();
+        Assert.That(entries, Is.EqualTo(13));
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.Zero);
+        Assert.That(_blobs.TotalOpens, Is.Zero, "find/ls -l never open a blob");
+    }
+
+    [Test]
+    public void AWindowThatRunsOutLeavesTheRestToAWalkOfTheirOwn()
+    {
+        using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadWindowFiles = 2 });
+        File.ReadAllText(mount.PathOf(_tree, "a0"));
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(2), "a1, a2");
+        // The tree's directory was given back when the window ran out: reaching a3 starts again from there.
+        File.ReadAllText(mount.PathOf(_tree, "a3"));
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(4), "then a4 and sub/b0");
+    }
+
+    [Test]
+    public void OffMeansNoReadahead()
+    {
+        using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadConcurrency = 0 });
+        File.ReadAllText(mount.PathOf(_tree, "a0"));
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.Zero);
+        Assert.That(_blobs.TotalOpens, Is.EqualTo(1));
+    }
+
+    [Test]
+    public unsafe void WithAStoreOnThisMachineAMissIsAnsweredBeforeTheHandlerReturns()
+    {
+        var sink = new RecordingReplySink();
+        var filesystem = new StoreFilesystem(_store, sink, new StoreFilesystemOptions { AnswerMissesInline = true, PrefetchMaxDirectories = 0, ReadaheadConcurrency = 0 }, new RecordingLogger());
+        FuseRequest root = sink.NewRequest();
+        filesystem.Lookup(root, 1, Encoding.UTF8.GetBytes(_tree));
+        ulong tree = sink.WaitFor(root).Ino;
+
+        // The tree's Directory and a1's blob are both misses here; each reply is in before the call returns.
+        FuseRequest lookup = sink.NewRequest();
+        filesystem.Lookup(lookup, tree, "a1"u8);
+        Assert.That(sink.HasReply(lookup), Is.True, "directory miss answered inline");
+        ulong a1 = sink.Replies[lookup.Handle].Ino;
+
+        FuseFileInfo info = default;
+        FuseRequest open = sink.NewRequest();
+        filesystem.Open(open, a1, &info);
+        Assert.That(sink.HasReply(open), Is.True, "blob miss answered inline");
+        Assert.That(sink.Replies[open.Handle].Kind, Is.EqualTo("open"));
+        Assert.That(filesystem.PendingRequests, Is.Zero);
+    }
+}
