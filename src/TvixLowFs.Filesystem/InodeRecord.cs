@@ -101,8 +101,14 @@ internal sealed class InodeRecord
     /// </summary>
     public ulong ParentInode;
 
-    /// <summary>Directories: 1 once a tree readahead walk has taken this directory's files.</summary>
+    /// <summary>Files: the entry's index in <see cref="ParentInode"/>'s listing.</summary>
+    public int ParentIndex;
+
+    /// <summary>Directories: 1 while a tree readahead walk holds this directory (and for good once one has walked all of it).</summary>
     public int ReadaheadTaken;
+
+    /// <summary>Directories: where a walk that ran out of its window stopped; the next walk resumes there.</summary>
+    public int ReadaheadResume;
 
     // --- directories: entries, fetched once on first use ---
     private DirectoryContents? _contents;

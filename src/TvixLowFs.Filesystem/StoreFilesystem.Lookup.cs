@@ -230,7 +230,10 @@ public sealed partial class StoreFilesystem
         for (int i = 0; i < contents.Count; i++)
         {
             if (contents.Record(i) is { Kind: InodeKind.File, ParentInode: 0 } file)
+            {
+                file.ParentIndex = i;
                 file.ParentInode = directory.Inode;
+            }
         }
         directory.PublishContents(contents);
         if (directory.IsRetired)

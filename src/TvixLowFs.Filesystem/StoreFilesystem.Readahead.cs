@@ -25,12 +25,20 @@ public sealed partial class StoreFilesystem
             return;
         if (_inodes.Get(file.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } directory
             || Volatile.Read(ref directory.ReadaheadTaken) != 0
+            // An earlier walk stopped well ahead of this file: wait until the reader gets closer.
+            || file.ParentIndex + _options.ReadaheadWindowFiles / 2 < Volatile.Read(ref directory.ReadaheadResume)
             || Interlocked.CompareExchange(ref directory.ReadaheadTaken, 1, 0) != 0)
             return;
         if (_readaheadSlots is null)
             Interlocked.CompareExchange(ref _readaheadSlots, new SemaphoreSlim(_options.ReadaheadConcurrency), null);
+        StartWalk(directory, contents, Math.Max(file.ParentIndex + 1, Volatile.Read(ref directory.ReadaheadResume)));
+    }
+
+    // Its own method: the lambda's captures would otherwise be allocated on every call of the caller.
+    private void StartWalk(InodeRecord directory, DirectoryContents contents, int start)
+    {
         Interlocked.Increment(ref _pendingReadaheads);
-        _ = Task.Run(() => WalkAheadAsync(directory, contents, file));
+        _ = Task.Run(() => WalkAheadAsync(directory, contents, start));
     }
 
     /// <summary>What one walk may still start.</summary>
@@ -43,12 +51,12 @@ public sealed partial class StoreFilesystem
         public bool IsExhausted => Files <= 0 || Bytes <= 0;
     }
 
-    private async Task WalkAheadAsync(InodeRecord directory, DirectoryContents contents, InodeRecord opened)
+    private async Task WalkAheadAsync(InodeRecord directory, DirectoryContents contents, int start)
     {
         var window = new ReadaheadWindow(_options.ReadaheadWindowFiles, _options.ReadaheadWindowBytes);
         try
         {
-            await WalkDirectoryAsync(directory, contents, opened, window).ConfigureAwait(false);
+            await WalkDirectoryAsync(directory, contents, start, window).ConfigureAwait(false);
             await Task.WhenAll(window.Started).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -62,27 +70,22 @@ public sealed partial class StoreFilesystem
     }
 
     /// <summary>
-    /// Starts the directory's files after <paramref name="after"/> (all of them when null) and walks
-    /// into its subdirectories in listing order, the order tar and cp -r open them in. The caller
-    /// has taken the directory; if the window runs out before its end the directory is given back,
-    /// so an open in it later starts a walk of its own from there.
+    /// Starts the directory's files from entry <paramref name="start"/> on and walks into its
+    /// subdirectories in listing order, the order tar and cp -r open them in. The caller has taken
+    /// the directory; if the window runs out before its end the directory is given back with the
+    /// place to resume from, so an open in it near there starts the next walk.
     /// </summary>
-    private async Task WalkDirectoryAsync(InodeRecord directory, DirectoryContents contents, InodeRecord? after, ReadaheadWindow window)
+    private async Task WalkDirectoryAsync(InodeRecord directory, DirectoryContents contents, int start, ReadaheadWindow window)
     {
-        bool started = after is null;
-        for (int i = 0; i < contents.Count; i++)
+        for (int i = start; i < contents.Count; i++)
         {
             if (window.IsExhausted || _shutdown.IsCancellationRequested)
             {
+                Volatile.Write(ref directory.ReadaheadResume, i);
                 Volatile.Write(ref directory.ReadaheadTaken, 0);
                 return;
             }
             InodeRecord entry = contents.Record(i);
-            if (!started)
-            {
-                started = ReferenceEquals(entry, after);
-                continue;
-            }
             if (entry.Kind == InodeKind.File)
             {
                 if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.Blob is null && !entry.IsRetired)
@@ -100,9 +103,10 @@ public sealed partial class StoreFilesystem
                 if (children is null)
                     Volatile.Write(ref entry.ReadaheadTaken, 0);
                 else
-                    await WalkDirectoryAsync(entry, children, null, window).ConfigureAwait(false);
+                    await WalkDirectoryAsync(entry, children, Volatile.Read(ref entry.ReadaheadResume), window).ConfigureAwait(false);
             }
         }
+        Volatile.Write(ref directory.ReadaheadResume, contents.Count);
     }
 
     private async Task<DirectoryContents?> ContentsForReadaheadAsync(InodeRecord directory)

@@ -125,8 +125,8 @@ public sealed class GrpcMountTests(Transport transport)
         string mountPoint;
         await using (var store = OpenClient(cache: false))
         {
-            // No prefetch: d-dir must still be unfetched when the daemon dies.
-            using (var mount = new InProcessMount(store, new StoreFilesystemOptions { PrefetchMaxDirectories = 0 }))
+            // No prefetch, no tree readahead: d-dir and h-later must still be unfetched when the daemon dies.
+            using (var mount = new InProcessMount(store, new StoreFilesystemOptions { PrefetchMaxDirectories = 0, ReadaheadConcurrency = 0 }))
             {
                 mountPoint = mount.MountPoint;
                 string P(params string[] parts) => mount.PathOf(parts);
@@ -152,8 +152,9 @@ public sealed class GrpcMountTests(Transport transport)
     [Test]
     public async Task TheCacheServesFilesAfterTheDaemonIsGoneAndAfterARemount()
     {
+        // No tree readahead: h-later must never be fetched.
         await using (var store = OpenClient(cache: true))
-        using (var mount = new InProcessMount(store, new StoreFilesystemOptions()))
+        using (var mount = new InProcessMount(store, new StoreFilesystemOptions { ReadaheadConcurrency = 0 }))
         {
             Assert.That(File.ReadAllBytes(mount.PathOf(_tree, "e-big")).AsSpan().SequenceEqual(Big), Is.True);
             Assert.That(Read(mount.PathOf(_third, "f")), Is.EqualTo("third\n"));
@@ -170,7 +171,7 @@ public sealed class GrpcMountTests(Transport transport)
 
         // A remount: nothing in the kernel or the filesystem, only the cache directory remains.
         await using (var store = OpenClient(cache: true))
-        using (var mount = new InProcessMount(store, new StoreFilesystemOptions()))
+        using (var mount = new InProcessMount(store, new StoreFilesystemOptions { ReadaheadConcurrency = 0 }))
         {
             // PathInfos are not cached: look the store paths up while the daemon is there.
             Assert.That(Libc.LStat(mount.PathOf(_tree), out _), Is.Zero);
