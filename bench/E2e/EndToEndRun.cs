@@ -34,6 +34,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         var squashfuse = PrepareSquashfuse(profile, Path.Combine(mountRoot, "squashfuse"));
         var (tvix, store) = PrepareTvixLowFs(binary, profile, Path.Combine(mountRoot, "tvixlowfs"));
         var (remoteCold, remoteWarm) = PrepareRemote(store, profile, Path.Combine(mountRoot, "remote"));
+        var passthrough = PreparePassthrough(profile, Path.Combine(mountRoot, PassthroughBinary.SystemName));
         run = new RunRecord
         {
             StartedUtc = started,
@@ -45,6 +46,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             TvixLowFs = tvix,
             RemoteCold = remoteCold,
             RemoteWarm = remoteWarm,
+            Passthrough = passthrough,
         };
         if (remoteCacheNote is not null) run.Notes.Add(remoteCacheNote);
         if (repository is not null) run.SourceRevision = SourceRevision(repository);
@@ -65,7 +67,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
                 PeakResidentCycle(order);
                 RemoteCycles(remoteCold, remoteWarm, Path.Combine(profile, "remote-cache"), verify: repetition == 0);
             }
-            WarmSpawnSeries([squashfuse, tvix]);
+            WarmSpawnSeries([squashfuse, tvix, passthrough]);
         }
         finally
         {
@@ -86,7 +88,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
     {
         foreach (var tool in new[] { "mksquashfs", "squashfuse_ll", "fusermount3" })
         {
-            if (!OnPath(tool)) return new UnavailableSystem("squashfuse_ll", $"{tool} is not installed (apt install squashfs-tools squashfuse fuse3, or ./build.sh bench)");
+            if (!ExternalCommand.OnPath(tool)) return new UnavailableSystem("squashfuse_ll", $"{tool} is not installed (apt install squashfs-tools squashfuse fuse3, or ./build.sh bench)");
         }
         try
         {
@@ -95,6 +97,25 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         catch (BenchmarkFailure e)
         {
             return new UnavailableSystem("squashfuse_ll", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The reference server (libfuse's passthrough_ll), over a second copy of the corpus built by
+    /// the same generator; "unavailable (reason)" when it cannot be obtained or compiled here.
+    /// </summary>
+    private FileSystemUnderTest PreparePassthrough(string profile, string mountPoint)
+    {
+        try
+        {
+            var binary = PassthroughBinary.Ensure(options.WorkDirectory);
+            var copy = new Corpus(options.Shape, Path.Combine(profile, PassthroughBinary.SystemName));
+            copy.EnsureBuilt();
+            return new PassthroughMount(binary, copy.Directory, mountPoint);
+        }
+        catch (Exception e) when (e is SystemUnavailable or BenchmarkFailure)
+        {
+            return new UnavailableSystem(PassthroughBinary.SystemName, e.Message);
         }
     }
 
@@ -415,9 +436,6 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
 
     private static List<FileSystemUnderTest> Rotate(List<FileSystemUnderTest> systems, int by) =>
         [.. Enumerable.Range(0, systems.Count).Select(i => systems[(i + by) % systems.Count])];
-
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
 
     private static void Log(string message) => Console.Error.WriteLine($"e2e {DateTime.UtcNow:HH:mm:ss}: {message}");
 }

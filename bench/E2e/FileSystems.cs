@@ -132,3 +132,24 @@ internal sealed class TvixLowFsMount(string name, TvixLowFsStore store, string m
             mountPoint,
             Path.Combine(mountPoint, store.StorePathBaseName));
 }
+
+/// <summary>
+/// The reference: libfuse's passthrough_ll example with `-o cache=always` (entry and attribute
+/// timeouts of 86400 s, keep_cache, cache_readdir; libfuse's defaults otherwise, so no splice
+/// and the kernel's readahead) over its own byte-identical copy of the native corpus directory,
+/// in the foreground with its default multi-threaded loop. The copy keeps "cold" honest: reading
+/// native's files through it would warm them for native, and the other way round.
+/// </summary>
+internal sealed class PassthroughMount(PassthroughBinary binary, string sourceDirectory, string mountPoint) : FileSystemUnderTest(PassthroughBinary.SystemName)
+{
+    public override bool HasServer => true;
+
+    public string Description => binary.Description;
+
+    // fuse_opt splits -o values at commas; a backslash escapes one.
+    public override MountedFileSystem Mount() =>
+        MountServer(
+            ExternalCommand.StartInfo(binary.BinaryPath, ["-o", "source=" + sourceDirectory.Replace("\\", "\\\\", StringComparison.Ordinal).Replace(",", "\\,", StringComparison.Ordinal), "-o", "cache=always", "-f", mountPoint]),
+            mountPoint,
+            mountPoint);
+}
