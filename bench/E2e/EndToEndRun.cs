@@ -109,12 +109,15 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         try
         {
             var binary = PassthroughBinary.Ensure(options.WorkDirectory);
-            var copy = new Corpus(options.Shape, Path.Combine(profile, PassthroughBinary.SystemName));
+            var copyProfile = Path.Combine(profile, PassthroughBinary.SystemName);
+            Directory.CreateDirectory(copyProfile);
+            var copy = new Corpus(options.Shape, copyProfile);
             copy.EnsureBuilt();
             return new PassthroughMount(binary, copy.Directory, mountPoint);
         }
-        catch (Exception e) when (e is SystemUnavailable or BenchmarkFailure)
+        catch (Exception e) when (e is SystemUnavailable or BenchmarkFailure or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
         {
+            // A reference that cannot be had here leaves its cells n/a; it never fails the run.
             return new UnavailableSystem(PassthroughBinary.SystemName, e.Message);
         }
     }

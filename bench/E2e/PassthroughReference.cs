@@ -46,6 +46,7 @@ internal sealed partial record PassthroughBinary(string BinaryPath, string Descr
         }
 
         Console.Error.WriteLine($"e2e: building {binary} from {sourcePackage} {version}'s example/passthrough_ll.c");
+        Directory.CreateDirectory(directory);
         File.Delete(stampPath);
         File.Delete(binary);
         var sources = Path.Combine(directory, "src");
@@ -155,11 +156,14 @@ internal sealed partial record PassthroughBinary(string BinaryPath, string Descr
             var patches = ExternalCommand.Run("tar", ["-xOf", debian, "--wildcards", "debian/patches/*"], timeout: TimeSpan.FromMinutes(2));
             if (ExamplePatch().IsMatch(patches.StandardOutput)) throw new SystemUnavailable($"Debian's patches for {sourcePackage} {version} change example/passthrough_ll.c; install {DevelopmentPackage}'s examples instead");
         }
-        ExternalCommand.Run("tar", ["-xf", orig, "-C", sources, "--strip-components=2", "--wildcards", .. SourceFiles.Select(f => "*/example/" + f)], timeout: TimeSpan.FromMinutes(2)).EnsureSuccess();
+        ExternalCommand.Run("tar", ["-xf", orig, "-C", sources, "--no-same-owner", "--strip-components=2", "--wildcards", .. SourceFiles.Select(f => "*/example/" + f)], timeout: TimeSpan.FromMinutes(2)).EnsureSuccess();
         foreach (var file in SourceFiles)
         {
             if (!File.Exists(Path.Combine(sources, file))) throw new SystemUnavailable($"{Path.GetFileName(orig)} holds no example/{file}");
         }
+        // The indexes (some 20 MB) served only this fetch; the downloaded source stays beside the binary.
+        Directory.Delete(Path.Combine(apt, "lists"), recursive: true);
+        Directory.Delete(Path.Combine(apt, "cache"), recursive: true);
         return $"`apt-get source {sourcePackage}={version}`'s {Path.GetFileName(orig)}, as {whyNotInstalled}";
     }
 
