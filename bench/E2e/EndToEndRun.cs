@@ -113,7 +113,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             Directory.CreateDirectory(copyProfile);
             var copy = new Corpus(options.Shape, copyProfile);
             copy.EnsureBuilt();
-            return new PassthroughMount(binary, copy.Directory, mountPoint);
+            return new PassthroughMount(binary, DescriptorBudget.For(copy.Shape.TreeEntryCount), copy.Directory, mountPoint);
         }
         catch (Exception e) when (e is SystemUnavailable or BenchmarkFailure or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
         {
@@ -323,8 +323,9 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         {
             if (Teardown.Instance.Interrupted) return;
             var reason = $"{m.System.Name} could not be read for verification: {e.Message}{ServerErrors(m)}";
-            run.VerificationFailures.Add(reason);
-            Log($"  VERIFICATION FAILED: {reason}");
+            // The reference not managing to read is a finding about it; returning other bytes would still fail the run.
+            (m.System.IsReference ? run.ReferenceProblems : run.VerificationFailures).Add(reason);
+            Log($"  {(m.System.IsReference ? "reference" : "VERIFICATION FAILED")}: {reason}");
         }
     }
 
@@ -344,7 +345,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             if (Teardown.Instance.Interrupted) return false;
             var reason = e.Message + ServerErrors(m);
             run.WorkloadFailures.TryAdd((metric, m.System.Name), reason);
-            Log($"  {metric} {m.System.Name} FAILED: {reason}");
+            Log($"  {metric} {m.System.Name} {(m.System.IsReference ? "could not run (the reference; the run goes on)" : "FAILED")}: {reason}");
             return false;
         }
     }

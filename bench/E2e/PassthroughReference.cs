@@ -202,3 +202,46 @@ internal sealed partial record PassthroughBinary(string BinaryPath, string Descr
     [GeneratedRegex(@"^\+\+\+ \S*example/passthrough_(ll\.c|helpers\.h)", RegexOptions.Multiline)]
     private static partial Regex ExamplePatch();
 }
+
+/// <summary>
+/// passthrough_ll keeps an O_PATH descriptor open for every inode the kernel holds, and with
+/// cache=always the kernel holds every one it looked up, so walking the tree needs about one
+/// descriptor per entry. When the inherited limit is too low the server is started through
+/// `prlimit --nofile=N:N` (root can raise it unless it lacks CAP_SYS_RESOURCE); when that is
+/// refused too, the note says why its tree workloads may fail with EMFILE.
+/// </summary>
+internal sealed record DescriptorBudget(IReadOnlyList<string> Launcher, string Note)
+{
+    /// <summary>Room above one descriptor per tree entry: big.bin, libfuse's own, open files.</summary>
+    private const long Headroom = 4096;
+
+    public static DescriptorBudget For(long treeEntries)
+    {
+        var (soft, hard) = CurrentLimit();
+        var needed = treeEntries + Headroom;
+        var limit = soft == long.MaxValue ? "unlimited" : soft.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+        if (soft >= needed) return new([], $"its descriptor limit ({limit}) covers the tree's {treeEntries:N0} entries, one O_PATH descriptor each");
+        string[] launcher = ["prlimit", $"--nofile={needed}:{needed}", "--"];
+        var why = "prlimit is not installed";
+        if (ExternalCommand.OnPath("prlimit"))
+        {
+            var probe = ExternalCommand.Run("prlimit", [.. launcher[1..], "true"], timeout: TimeSpan.FromSeconds(30));
+            if (probe.ExitCode == 0) return new(launcher, $"started through `prlimit --nofile={needed}:{needed}`: it holds one O_PATH descriptor per inode and the tree has {treeEntries:N0} entries, more than the inherited limit ({limit})");
+            why = CommandResult.FirstLines(probe.StandardError, 1);
+        }
+        return new([], $"**its descriptor limit ({limit}, hard {(hard == long.MaxValue ? "unlimited" : hard.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))}) is below the tree's {treeEntries:N0} entries and could not be raised ({why})**: it holds one O_PATH descriptor per inode the kernel keeps, and with cache=always the kernel keeps every one, so its W3, W4 and tree verification fail with EMFILE (Too many open files) unless something empties the kernel's inode cache while they run (another process's drop_caches does)");
+    }
+
+    /// <summary>RLIMIT_NOFILE as children inherit it, from /proc/self/limits.</summary>
+    private static (long Soft, long Hard) CurrentLimit()
+    {
+        foreach (var line in File.ReadLines("/proc/self/limits"))
+        {
+            if (!line.StartsWith("Max open files", StringComparison.Ordinal)) continue;
+            var fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            static long Parse(string field) => field == "unlimited" ? long.MaxValue : long.Parse(field, System.Globalization.CultureInfo.InvariantCulture);
+            return (Parse(fields[0]), Parse(fields[1]));
+        }
+        return (long.MaxValue, long.MaxValue);
+    }
+}
