@@ -68,6 +68,8 @@ internal sealed class MountedFileSystem(FileSystemUnderTest system, string dataR
     public string? MountPoint { get; } = mountPoint;
     public Process? Server { get; } = server;
     public TimeSpan? SpawnToReady { get; } = spawnToReady;
+    /// <summary>Set when a workload failed on this mount (the reference is then remounted for the next one).</summary>
+    public bool WorkloadFailed { get; set; }
 
     public string BigFile => Path.Combine(DataRoot, "big.bin");
     public string Tree => Path.Combine(DataRoot, "tree");

@@ -229,7 +229,7 @@ internal sealed record DescriptorBudget(IReadOnlyList<string> Launcher, string N
             if (probe.ExitCode == 0) return new(launcher, $"started through `prlimit --nofile={needed}:{needed}`: it holds one O_PATH descriptor per inode and the tree has {treeEntries:N0} entries, more than the inherited limit ({limit})");
             why = CommandResult.FirstLines(probe.StandardError, 1);
         }
-        return new([], $"**its descriptor limit ({limit}, hard {(hard == long.MaxValue ? "unlimited" : hard.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))}) is below the tree's {treeEntries:N0} entries and could not be raised ({why})**: it holds one O_PATH descriptor per inode the kernel keeps, and with cache=always the kernel keeps every one, so its W3, W4 and tree verification fail with EMFILE (Too many open files) unless something empties the kernel's inode cache while they run (another process's drop_caches does)");
+        return new([], $"**its descriptor limit ({limit}, hard {(hard == long.MaxValue ? "unlimited" : hard.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))}) is below the tree's {treeEntries:N0} entries and could not be raised ({why})**: it holds one O_PATH descriptor per inode the kernel keeps, and with cache=always the kernel keeps every one, so its W3, W4 and tree verification fail with EMFILE (Too many open files) unless the kernel happens to evict inodes while they run (memory reclaim, another process's drop_caches); its W4 figure, when there is one, is such a lucky run");
     }
 
     /// <summary>RLIMIT_NOFILE as children inherit it, from /proc/self/limits.</summary>

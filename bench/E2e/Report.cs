@@ -80,11 +80,13 @@ internal static class Report
         }
         foreach (var ((metric, system), reason) in run.WorkloadFailures)
         {
-            var escaped = reason.Replace("|", "\\|", StringComparison.Ordinal);
-            if (run.IsReference(system)) text.AppendLine(culture, $"- the reference {system} could not run {metric} (its cells say failed; the run goes on): {escaped}");
+            // find's -printf argument ends in a newline, which would end the list item.
+            var oneLine = reason.Replace("\n", "\\n", StringComparison.Ordinal);
+            var escaped = oneLine.Replace("|", "\\|", StringComparison.Ordinal);
+            if (run.IsReference(system)) text.AppendLine(culture, $"- the reference {system} could not run {metric} in every repetition (the run goes on): {Short(oneLine, 400)}");
             else text.AppendLine(culture, $"- **FAILED**: {metric} on {system}: {escaped}");
         }
-        foreach (var problem in run.ReferenceProblems) text.AppendLine(culture, $"- the reference: {problem.Replace("|", "\\|", StringComparison.Ordinal)}");
+        foreach (var problem in run.ReferenceProblems) text.AppendLine(culture, $"- the reference: {Short(problem.Replace("\n", "\\n", StringComparison.Ordinal), 400)}");
         text.AppendLine();
 
         text.AppendLine("## Medians");
@@ -211,14 +213,24 @@ internal static class Report
     {
         var value = run.Measurements.Median(metric, system.Name);
         var reference = run.Measurements.Median(metric, baseline.Name);
-        return value is null || reference is null || reference == 0 ? "–" : (value.Value / reference.Value).ToString("0.00", CultureInfo.InvariantCulture) + "×";
+        return value is null || reference is null || reference == 0 ? "–" : (value.Value / reference.Value).ToString("0.00", CultureInfo.InvariantCulture) + "×" + Partial(run, metric, system);
     }
+
+    /// <summary>" (1 of 3 ran)" when some repetitions of a workload failed on the system, so a median of the rest says what it is.</summary>
+    private static string Partial(RunRecord run, Metric metric, FileSystemUnderTest system) =>
+        run.WorkloadFailures.ContainsKey((metric, system.Name)) && run.Measurements.Samples(metric, system.Name).Count is > 0 and var count
+            ? string.Create(CultureInfo.InvariantCulture, $" ({count} of {run.Repetitions} ran)")
+            : "";
 
     private static string Cell(RunRecord run, Metric metric, FileSystemUnderTest system)
     {
         if (system.UnavailableReason is not null) return "n/a";
-        if (system.FailureReason is not null || run.WorkloadFailures.ContainsKey((metric, system.Name))) return "failed";
         var median = run.Measurements.Median(metric, system.Name);
+        if (system.FailureReason is not null || run.WorkloadFailures.ContainsKey((metric, system.Name)))
+        {
+            // The reference's failures are findings about it (see the header); what did run is still shown.
+            return system.IsReference && median is not null ? Format(metric, median.Value) + Partial(run, metric, system) : "failed";
+        }
         return median is null ? "–" : Format(metric, median.Value);
     }
 
@@ -245,6 +257,6 @@ internal static class Report
     private static string Title(Workload workload) => Workloads.Title(workload).Replace("|", "\\|", StringComparison.Ordinal);
 
     /// <summary>A reason shortened for a table cell, its pipes escaped so the row stays whole.</summary>
-    private static string Short(string reason) =>
-        (reason.Length <= 160 ? reason : reason[..157] + "…").Replace("|", "\\|", StringComparison.Ordinal);
+    private static string Short(string reason, int length = 160) =>
+        (reason.Length <= length ? reason : reason[..(length - 3)] + "…").Replace("|", "\\|", StringComparison.Ordinal);
 }
