@@ -22,7 +22,10 @@ install_packages() {
     # fuse3: fusermount3 and the kernel module helpers; libfuse3-3/-dev: the library and the
     # headers native/ probes; clang + zlib1g-dev: NativeAOT's linker; attr: getfattr for checks.
     local wanted=(fuse3 libfuse3-3 libfuse3-dev pkg-config make gcc clang zlib1g-dev attr)
-    if [ "$command" = bench ]; then wanted+=(squashfuse squashfs-tools); fi
+    # bench: squashfuse_ll and its image tool (the peer); xz-utils to unpack libfuse's source when
+    # the e2e harness must fetch example/passthrough_ll.c (the reference) with `apt-get source`
+    # because libfuse3-dev's copy under /usr/share/doc is missing.
+    if [ "$command" = bench ]; then wanted+=(squashfuse squashfs-tools xz-utils); fi
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

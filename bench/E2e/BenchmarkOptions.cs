@@ -15,7 +15,9 @@ internal sealed class BenchmarkOptions
           --results-dir DIR      where the markdown goes (default <repo>/bench/results)
           --remote-cache-option OPTION
                                  the `tvixlowfs mount` option naming the blob cache directory (default --cache-dir)
-        Needs root (drop_caches, mounts), squashfs-tools and squashfuse (`./build.sh bench` installs them).
+        Needs root (drop_caches, mounts), squashfs-tools and squashfuse (`./build.sh bench` installs them);
+        the reference, libfuse's example passthrough_ll, is compiled with gcc against libfuse3-dev
+        into WORK-DIR/passthrough_ll (its row says n/a with the reason when it cannot be).
         """;
 
     public int Repetitions { get; private set; } = 5;

@@ -22,17 +22,18 @@ internal sealed record CommandResult(string Command, int ExitCode, string Standa
 internal sealed class BenchmarkFailure(string message) : Exception(message);
 
 /// <summary>
-/// Spawns dd, find, tar, mksquashfs and the file-system servers. Every child is registered with the
+/// Spawns dd, find, tar, mksquashfs, gcc, apt-get and the file-system servers. Every child is registered with the
 /// <see cref="Teardown"/> so an interrupted run kills what it started. LC_ALL=C keeps dd's
 /// "copied, X s" line parseable.
 /// </summary>
 internal static class ExternalCommand
 {
-    public static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    public static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(file)
         {
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = false,
@@ -46,6 +47,9 @@ internal static class ExternalCommand
         return info;
     }
 
+    public static bool OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
+
     public static string Describe(ProcessStartInfo info) => info.FileName + " " + string.Join(' ', info.ArgumentList);
 
     /// <summary>Starts a child and registers it; the caller owns its streams.</summary>
@@ -57,9 +61,9 @@ internal static class ExternalCommand
     }
 
     /// <summary>Runs to completion, capturing both streams; Elapsed spans start to exit.</summary>
-    public static CommandResult Run(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    public static CommandResult Run(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null, string? workingDirectory = null)
     {
-        var info = StartInfo(file, arguments, environment);
+        var info = StartInfo(file, arguments, environment, workingDirectory);
         var watch = Stopwatch.StartNew();
         using var process = Start(info);
         var output = process.StandardOutput.ReadToEndAsync();

@@ -17,6 +17,8 @@ internal abstract class FileSystemUnderTest(string name)
     public bool HasMountedOnce { get; protected set; }
     /// <summary>True for FUSE servers, whose process can be measured (spawn time, peak RSS).</summary>
     public abstract bool HasServer { get; }
+    /// <summary>True for the reference (passthrough_ll): what it cannot do is reported in its cells, never fails the run.</summary>
+    public virtual bool IsReference => false;
 
     public abstract MountedFileSystem Mount();
 
@@ -66,6 +68,8 @@ internal sealed class MountedFileSystem(FileSystemUnderTest system, string dataR
     public string? MountPoint { get; } = mountPoint;
     public Process? Server { get; } = server;
     public TimeSpan? SpawnToReady { get; } = spawnToReady;
+    /// <summary>Set when a workload failed on this mount (the reference is then remounted for the next one).</summary>
+    public bool WorkloadFailed { get; set; }
 
     public string BigFile => Path.Combine(DataRoot, "big.bin");
     public string Tree => Path.Combine(DataRoot, "tree");
@@ -131,4 +135,31 @@ internal sealed class TvixLowFsMount(string name, TvixLowFsStore store, string m
             ExternalCommand.StartInfo(store.Binary, ["mount", mountPoint, .. extraArguments], addresses),
             mountPoint,
             Path.Combine(mountPoint, store.StorePathBaseName));
+}
+
+/// <summary>
+/// The reference: libfuse's passthrough_ll example with `-o cache=always` (entry and attribute
+/// timeouts of 86400 s, keep_cache, cache_readdir; libfuse's defaults otherwise, so no splice
+/// and the kernel's readahead) over its own byte-identical copy of the native corpus directory,
+/// in the foreground with its default multi-threaded loop. The copy keeps "cold" honest: reading
+/// native's files through it would warm them for native, and the other way round.
+/// </summary>
+internal sealed class PassthroughMount(PassthroughBinary binary, DescriptorBudget descriptors, string sourceDirectory, string mountPoint) : FileSystemUnderTest(PassthroughBinary.SystemName)
+{
+    public override bool HasServer => true;
+
+    public override bool IsReference => true;
+
+    public string Description => binary.Description;
+
+    public string DescriptorNote => descriptors.Note;
+
+    // fuse_opt splits -o values at commas; a backslash escapes one.
+    public override MountedFileSystem Mount()
+    {
+        string[] arguments = [binary.BinaryPath, "-o", "source=" + sourceDirectory.Replace("\\", "\\\\", StringComparison.Ordinal).Replace(",", "\\,", StringComparison.Ordinal), "-o", "cache=always", "-f", mountPoint];
+        // prlimit, when it is needed, execs the server in place: the pid (for VmHWM) stays the server's.
+        var launch = descriptors.Launcher.Count > 0 ? ExternalCommand.StartInfo(descriptors.Launcher[0], [.. descriptors.Launcher.Skip(1), .. arguments]) : ExternalCommand.StartInfo(arguments[0], arguments.Skip(1));
+        return MountServer(launch, mountPoint, mountPoint);
+    }
 }

@@ -15,6 +15,8 @@ internal sealed class RunRecord
     public required FileSystemUnderTest TvixLowFs { get; init; }
     public required FileSystemUnderTest RemoteCold { get; init; }
     public required FileSystemUnderTest RemoteWarm { get; init; }
+    /// <summary>The reference: libfuse's passthrough_ll over a copy of the native directory; not part of the targets.</summary>
+    public required FileSystemUnderTest Passthrough { get; init; }
     public string Machine { get; } = MachineDescription.Describe();
     public string LoadAtStart { get; } = MachineDescription.LoadAverage();
     public string LoadAtEnd { get; set; } = "";
@@ -25,12 +27,19 @@ internal sealed class RunRecord
     /// <summary>Per system name: what it returned (first repetition).</summary>
     public Dictionary<string, ContentDigest> Digests { get; } = [];
     public List<string> VerificationFailures { get; } = [];
+    /// <summary>What the reference could not read for verification; reported, not a failure of the run.</summary>
+    public List<string> ReferenceProblems { get; } = [];
     /// <summary>Workloads that failed on a system that otherwise ran (first reason per metric and system).</summary>
     public Dictionary<(Metric Metric, string System), string> WorkloadFailures { get; } = [];
 
-    public IEnumerable<FileSystemUnderTest> LocalSystems => [Native, Squashfuse, TvixLowFs];
-    public IEnumerable<FileSystemUnderTest> AllSystems => [Native, Squashfuse, TvixLowFs, RemoteCold, RemoteWarm];
-    public bool Failed => VerificationFailures.Count > 0 || WorkloadFailures.Count > 0 || AllSystems.Any(s => s.FailureReason is not null);
+    public IEnumerable<FileSystemUnderTest> LocalSystems => [Native, Squashfuse, TvixLowFs, Passthrough];
+    public IEnumerable<FileSystemUnderTest> AllSystems => [Native, Squashfuse, TvixLowFs, Passthrough, RemoteCold, RemoteWarm];
+    public bool Failed =>
+        VerificationFailures.Count > 0
+        || WorkloadFailures.Keys.Any(k => !IsReference(k.System))
+        || AllSystems.Any(s => s.FailureReason is not null && !s.IsReference);
+
+    public bool IsReference(string systemName) => Passthrough.IsReference && Passthrough.Name == systemName;
 }
 
 /// <summary>
@@ -53,35 +62,47 @@ internal static class Report
         text.AppendLine(culture, $"- machine: {run.Machine}");
         text.AppendLine(culture, $"- load average at start / end: {run.LoadAtStart} / {run.LoadAtEnd}");
         text.AppendLine(culture, $"- corpus: {run.Shape.Describe()}");
-        text.AppendLine(culture, $"- repetitions: {run.Repetitions}; medians below. Each cycle drops caches (`sync; echo 3 > /proc/sys/vm/drop_caches`) and mounts fresh; the system order rotates per repetition (A B C, B C A, C A B, …).");
+        text.AppendLine(culture, $"- repetitions: {run.Repetitions}; medians below. Each cycle drops caches (`sync; echo 3 > /proc/sys/vm/drop_caches`) and mounts fresh; the system order rotates per repetition (A B C D, B C D A, C D A B, …).");
         text.AppendLine("- cycles per repetition: (1) W1, W2, W3 on one fresh mount (W1/W2 touch only big.bin, so W3's tree is still cold); (2) W4, W5 on another (W4 touches only tree/, so W5's file is still cold); (3) peak RSS: a fresh mount of each server runs W3 then W4, VmHWM read before unmounting; (4) remote: W1, W4 over grpc+unix with an empty cache directory, then again after a remount with that cache warm.");
         text.AppendLine("- timing: W1 over dd's wall time, start to exit (includes open, where a remote mount may fetch); W2 by dd's own copy time; W3 entries/s and W4 tar-stream bytes/s over wall time; W5 the four readers' bytes over wall time; spawn → ready from process start to the mount listed in /proc/self/mountinfo with its root answering a stat.");
         text.AppendLine(culture, $"- source: {run.SourceRevision}");
         text.AppendLine(culture, $"- tvixlowfs: `{run.Binary}`; squashfuse_ll: default (multi-threaded), foreground, over an image made with `mksquashfs -noI -noD -noF -noX -no-xattrs`");
+        if (run.Passthrough is PassthroughMount passthrough)
+        {
+            text.AppendLine(culture, $"- passthrough_ll (the reference, not judged by the targets): {passthrough.Description}; run as `passthrough_ll -o source=DIR -o cache=always -f MNT` (default multi-threaded loop) over its own byte-identical copy of the corpus directory, so that its cold reads and native's never warm each other; {passthrough.DescriptorNote}");
+        }
         foreach (var note in run.Notes) text.AppendLine(culture, $"- note: {note}");
         foreach (var system in run.AllSystems)
         {
             if (system.UnavailableReason is not null) text.AppendLine(culture, $"- not measured: {system.Name}: {system.UnavailableReason}");
-            if (system.FailureReason is not null) text.AppendLine(culture, $"- **FAILED**: {system.Name}: {system.FailureReason}");
+            if (system.FailureReason is not null && system.IsReference) text.AppendLine(culture, $"- the reference {system.Name} stopped working: {system.FailureReason}");
+            else if (system.FailureReason is not null) text.AppendLine(culture, $"- **FAILED**: {system.Name}: {system.FailureReason}");
         }
         foreach (var ((metric, system), reason) in run.WorkloadFailures)
         {
-            text.AppendLine(culture, $"- **FAILED**: {metric} on {system}: {reason.Replace("|", "\\|", StringComparison.Ordinal)}");
+            // find's -printf argument ends in a newline, which would end the list item.
+            var oneLine = reason.Replace("\n", "\\n", StringComparison.Ordinal);
+            var escaped = oneLine.Replace("|", "\\|", StringComparison.Ordinal);
+            if (run.IsReference(system)) text.AppendLine(culture, $"- the reference {system} could not run {metric} in every repetition (the run goes on): {Short(oneLine, 400)}");
+            else text.AppendLine(culture, $"- **FAILED**: {metric} on {system}: {escaped}");
         }
+        foreach (var problem in run.ReferenceProblems) text.AppendLine(culture, $"- the reference: {Short(problem.Replace("\n", "\\n", StringComparison.Ordinal), 400)}");
         text.AppendLine();
 
         text.AppendLine("## Medians");
         text.AppendLine();
-        text.AppendLine("| workload | unit | native | squashfuse_ll | tvixlowfs |");
-        text.AppendLine("|---|---|---:|---:|---:|");
+        text.AppendLine("| workload | unit | native | squashfuse_ll | tvixlowfs | passthrough_ll (reference) |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|");
         foreach (var workload in Enum.GetValues<Workload>())
         {
             var metric = MetricOf(workload);
             text.AppendLine(culture, $"| {Title(workload)} | {Workloads.Unit(workload)} | {string.Join(" | ", run.LocalSystems.Select(s => Cell(run, metric, s)))} |");
         }
-        text.AppendLine(culture, $"| spawn → ready, binary cached | ms | – | {Cell(run, Metric.SpawnWarm, run.Squashfuse)} | {Cell(run, Metric.SpawnWarm, run.TvixLowFs)} |");
-        text.AppendLine(culture, $"| spawn → ready, after drop_caches | ms | – | {Cell(run, Metric.SpawnCold, run.Squashfuse)} | {Cell(run, Metric.SpawnCold, run.TvixLowFs)} |");
-        text.AppendLine(culture, $"| server peak RSS (VmHWM) over W3+W4 | MiB | – | {Cell(run, Metric.PeakResident, run.Squashfuse)} | {Cell(run, Metric.PeakResident, run.TvixLowFs)} |");
+        foreach (var (label, metric) in new[] { ("spawn → ready, binary cached", Metric.SpawnWarm), ("spawn → ready, after drop_caches", Metric.SpawnCold), ("server peak RSS (VmHWM) over W3+W4", Metric.PeakResident) })
+        {
+            var unit = metric == Metric.PeakResident ? "MiB" : "ms";
+            text.AppendLine(culture, $"| {label} | {unit} | – | {string.Join(" | ", run.LocalSystems.Skip(1).Select(s => Cell(run, metric, s)))} |");
+        }
         text.AppendLine();
 
         text.AppendLine("## Remote (tvixlowfs mount over grpc+unix from a local `tvixlowfs daemon`)");
@@ -108,14 +129,18 @@ internal static class Report
         text.AppendLine("| allocations per request on hit paths | see the micro suite | 0 B | (`dotnet run -c Release --project bench`) |");
         text.AppendLine();
 
-        text.AppendLine("## Reference: squashfuse_ll / native (issue 5 measured 0.64, 0.43, 0.22, 0.48 on this kind of machine)");
+        text.AppendLine("## Reference ratios to native");
         text.AppendLine();
-        text.AppendLine("| workload | squashfuse_ll / native | tvixlowfs / native |");
-        text.AppendLine("|---|---:|---:|");
+        text.AppendLine("squashfuse_ll / native: issue 5 measured 0.64, 0.43, 0.22, 0.48 (W1–W4) on this kind of machine. "
+            + "passthrough_ll / native: what libfuse's own minimal low-level example (C, `cache=always`) reaches on this kernel over the same bytes in the same run; "
+            + "where tvixlowfs misses a target, this column shows whether a minimal C libfuse server gets there at all. It is a reference only: the targets above compare with squashfuse_ll and native.");
+        text.AppendLine();
+        text.AppendLine("| workload | squashfuse_ll / native | tvixlowfs / native | passthrough_ll / native |");
+        text.AppendLine("|---|---:|---:|---:|");
         foreach (var workload in Enum.GetValues<Workload>())
         {
             var metric = MetricOf(workload);
-            text.AppendLine(culture, $"| {Title(workload)} | {Ratio(run, metric, run.Squashfuse, run.Native)} | {Ratio(run, metric, run.TvixLowFs, run.Native)} |");
+            text.AppendLine(culture, $"| {Title(workload)} | {Ratio(run, metric, run.Squashfuse, run.Native)} | {Ratio(run, metric, run.TvixLowFs, run.Native)} | {Ratio(run, metric, run.Passthrough, run.Native)} |");
         }
         text.AppendLine();
 
@@ -188,14 +213,24 @@ internal static class Report
     {
         var value = run.Measurements.Median(metric, system.Name);
         var reference = run.Measurements.Median(metric, baseline.Name);
-        return value is null || reference is null || reference == 0 ? "–" : (value.Value / reference.Value).ToString("0.00", CultureInfo.InvariantCulture) + "×";
+        return value is null || reference is null || reference == 0 ? "–" : (value.Value / reference.Value).ToString("0.00", CultureInfo.InvariantCulture) + "×" + Partial(run, metric, system);
     }
+
+    /// <summary>" (1 of 3 ran)" when some repetitions of a workload failed on the system, so a median of the rest says what it is.</summary>
+    private static string Partial(RunRecord run, Metric metric, FileSystemUnderTest system) =>
+        run.WorkloadFailures.ContainsKey((metric, system.Name)) && run.Measurements.Samples(metric, system.Name).Count is > 0 and var count
+            ? string.Create(CultureInfo.InvariantCulture, $" ({count} of {run.Repetitions} ran)")
+            : "";
 
     private static string Cell(RunRecord run, Metric metric, FileSystemUnderTest system)
     {
         if (system.UnavailableReason is not null) return "n/a";
-        if (system.FailureReason is not null || run.WorkloadFailures.ContainsKey((metric, system.Name))) return "failed";
         var median = run.Measurements.Median(metric, system.Name);
+        if (system.FailureReason is not null || run.WorkloadFailures.ContainsKey((metric, system.Name)))
+        {
+            // The reference's failures are findings about it (see the header); what did run is still shown.
+            return system.IsReference && median is not null ? Format(metric, median.Value) + Partial(run, metric, system) : "failed";
+        }
         return median is null ? "–" : Format(metric, median.Value);
     }
 
@@ -222,6 +257,6 @@ internal static class Report
     private static string Title(Workload workload) => Workloads.Title(workload).Replace("|", "\\|", StringComparison.Ordinal);
 
     /// <summary>A reason shortened for a table cell, its pipes escaped so the row stays whole.</summary>
-    private static string Short(string reason) =>
-        (reason.Length <= 160 ? reason : reason[..157] + "…").Replace("|", "\\|", StringComparison.Ordinal);
+    private static string Short(string reason, int length = 160) =>
+        (reason.Length <= length ? reason : reason[..(length - 3)] + "…").Replace("|", "\\|", StringComparison.Ordinal);
 }
