@@ -110,6 +110,9 @@ internal sealed class InodeRecord
     /// <summary>Directories: where a walk that ran out of its window stopped; the next walk resumes there.</summary>
     public int ReadaheadResume;
 
+    /// <summary>Directories: 1 once a listing of it has started fetching its subdirectories' entries.</summary>
+    public int SubdirectoriesRequested;
+
     // --- directories: entries, fetched once on first use ---
     private DirectoryContents? _contents;
     private Task<DirectoryContents>? _contentsFetch;

@@ -131,6 +131,8 @@ public sealed partial class StoreFilesystem
             Track(ReadDirectoryAfterFetchAsync(request, record, pageSize, offset, plus));
             return;
         }
+        if (offset == 0)
+            StartSubdirectoryReadahead(record, contents);
 
         if (pageSize <= StackPageLimit)
         {

@@ -152,4 +152,65 @@ public sealed partial class StoreFilesystem
             _readaheadSlots!.Release();
         }
     }
+
+    /// <summary>
+    /// Called when a listing of a directory starts (readdir at offset 0): the first time, fetches
+    /// the entries of its subdirectories in the background, a few at once, so a depth-first walk
+    /// (find, du, tar) finds the next level ready or on its way instead of reading one directory
+    /// after another. One level only: each subdirectory's own listing starts the next.
+    /// </summary>
+    private void StartSubdirectoryReadahead(InodeRecord directory, DirectoryContents contents)
+    {
+        if (_options.ReadaheadConcurrency <= 0 || Volatile.Read(ref directory.SubdirectoriesRequested) != 0
+            || Interlocked.CompareExchange(ref directory.SubdirectoriesRequested, 1, 0) != 0 || _shutdown.IsCancellationRequested)
+            return;
+        StartSubdirectoryFetches(contents);
+    }
+
+    // Its own method: the lambda's captures would otherwise be allocated on every listing.
+    private void StartSubdirectoryFetches(DirectoryContents contents)
+    {
+        if (_readaheadSlots is null)
+            Interlocked.CompareExchange(ref _readaheadSlots, new SemaphoreSlim(_options.ReadaheadConcurrency), null);
+        Interlocked.Increment(ref _pendingReadaheads);
+        _ = Task.Run(() => FetchSubdirectoriesAsync(contents));
+    }
+
+    private async Task FetchSubdirectoriesAsync(DirectoryContents contents)
+    {
+        try
+        {
+            var started = new List<Task>();
+            for (int i = 0; i < contents.Count; i++)
+            {
+                if (contents.Record(i) is not { Kind: InodeKind.Directory, Contents: null } subdirectory
+                    || Volatile.Read(ref subdirectory.ContentsFetch) is not null || subdirectory.IsRetired)
+                    continue;
+                await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                started.Add(FetchSubdirectoryAsync(subdirectory));
+            }
+            await Task.WhenAll(started).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Unmounting.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pendingReadaheads);
+        }
+    }
+
+    private async Task FetchSubdirectoryAsync(InodeRecord subdirectory)
+    {
+        try
+        {
+            await Task.Yield();
+            await ContentsForReadaheadAsync(subdirectory).ConfigureAwait(false);
+        }
+        finally
+        {
+            _readaheadSlots!.Release();
+        }
+    }
 }

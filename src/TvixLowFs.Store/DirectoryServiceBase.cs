@@ -24,17 +24,29 @@ public abstract class DirectoryServiceBase : IDirectoryService
     /// </summary>
     protected abstract ValueTask StoreAsync(IReadOnlyList<ValidatedDirectory> directories, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// How many directories <see cref="GetRecursiveAsync"/> reads ahead of the one it yields, in
+    /// the same breadth-first order; more than 1 reads them on the thread pool at once (a store
+    /// on disk then keeps several reads in flight instead of one after another).
+    /// </summary>
+    protected virtual int RecursiveReadahead => 1;
+
     public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var seen = new HashSet<B3Digest> { root };
         var pending = new Queue<B3Digest>();
+        var reading = new Queue<(B3Digest Digest, Task<Directory?> Read)>();
         pending.Enqueue(root);
-        while (pending.TryDequeue(out B3Digest digest))
+        while (true)
         {
-            Directory directory = await GetAsync(digest, cancellationToken).ConfigureAwait(false)
-                ?? throw new StoreNotFoundException(digest == root
-                    ? $"directory {digest} not found"
-                    : $"directory {digest} (below {root}) not found");
+            while (reading.Count < Math.Max(RecursiveReadahead, 1) && pending.TryDequeue(out B3Digest next))
+                reading.Enqueue((next, StartGet(next, cancellationToken)));
+            if (!reading.TryDequeue(out var head))
+                yield break;
+            Directory directory = await head.Read.ConfigureAwait(false)
+                ?? throw new StoreNotFoundException(head.Digest == root
+                    ? $"directory {head.Digest} not found"
+                    : $"directory {head.Digest} (below {root}) not found");
             foreach (DirectoryNode child in directory.Directories)
             {
                 B3Digest childDigest = B3Digest.FromByteString(child.Digest);
@@ -44,6 +56,11 @@ public abstract class DirectoryServiceBase : IDirectoryService
             yield return directory;
         }
     }
+
+    private Task<Directory?> StartGet(B3Digest digest, CancellationToken cancellationToken) =>
+        RecursiveReadahead > 1
+            ? Task.Run(() => GetAsync(digest, cancellationToken).AsTask(), cancellationToken)
+            : GetAsync(digest, cancellationToken).AsTask();
 
     public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
     {

@@ -15,6 +15,9 @@ public sealed class LocalDirectoryService(LocalStore store) : DirectoryServiceBa
 
     public LocalStore Store { get; } = store;
 
+    /// <summary>Each directory is a small file: a recursive get keeps several reads in flight (a cold tree is mostly seek time).</summary>
+    protected override int RecursiveReadahead => 8;
+
     public override ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         string path = Store.DirectoryPath(digest);

@@ -123,6 +123,21 @@ public sealed class ReadaheadTests
     }
 
     [Test]
+    public void ListingADirectoryFetchesItsSubdirectoriesEntriesOneLevelAhead()
+    {
+        var directories = new CountingDirectoryService(_local.Directories);
+        var store = new StoreServices(_blobs, directories, _local.PathInfos);
+        using var mount = new InProcessMount(store, new StoreFilesystemOptions { PrefetchMaxDirectories = 0 });
+        Assert.That(Libc.ListDirectory(mount.PathOf(_tree)).Errno, Is.Zero);
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(directories.Gets, Is.EqualTo(2), "the tree, then sub ahead of a walk entering it; not sub/deeper yet");
+        Assert.That(Libc.ListDirectory(mount.PathOf(_tree, "sub")).Errno, Is.Zero);
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(directories.Gets, Is.EqualTo(3), "listing sub fetched nothing again, and started sub/deeper");
+        Assert.That(_blobs.TotalOpens, Is.Zero, "no file contents for a listing");
+    }
+
+    [Test]
     public void OffMeansNoReadahead()
     {
         using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadConcurrency = 0 });
