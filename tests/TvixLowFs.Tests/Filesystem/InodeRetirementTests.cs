@@ -8,6 +8,8 @@ using TvixLowFs.Store;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
 
+using static TvixLowFs.Tests.Filesystem.HandlerRequests;
+
 namespace TvixLowFs.Tests.Filesystem;
 
 /// <summary>
@@ -19,7 +21,7 @@ namespace TvixLowFs.Tests.Filesystem;
 [TestFixture]
 public sealed class InodeRetirementTests
 {
-    private string _storeDirectory = null!;
+    private TemporaryLocalStore _temporary = null!;
     private StoreServices _local = null!;
     private CountingPathInfoService _pathInfos = null!;
     private StoreServices _store = null!;
@@ -28,8 +30,8 @@ public sealed class InodeRetirementTests
     [SetUp]
     public async Task CreateStoreAsync()
     {
-        _storeDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-retire-" + Guid.NewGuid().ToString("N"));
-        _local = new StoreOpener().Open(StoreAddress.ForLocalDirectory(_storeDirectory));
+        _temporary = TemporaryLocalStore.Create("retire");
+        _local = _temporary.Store;
         _pathInfos = new CountingPathInfoService(_local.PathInfos);
         _store = new StoreServices(_local.Blobs, _local.Directories, _pathInfos);
         var many = Enumerable.Range(0, 50).Select(i => ($"n{i:D2}", (TreeNode)FileSpec.Text($"{i}\n"))).ToArray();
@@ -42,23 +44,13 @@ public sealed class InodeRetirementTests
     [TearDown]
     public async Task DeleteStoreAsync()
     {
-        await _local.DisposeAsync();
-        System.IO.Directory.Delete(_storeDirectory, recursive: true);
+        await _temporary.DisposeAsync();
     }
 
     private (StoreFilesystem Filesystem, RecordingReplySink Sink) Create(int forgottenInodes)
     {
         var sink = new RecordingReplySink();
         return (new StoreFilesystem(_store, sink, new StoreFilesystemOptions { ForgottenInodes = forgottenInodes }, new RecordingLogger()), sink);
-    }
-
-    private static ulong Lookup(StoreFilesystem filesystem, RecordingReplySink sink, ulong parent, string name)
-    {
-        FuseRequest request = sink.NewRequest();
-        filesystem.Lookup(request, parent, Encoding.UTF8.GetBytes(name));
-        RecordingReplySink.Reply reply = sink.WaitFor(request);
-        Assert.That(reply.Kind, Is.EqualTo("entry"), $"lookup {name}: errno {reply.Errno}");
-        return reply.Ino;
     }
 
     [Test]

@@ -8,6 +8,8 @@ using TvixLowFs.Fuse.Native;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Services;
 
+using static TvixLowFs.Tests.Filesystem.HandlerRequests;
+
 namespace TvixLowFs.Tests.Filesystem;
 
 /// <summary>
@@ -58,7 +60,7 @@ internal sealed class BackingFilesDouble : IFuseBackingFiles
 [TestFixture]
 public sealed class PassthroughTests
 {
-    private string _storeDirectory = null!;
+    private TemporaryLocalStore _temporary = null!;
     private StoreServices _local = null!;
     private string _tree = null!;
     private byte[] _big = null!;
@@ -66,8 +68,8 @@ public sealed class PassthroughTests
     [SetUp]
     public async Task CreateStoreAsync()
     {
-        _storeDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-passthrough-" + Guid.NewGuid().ToString("N"));
-        _local = new StoreOpener().Open(StoreAddress.ForLocalDirectory(_storeDirectory));
+        _temporary = TemporaryLocalStore.Create("passthrough");
+        _local = _temporary.Store;
         _big = new byte[3 << 20];
         new Random(7).NextBytes(_big);
         _tree = await new TestTreeWriter(_local).AddStorePathAsync("tree", new DirSpec(
@@ -80,17 +82,7 @@ public sealed class PassthroughTests
     [TearDown]
     public async Task DeleteStoreAsync()
     {
-        await _local.DisposeAsync();
-        System.IO.Directory.Delete(_storeDirectory, recursive: true);
-    }
-
-    private static ulong Lookup(StoreFilesystem filesystem, RecordingReplySink sink, ulong parent, string name)
-    {
-        FuseRequest request = sink.NewRequest();
-        filesystem.Lookup(request, parent, Encoding.UTF8.GetBytes(name));
-        RecordingReplySink.Reply reply = sink.WaitFor(request);
-        Assert.That(reply.Kind, Is.EqualTo("entry"), $"lookup {name}: errno {reply.Errno}");
-        return reply.Ino;
+        await _temporary.DisposeAsync();
     }
 
     private static unsafe RecordingReplySink.Reply Open(StoreFilesystem filesystem, RecordingReplySink sink, ulong inode)

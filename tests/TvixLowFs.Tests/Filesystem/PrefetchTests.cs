@@ -6,6 +6,8 @@ using TvixLowFs.Fuse.Native;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Services;
 
+using static TvixLowFs.Tests.Filesystem.HandlerRequests;
+
 namespace TvixLowFs.Tests.Filesystem;
 
 /// <summary>
@@ -18,7 +20,7 @@ namespace TvixLowFs.Tests.Filesystem;
 [TestFixture]
 public sealed class PrefetchTests
 {
-    private string _storeDirectory = null!;
+    private TemporaryLocalStore _temporary = null!;
     private StoreServices _local = null!;
     private CountingDirectoryService _directories = null!;
     private StoreServices _store = null!;
@@ -27,8 +29,8 @@ public sealed class PrefetchTests
     [SetUp]
     public async Task CreateStoreAsync()
     {
-        _storeDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-prefetch-" + Guid.NewGuid().ToString("N"));
-        _local = new StoreOpener().Open(StoreAddress.ForLocalDirectory(_storeDirectory));
+        _temporary = TemporaryLocalStore.Create("prefetch");
+        _local = _temporary.Store;
         _directories = new CountingDirectoryService(_local.Directories);
         _store = new StoreServices(_local.Blobs, _directories, _local.PathInfos);
         // root → a, b, c → each with sub → file: 7 directories.
@@ -40,8 +42,7 @@ public sealed class PrefetchTests
     [TearDown]
     public async Task DeleteStoreAsync()
     {
-        await _local.DisposeAsync();
-        System.IO.Directory.Delete(_storeDirectory, recursive: true);
+        await _temporary.DisposeAsync();
     }
 
     private (StoreFilesystem Filesystem, RecordingReplySink Sink, RecordingLogger Log) Create(int maxDirectories = 4096)
@@ -50,15 +51,6 @@ public sealed class PrefetchTests
         var log = new RecordingLogger();
         var options = new StoreFilesystemOptions { PrefetchMaxDirectories = maxDirectories, ShutdownGrace = TimeSpan.FromMilliseconds(100) };
         return (new StoreFilesystem(_store, sink, options, log), sink, log);
-    }
-
-    private static ulong Lookup(StoreFilesystem filesystem, RecordingReplySink sink, ulong parent, string name)
-    {
-        FuseRequest request = sink.NewRequest();
-        filesystem.Lookup(request, parent, Encoding.UTF8.GetBytes(name));
-        RecordingReplySink.Reply reply = sink.WaitFor(request);
-        Assert.That(reply.Kind, Is.EqualTo("entry"), $"lookup {name}: errno {reply.Errno}");
-        return reply.Ino;
     }
 
     private static void WaitForPrefetches(StoreFilesystem filesystem)

@@ -37,7 +37,7 @@ internal sealed class CountingBlobService(IBlobService inner) : IBlobService
 [TestFixture]
 public sealed class ReadaheadTests
 {
-    private string _storeDirectory = null!;
+    private TemporaryLocalStore _temporary = null!;
     private StoreServices _local = null!;
     private CountingBlobService _blobs = null!;
     private StoreServices _store = null!;
@@ -46,8 +46,8 @@ public sealed class ReadaheadTests
     [SetUp]
     public async Task CreateStoreAsync()
     {
-        _storeDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-readahead-" + Guid.NewGuid().ToString("N"));
-        _local = new StoreOpener().Open(StoreAddress.ForLocalDirectory(_storeDirectory));
+        _temporary = TemporaryLocalStore.Create("readahead");
+        _local = _temporary.Store;
         _blobs = new CountingBlobService(_local.Blobs);
         _store = new StoreServices(_blobs, _local.Directories, _local.PathInfos);
         // a0..a4 then sub/ (b0..b2, deeper/c0) then z: the walk from a1 covers a2..a4, sub's files, deeper's, z.
@@ -64,8 +64,7 @@ public sealed class ReadaheadTests
     [TearDown]
     public async Task DeleteStoreAsync()
     {
-        await _local.DisposeAsync();
-        System.IO.Directory.Delete(_storeDirectory, recursive: true);
+        await _temporary.DisposeAsync();
     }
 
     private static void WaitForReadaheads(StoreFilesystem filesystem)

@@ -10,6 +10,8 @@ using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
+using static TvixLowFs.Tests.Filesystem.HandlerRequests;
+
 namespace TvixLowFs.Tests.Filesystem;
 
 /// <summary>
@@ -20,7 +22,7 @@ namespace TvixLowFs.Tests.Filesystem;
 [TestFixture]
 public sealed class StoreFilesystemHandlerTests
 {
-    private string _storeDirectory = null!;
+    private TemporaryLocalStore _temporary = null!;
     private StoreServices _local = null!;
     private GatedStore _gated = null!;
     private StoreServices _store = null!;
@@ -29,8 +31,8 @@ public sealed class StoreFilesystemHandlerTests
     [SetUp]
     public async Task CreateStoreAsync()
     {
-        _storeDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-handler-" + Guid.NewGuid().ToString("N"));
-        _local = new StoreOpener().Open(StoreAddress.ForLocalDirectory(_storeDirectory));
+        _temporary = TemporaryLocalStore.Create("handler");
+        _local = _temporary.Store;
         _gated = new GatedStore(_local.Directories, _local.PathInfos);
         _store = new StoreServices(_local.Blobs, _gated, _gated);
         var writer = new TestTreeWriter(_store);
@@ -44,8 +46,7 @@ public sealed class StoreFilesystemHandlerTests
     [TearDown]
     public async Task DeleteStoreAsync()
     {
-        await _local.DisposeAsync();
-        System.IO.Directory.Delete(_storeDirectory, recursive: true);
+        await _temporary.DisposeAsync();
     }
 
     private (StoreFilesystem Filesystem, RecordingReplySink Sink, RecordingLogger Log) Create(bool showXattr = false)
@@ -53,15 +54,6 @@ public sealed class StoreFilesystemHandlerTests
         var sink = new RecordingReplySink();
         var log = new RecordingLogger();
         return (new StoreFilesystem(_store, sink, new StoreFilesystemOptions { ShowXattr = showXattr, PrefetchMaxDirectories = 0 }, log), sink, log);
-    }
-
-    private static ulong Lookup(StoreFilesystem filesystem, RecordingReplySink sink, ulong parent, string name)
-    {
-        FuseRequest request = sink.NewRequest();
-        filesystem.Lookup(request, parent, Encoding.UTF8.GetBytes(name));
-        RecordingReplySink.Reply reply = sink.WaitFor(request);
-        Assert.That(reply.Kind, Is.EqualTo("entry"), $"lookup {name}: errno {reply.Errno}");
-        return reply.Ino;
     }
 
     [Test]
