@@ -15,7 +15,7 @@ internal sealed class TestMount : IDisposable
     public FuseSession Session { get; }
     public Task<int> Loop { get; }
 
-    public TestMount(IFuseOperations operations, bool readOnly = true, bool handleSignals = false)
+    public TestMount(IFuseOperations operations, bool readOnly = true, bool handleSignals = false, FuseBackingFiles? backingFiles = null)
     {
         Assert.That(File.Exists("/dev/fuse"), Is.True, "/dev/fuse is missing: FUSE mount tests cannot run here");
         MountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-fuse-" + Guid.NewGuid().ToString("N"));
@@ -30,6 +30,7 @@ internal sealed class TestMount : IDisposable
                 ReadOnly = readOnly,
                 MaxThreads = 4,
                 HandleSignals = handleSignals,
+                BackingFiles = backingFiles,
             });
         }
         catch
