@@ -48,6 +48,16 @@ public sealed class StoreFilesystemOptions
     /// <summary>Prefetches running at once; a store path looked up while all are busy is not prefetched.</summary>
     public int PrefetchConcurrency { get; init; } = 2;
 
+    /// <summary>
+    /// When a directory is opened (listed) over a store that caches blobs locally, the blobs of its
+    /// files up to this size are fetched into the cache in the background, in listing order, so
+    /// that reading them one after another (tar, cp -r) does not wait a round trip per file (0: off).
+    /// </summary>
+    public long PrefetchBlobMaxSize { get; init; } = 64 * 1024;
+
+    /// <summary>Blob prefetches in flight at once.</summary>
+    public int PrefetchBlobConcurrency { get; init; } = 4;
+
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
