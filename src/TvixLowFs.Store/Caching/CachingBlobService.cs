@@ -12,7 +12,7 @@ namespace TvixLowFs.Store.Caching;
 /// served from the local file (which the FUSE read path splices from). Writes go to the remote.
 /// Concurrent opens of one digest share one fetch; several processes may share the local store.
 /// Over a <see cref="LocalBlobService"/> the bytes go straight into a temp file of that store and
-/// are served from it once verified, while <see cref="CacheBlobPublisher"/> names them in batches.
+/// are served from it once verified, while <see cref="CachePublisher"/> names them in batches.
 /// </summary>
 public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
 {
@@ -21,7 +21,9 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
     private readonly ConcurrentDictionary<B3Digest, Lazy<Task<bool>>> _fills = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly LocalStore? _cacheStore;
-    private readonly CacheBlobPublisher? _publisher;
+    private readonly CachePublisher? _publisher;
+    // Verified blobs whose temp file waits for its final name; dropped once the publisher has handled it.
+    private readonly ConcurrentDictionary<B3Digest, string> _pending = new();
     private int _disposed;
 
     public CachingBlobService(IBlobService remote, IBlobService local)
@@ -31,7 +33,7 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
         if (local is LocalBlobService localBlobs)
         {
             _cacheStore = localBlobs.Store;
-            _publisher = new CacheBlobPublisher(localBlobs.Store);
+            _publisher = new CachePublisher(localBlobs.Store);
         }
     }
 
@@ -39,11 +41,11 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
     public IBlobService Local { get; }
 
     /// <summary>Verified blobs still waiting for their name in the local store (for tests).</summary>
-    internal int PendingPublications => _publisher?.PendingCount ?? 0;
+    internal int PendingPublications => _pending.Count;
 
     public async ValueTask<long?> StatAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
-        if (_publisher?.TryOpenPending(digest) is { } pending)
+        if (TryOpenPending(digest) is { } pending)
         {
             using (pending)
                 return pending.Length;
@@ -75,7 +77,22 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
 
     /// <summary>Held locally already (named or about to be); a cheap check, no exception on a miss.</summary>
     private bool IsCached(B3Digest digest) =>
-        _cacheStore is not null && (_publisher!.IsPending(digest) || File.Exists(_cacheStore.BlobPath(digest)));
+        _cacheStore is not null && (_pending.ContainsKey(digest) || File.Exists(_cacheStore.BlobPath(digest)));
+
+    /// <summary>A reader over the blob's temp file while it waits for its name; null when it is not pending (any more).</summary>
+    private CachedFileBlobReader? TryOpenPending(B3Digest digest)
+    {
+        if (!_pending.TryGetValue(digest, out string? tempPath))
+            return null;
+        try
+        {
+            return new CachedFileBlobReader(File.OpenHandle(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null; // renamed (or dropped) since: the caller looks at the final name
+        }
+    }
 
     /// <summary>The local copy: still under its temp name, or under its final one; null when there is none.</summary>
     private async ValueTask<BlobReader?> OpenCachedAsync(B3Digest digest, CancellationToken cancellationToken)
@@ -83,7 +100,7 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
         if (_cacheStore is null)
             return await Local.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
         // Pending first: the publisher drops a digest from its pending set only after renaming it.
-        if (_publisher!.TryOpenPending(digest) is { } pending)
+        if (TryOpenPending(digest) is { } pending)
             return pending;
         // A stat is far cheaper than the exception a failed open costs, and a cold cache misses a lot.
         if (!File.Exists(_cacheStore.BlobPath(digest)))
@@ -166,8 +183,13 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
             }
             // Closing unlocks it, so readers (here and in other processes) can open it shared.
             handle.Dispose();
-            _publisher!.Add(digest, tempPath);
-            handedOver = true;
+            if (_pending.TryAdd(digest, tempPath))
+            {
+                var entry = new KeyValuePair<B3Digest, string>(digest, tempPath);
+                handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), () => _pending.TryRemove(entry));
+                if (!handedOver)
+                    _pending.TryRemove(entry);
+            }
             return true;
         }
         finally
@@ -175,7 +197,7 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
             if (!handedOver)
             {
                 handle.Dispose();
-                try { File.Delete(tempPath); } catch (IOException) { }
+                CachePublisher.TryDelete(tempPath);
             }
         }
     }
