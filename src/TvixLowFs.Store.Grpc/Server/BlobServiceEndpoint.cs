@@ -50,7 +50,7 @@ public sealed class BlobServiceEndpoint(IBlobService blobs, ILogger<BlobServiceE
                 long advised = 0;
                 while (offset < reader.Length)
                 {
-                    if (reader.LocalFile is { } file && advised < reader.Length && advised - offset < ReadAheadBytes / 2)
+                    if (reader.Length > ReadChunkSize && reader.LocalFile is { } file && advised < reader.Length && advised - offset < ReadAheadBytes / 2)
                     {
                         long end = Math.Min(reader.Length, offset + ReadAheadBytes);
                         Interop.Fadvise.WillNeed(file, advised, end - advised);

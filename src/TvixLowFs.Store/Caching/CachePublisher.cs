@@ -51,8 +51,8 @@ internal sealed class CachePublisher : IAsyncDisposable
                 Interop.Libc.SyncFileSystemOf(_store.TempDirectory);
                 foreach (Item item in batch)
                 {
-                    if (File.Exists(item.FinalPath))
-                        continue; // kept meanwhile by another process: same name, same bytes
+                    // An object another process named meanwhile is replaced by the same bytes (rename
+                    // is atomic, and its readers keep the inode they opened): no stat per object.
                     string shard = Path.GetDirectoryName(item.FinalPath)!;
                     if (_knownShards.Add(shard))
                         System.IO.Directory.CreateDirectory(shard);

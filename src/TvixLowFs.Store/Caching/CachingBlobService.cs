@@ -154,8 +154,8 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
     /// </summary>
     private async Task<bool> FetchIntoCacheFileAsync(LocalStore store, B3Digest digest, CancellationToken cancellationToken)
     {
-        if (IsCached(digest))
-            return true; // another process (or an earlier fetch) kept it meanwhile
+        if (_pending.ContainsKey(digest))
+            return true; // an earlier fetch has it (the caller looked at the final name already)
         string tempPath;
         Microsoft.Win32.SafeHandles.SafeFileHandle handle;
         try
