@@ -30,46 +30,50 @@ internal sealed class CachePublisher : IAsyncDisposable
     }
 
     /// <summary>A complete, verified, closed temp file, its final name, and what to do once it has been handled.</summary>
-    private readonly record struct Item(string TempPath, string FinalPath, Action Done);
+    private sealed record Item(string TempPath, string FinalPath, Action<bool> Done, PublishChain? Chain)
+    {
+        public bool Renamed;
+    }
 
     /// <summary>
-    /// Hands over a temp file; <paramref name="done"/> runs once it is renamed (or dropped, when its
-    /// batch failed or another process named the object first). False when publishing has stopped.
+    /// Hands over a temp file; <paramref name="done"/> runs once it is renamed (true) or dropped
+    /// (false: its batch failed). Objects of one <paramref name="chain"/> are named in order, and
+    /// none after one that was dropped (a Directory is never named before its children). False
+    /// when publishing has stopped.
     /// </summary>
-    public bool TryAdd(string tempPath, string finalPath, Action done) => _queue.Writer.TryWrite(new Item(tempPath, finalPath, done));
+    public bool TryAdd(string tempPath, string finalPath, Action<bool> done, PublishChain? chain = null) =>
+        _queue.Writer.TryWrite(new Item(tempPath, finalPath, done, chain));
 
     private async Task PublishLoopAsync()
     {
         var batch = new List<Item>();
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out Item item))
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var item))
                 batch.Add(item);
             bool renamed = false;
             try
             {
+                // Every temp file's bytes on disk before any of them gets its final name.
                 Interop.Libc.SyncFileSystemOf(_store.TempDirectory);
                 foreach (Item item in batch)
-                {
-                    // An object another process named meanwhile is replaced by the same bytes (rename
-                    // is atomic, and its readers keep the inode they opened): no stat per object.
-                    string shard = Path.GetDirectoryName(item.FinalPath)!;
-                    if (_knownShards.Add(shard))
-                        System.IO.Directory.CreateDirectory(shard);
-                    File.Move(item.TempPath, item.FinalPath, overwrite: true);
-                    renamed = true;
-                }
+                    renamed |= TryRename(item);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Not kept: these objects are fetched again when next asked for.
+                // Nothing named: these objects are fetched again when next asked for.
             }
             finally
             {
                 foreach (Item item in batch)
                 {
-                    TryDelete(item.TempPath); // a no-op for the renamed ones
-                    item.Done();
+                    if (!item.Renamed)
+                    {
+                        TryDelete(item.TempPath);
+                        if (item.Chain is { } chain)
+                            chain.Broken = true;
+                    }
+                    item.Done(item.Renamed);
                 }
                 batch.Clear();
             }
@@ -80,6 +84,33 @@ internal sealed class CachePublisher : IAsyncDisposable
                 catch (IOException) { }
             }
         }
+    }
+
+    /// <summary>Names one object; false (and its chain broken by the caller) when that fails or its chain already has.</summary>
+    private bool TryRename(Item item)
+    {
+        if (item.Chain is { Broken: true })
+            return false;
+        try
+        {
+            // An object another process named meanwhile is replaced by the same bytes (rename
+            // is atomic, and its readers keep the inode they opened): no stat per object.
+            string shard = Path.GetDirectoryName(item.FinalPath)!;
+            if (!_knownShards.Contains(shard))
+            {
+                System.IO.Directory.CreateDirectory(shard);
+                _knownShards.Add(shard);
+            }
+            File.Move(item.TempPath, item.FinalPath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (item.Chain is { } chain)
+                chain.Broken = true; // before the next object of its chain is looked at
+            return false;
+        }
+        item.Renamed = true;
+        return true;
     }
 
     public static void TryDelete(string path)
@@ -122,5 +153,17 @@ internal sealed class CachedFileBlobReader(SafeFileHandle handle) : BlobReader
     {
         if (disposing)
             handle.Dispose();
+    }
+}
+
+/// <summary>Objects that must be named in order, none after one that was not (see <see cref="CachePublisher.TryAdd"/>).</summary>
+internal sealed class PublishChain
+{
+    private volatile bool _broken;
+
+    public bool Broken
+    {
+        get => _broken;
+        set => _broken = value;
     }
 }

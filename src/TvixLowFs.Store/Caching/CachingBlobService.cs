@@ -186,7 +186,7 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
             if (_pending.TryAdd(digest, tempPath))
             {
                 var entry = new KeyValuePair<B3Digest, string>(digest, tempPath);
-                handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), () => _pending.TryRemove(entry));
+                handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), _ => _pending.TryRemove(entry));
                 if (!handedOver)
                     _pending.TryRemove(entry);
             }

@@ -171,6 +171,7 @@ public sealed class CachingDirectoryService : IDirectoryService
     /// </summary>
     private void WriteToCache(LocalStore store, List<Directory> leavesFirst)
     {
+        var chain = new PublishChain();
         bool failed = false;
         foreach (var directory in leavesFirst)
         {
@@ -198,7 +199,8 @@ public sealed class CachingDirectoryService : IDirectoryService
                 failed = true;
                 continue;
             }
-            if (!_publisher!.TryAdd(tempPath, finalPath, () => _pending.TryRemove(entry)))
+            // Not named (its batch failed): dropped from memory too; the next request fetches it again.
+            if (!_publisher!.TryAdd(tempPath, finalPath, _ => _pending.TryRemove(entry), chain))
             {
                 CachePublisher.TryDelete(tempPath);
                 failed = true;
