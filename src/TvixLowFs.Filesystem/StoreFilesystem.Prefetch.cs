@@ -1,10 +1,14 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
 using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store.Caching;
 using TvixLowFs.Store.Model;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Filesystem;
 
-// Background prefetch of a store path's Directory closure, started when its root is first looked up.
+// Background prefetch of a store path's Directory closure, started when its root is first looked up,
+// and of the small blobs of a directory's files, started when the directory is opened.
 public sealed partial class StoreFilesystem
 {
     private readonly CancellationTokenSource _shutdown = new();
@@ -124,4 +128,121 @@ public sealed partial class StoreFilesystem
                 return contents;
         }
     }
+
+    // ------------------------------------------------------------------ blobs of listed directories
+
+    /// <summary>Directories opened and not yet looked at by the blob prefetch; created on first use.</summary>
+    private Channel<InodeRecord>? _blobPrefetchDirectories;
+
+    private int _pendingBlobPrefetches;
+
+    /// <summary>Blob prefetches queued or running (for tests).</summary>
+    internal int PendingBlobPrefetches => Volatile.Read(ref _pendingBlobPrefetches);
+
+    /// <summary>Directories waiting for the blob prefetch; beyond this many, an opened directory is not prefetched.</summary>
+    private const int BlobPrefetchDirectoryQueue = 256;
+
+    /// <summary>
+    /// Called on opendir, on a FUSE thread: only posts the directory (never waits, drops it when
+    /// the queue is full). The background loop fetches the blobs of its small files into the
+    /// store's cache, a few at a time, in listing order; a failed prefetch is only logged.
+    /// </summary>
+    private void QueueBlobPrefetch(InodeRecord directory)
+    {
+        if (_options.PrefetchBlobMaxSize <= 0 || _options.PrefetchBlobConcurrency <= 0 || directory.IsRoot
+            || _store.Blobs is not IBlobPrefetchTarget target || _shutdown.IsCancellationRequested)
+            return;
+        Channel<InodeRecord> queue = Volatile.Read(ref _blobPrefetchDirectories) ?? StartBlobPrefetch(target);
+        if (queue.Writer.TryWrite(directory))
+            Interlocked.Increment(ref _pendingBlobPrefetches);
+    }
+
+    private Channel<InodeRecord> StartBlobPrefetch(IBlobPrefetchTarget target)
+    {
+        var created = Channel.CreateBounded<InodeRecord>(new BoundedChannelOptions(BlobPrefetchDirectoryQueue)
+        {
+            FullMode = BoundedChannelFullMode.DropWrite,
+            SingleReader = true,
+        });
+        if (Interlocked.CompareExchange(ref _blobPrefetchDirectories, created, null) is { } existing)
+            return existing;
+        _ = Task.Run(() => BlobPrefetchLoopAsync(created.Reader, target));
+        return created;
+    }
+
+    private async Task BlobPrefetchLoopAsync(ChannelReader<InodeRecord> directories, IBlobPrefetchTarget target)
+    {
+        // Not disposed: a prefetch finishing after the loop stopped still releases its slot.
+        var slots = new SemaphoreSlim(_options.PrefetchBlobConcurrency);
+        CancellationToken stopping = _shutdown.Token;
+        try
+        {
+            while (await directories.WaitToReadAsync(stopping).ConfigureAwait(false))
+            {
+                while (directories.TryRead(out InodeRecord? directory))
+                {
+                    try
+                    {
+                        await PrefetchBlobsOfAsync(directory, target, slots, stopping).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _pendingBlobPrefetches);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Unmounting: directories still queued are not prefetched.
+            while (directories.TryRead(out _))
+                Interlocked.Decrement(ref _pendingBlobPrefetches);
+        }
+    }
+
+    private async Task PrefetchBlobsOfAsync(InodeRecord directory, IBlobPrefetchTarget target, SemaphoreSlim slots, CancellationToken stopping)
+    {
+        DirectoryContents contents;
+        try
+        {
+            contents = await ContentsAsync(directory).WaitAsync(stopping).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return; // the request that opened it answered (and logged) the failure
+        }
+        for (int i = 0; i < contents.Count; i++)
+        {
+            InodeRecord child = contents.Record(i);
+            if (child.Kind != InodeKind.File || child.Size <= 0 || child.Size > _options.PrefetchBlobMaxSize || child.Blob is not null)
+                continue;
+            await slots.WaitAsync(stopping).ConfigureAwait(false);
+            Interlocked.Increment(ref _pendingBlobPrefetches);
+            _ = PrefetchBlobAsync(target, child.Digest, slots, stopping);
+        }
+    }
+
+    private async Task PrefetchBlobAsync(IBlobPrefetchTarget target, B3Digest digest, SemaphoreSlim slots, CancellationToken stopping)
+    {
+        try
+        {
+            await target.PrefetchAsync(digest, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // An open of the file fetches it again and reports what fails then.
+            LogBlobPrefetchFailed(digest.ToString(), e.Message);
+        }
+        finally
+        {
+            slots.Release();
+            Interlocked.Decrement(ref _pendingBlobPrefetches);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "prefetch of blob {Digest} failed: {Reason}")]
+    private partial void LogBlobPrefetchFailed(string digest, string reason);
 }

@@ -21,12 +21,14 @@ public sealed class GrpcBlobService : IBlobService, IBlobStreamSource
 
     private readonly GrpcStoreChannel _channel;
     private readonly BlobService.BlobServiceClient _client;
+    private readonly CallInvoker _invoker;
     private readonly bool _ownsChannel;
 
     public GrpcBlobService(GrpcStoreChannel channel, bool ownsChannel = false)
     {
         _channel = channel;
-        _client = new BlobService.BlobServiceClient(channel.Channel);
+        _invoker = channel.Channel.CreateCallInvoker();
+        _client = new BlobService.BlobServiceClient(_invoker);
         _ownsChannel = ownsChannel;
     }
 
@@ -96,28 +98,40 @@ public sealed class GrpcBlobService : IBlobService, IBlobStreamSource
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var progress = new ProgressDeadline(_channel.Options.Timeout, cancellationToken);
-        using var call = _client.Read(new ReadBlobRequest { Digest = digest.ToByteString() },
-            new CallOptions(cancellationToken: progress.Token));
+        using var call = _invoker.AsyncServerStreamingCall(PooledBlobChunk.ReadMethod, null,
+            new CallOptions(cancellationToken: progress.Token), new ReadBlobRequest { Digest = digest.ToByteString() });
         var stream = call.ResponseStream;
-        while (true)
+        PooledBlobChunk? current = null;
+        try
         {
-            bool more;
-            try
+            while (true)
             {
-                more = await stream.MoveNext(progress.Token).ConfigureAwait(false);
+                // The consumer is done with the chunk it was given: its array goes back to the pool.
+                current?.Return();
+                current = null;
+                bool more;
+                try
+                {
+                    more = await stream.MoveNext(progress.Token).ConfigureAwait(false);
+                }
+                catch (RpcException e)
+                {
+                    throw _channel.Translate(e, $"read blob {digest}", cancellationToken, progress);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && progress.Expired)
+                {
+                    throw new StoreUnavailableException($"{_channel.Address}: read blob {digest}: no progress within {_channel.Options.Timeout.TotalSeconds:0.###} s");
+                }
+                if (!more)
+                    yield break;
+                progress.Progress();
+                current = stream.Current;
+                yield return current.Data;
             }
-            catch (RpcException e)
-            {
-                throw _channel.Translate(e, $"read blob {digest}", cancellationToken, progress);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && progress.Expired)
-            {
-                throw new StoreUnavailableException($"{_channel.Address}: read blob {digest}: no progress within {_channel.Options.Timeout.TotalSeconds:0.###} s");
-            }
-            if (!more)
-                yield break;
-            progress.Progress();
-            yield return stream.Current.Data.Memory;
+        }
+        finally
+        {
+            current?.Return();
         }
     }
 

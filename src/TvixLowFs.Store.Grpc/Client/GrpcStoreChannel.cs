@@ -24,6 +24,9 @@ public sealed class GrpcStoreChannel : IDisposable
     public GrpcChannel Channel { get; }
     public GrpcClientOptions Options { get; }
 
+    /// <summary>The HTTP/2 receive window of each stream.</summary>
+    public const int Http2StreamWindowBytes = 4 << 20;
+
     public static bool IsGrpcAddress(string address) =>
         address.StartsWith("grpc+http://", StringComparison.Ordinal) || address.StartsWith("grpc+unix://", StringComparison.Ordinal);
 
@@ -39,6 +42,9 @@ public sealed class GrpcStoreChannel : IDisposable
             KeepAlivePingTimeout = options.Timeout,
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            // A blob stream may be this far ahead of the reader hashing and writing it (default 64 KiB,
+            // which over a local socket never grows: the daemon would wait on every window update).
+            InitialHttp2StreamWindowSize = Http2StreamWindowBytes,
         };
         string httpAddress;
         if (address.StartsWith("grpc+unix://", StringComparison.Ordinal))

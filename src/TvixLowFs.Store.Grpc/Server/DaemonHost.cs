@@ -55,6 +55,9 @@ public sealed class DaemonHost : IAsyncDisposable
             kestrel.Limits.MinRequestBodyDataRate = null;
             kestrel.Limits.MinResponseDataRate = null;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
+            // A blob read may run this far ahead of the socket (default 64 KiB: the reader would
+            // wait for every chunk to be sent before reading the next).
+            kestrel.Limits.MaxResponseBufferSize = 1L << 20;
             if (listen.UnixPath is not null)
                 kestrel.ListenUnixSocket(listen.UnixPath, o => o.Protocols = HttpProtocols.Http2);
             else

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using TvixLowFs.Store.Local;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
 
@@ -10,39 +11,109 @@ namespace TvixLowFs.Store.Caching;
 /// service, verified against its digest while it streams in, kept only if it matches, and then
 /// served from the local file (which the FUSE read path splices from). Writes go to the remote.
 /// Concurrent opens of one digest share one fetch; several processes may share the local store.
+/// Over a <see cref="LocalBlobService"/> the bytes go straight into a temp file of that store and
+/// are served from it once verified, while <see cref="CachePublisher"/> names them in batches.
 /// </summary>
-public sealed class CachingBlobService(IBlobService remote, IBlobService local) : IBlobService
+public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
 {
     private const int CopyChunkSize = 256 * 1024;
 
     private readonly ConcurrentDictionary<B3Digest, Lazy<Task<bool>>> _fills = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly LocalStore? _cacheStore;
+    private readonly CachePublisher? _publisher;
+    // Verified blobs whose temp file waits for its final name; dropped once the publisher has handled it.
+    private readonly ConcurrentDictionary<B3Digest, string> _pending = new();
+    private int _disposed;
 
-    public IBlobService Remote { get; } = remote;
-    public IBlobService Local { get; } = local;
+    public CachingBlobService(IBlobService remote, IBlobService local)
+    {
+        Remote = remote;
+        Local = local;
+        if (local is LocalBlobService localBlobs)
+        {
+            _cacheStore = localBlobs.Store;
+            _publisher = new CachePublisher(localBlobs.Store);
+        }
+    }
 
-    public async ValueTask<long?> StatAsync(B3Digest digest, CancellationToken cancellationToken = default) =>
-        await Local.StatAsync(digest, cancellationToken).ConfigureAwait(false)
-        ?? await Remote.StatAsync(digest, cancellationToken).ConfigureAwait(false);
+    public IBlobService Remote { get; }
+    public IBlobService Local { get; }
+
+    /// <summary>Verified blobs still waiting for their name in the local store (for tests).</summary>
+    internal int PendingPublications => _pending.Count;
+
+    public async ValueTask<long?> StatAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        if (TryOpenPending(digest) is { } pending)
+        {
+            using (pending)
+                return pending.Length;
+        }
+        return await Local.StatAsync(digest, cancellationToken).ConfigureAwait(false)
+            ?? await Remote.StatAsync(digest, cancellationToken).ConfigureAwait(false);
+    }
 
     public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
-        var cached = await Local.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        var cached = await OpenCachedAsync(digest, cancellationToken).ConfigureAwait(false);
         if (cached is not null)
             return cached;
         if (!await FillAsync(digest, cancellationToken).ConfigureAwait(false))
             return null;
-        return await Local.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false)
+        return await OpenCachedAsync(digest, cancellationToken).ConfigureAwait(false)
             // Filled but gone again (someone cleaned the cache directory meanwhile): serve it remotely.
             ?? await Remote.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task PrefetchAsync(B3Digest digest, CancellationToken cancellationToken)
+    {
+        if (IsCached(digest))
+            return;
+        await FillAsync(digest, cancellationToken).ConfigureAwait(false);
+    }
+
     public BlobWriter OpenWrite() => Remote.OpenWrite();
+
+    /// <summary>Held locally already (named or about to be); a cheap check, no exception on a miss.</summary>
+    private bool IsCached(B3Digest digest) =>
+        _cacheStore is not null && (_pending.ContainsKey(digest) || File.Exists(_cacheStore.BlobPath(digest)));
+
+    /// <summary>A reader over the blob's temp file while it waits for its name; null when it is not pending (any more).</summary>
+    private CachedFileBlobReader? TryOpenPending(B3Digest digest)
+    {
+        if (!_pending.TryGetValue(digest, out string? tempPath))
+            return null;
+        try
+        {
+            return new CachedFileBlobReader(File.OpenHandle(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null; // renamed (or dropped) since: the caller looks at the final name
+        }
+    }
+
+    /// <summary>The local copy: still under its temp name, or under its final one; null when there is none.</summary>
+    private async ValueTask<BlobReader?> OpenCachedAsync(B3Digest digest, CancellationToken cancellationToken)
+    {
+        if (_cacheStore is null)
+            return await Local.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        // Pending first: the publisher drops a digest from its pending set only after renaming it.
+        if (TryOpenPending(digest) is { } pending)
+            return pending;
+        // A stat is far cheaper than the exception a failed open costs, and a cold cache misses a lot.
+        if (!File.Exists(_cacheStore.BlobPath(digest)))
+            return null;
+        return await Local.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Fetches the blob into the local store; false when the remote does not have it.</summary>
     public async Task<bool> FillAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         // One fetch per digest however many readers wait; a waiter giving up does not cancel it
-        // (the remote's own deadlines bound it).
+        // (the remote's own deadlines bound it, and disposal stops it).
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var fill = _fills.GetOrAdd(digest, d => new Lazy<Task<bool>>(() => FetchAndForgetAsync(d)));
         return await fill.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -51,7 +122,7 @@ public sealed class CachingBlobService(IBlobService remote, IBlobService local) 
     {
         try
         {
-            return await FetchAsync(digest).ConfigureAwait(false);
+            return await FetchAsync(digest, _stopping.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -60,14 +131,15 @@ public sealed class CachingBlobService(IBlobService remote, IBlobService local) 
         }
     }
 
-    private async Task<bool> FetchAsync(B3Digest digest)
+    private async Task<bool> FetchAsync(B3Digest digest, CancellationToken cancellationToken)
     {
         await Task.Yield();
+        if (_cacheStore is not null)
+            return await FetchIntoCacheFileAsync(_cacheStore, digest, cancellationToken).ConfigureAwait(false);
         await using var writer = Local.OpenWrite();
         try
         {
-            var chunks = Remote is IBlobStreamSource source ? source.ReadChunksAsync(digest) : ReadThroughReaderAsync(digest);
-            await BlobFill.ToWriterAsync(chunks, digest, writer, CancellationToken.None).ConfigureAwait(false);
+            await BlobFill.ToWriterAsync(RemoteChunks(digest, cancellationToken), digest, writer, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (StoreNotFoundException)
@@ -75,6 +147,63 @@ public sealed class CachingBlobService(IBlobService remote, IBlobService local) 
             return false;
         }
     }
+
+    /// <summary>
+    /// Streams the blob into a temp file of the cache store, hashing it on the way, and hands the
+    /// file to the publisher once verified; a blob that does not match is deleted, never served.
+    /// </summary>
+    private async Task<bool> FetchIntoCacheFileAsync(LocalStore store, B3Digest digest, CancellationToken cancellationToken)
+    {
+        if (_pending.ContainsKey(digest))
+            return true; // an earlier fetch has it (the caller looked at the final name already)
+        string tempPath;
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try
+        {
+            (tempPath, handle) = store.CreateTempFile("blob");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw store.Failure("starting a blob", e);
+        }
+        bool handedOver = false;
+        try
+        {
+            try
+            {
+                await BlobFill.ToCacheFileAsync(RemoteChunks(digest, cancellationToken), digest, handle, cancellationToken).ConfigureAwait(false);
+            }
+            catch (StoreNotFoundException)
+            {
+                return false;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw store.Failure($"writing blob {digest}", e);
+            }
+            // Closing unlocks it, so readers (here and in other processes) can open it shared.
+            handle.Dispose();
+            if (_pending.TryAdd(digest, tempPath))
+            {
+                var entry = new KeyValuePair<B3Digest, string>(digest, tempPath);
+                handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), _ => _pending.TryRemove(entry));
+                if (!handedOver)
+                    _pending.TryRemove(entry);
+            }
+            return true;
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                handle.Dispose();
+                CachePublisher.TryDelete(tempPath);
+            }
+        }
+    }
+
+    private IAsyncEnumerable<ReadOnlyMemory<byte>> RemoteChunks(B3Digest digest, CancellationToken cancellationToken) =>
+        Remote is IBlobStreamSource source ? source.ReadChunksAsync(digest, cancellationToken) : ReadThroughReaderAsync(digest, cancellationToken);
 
     /// <summary>The chunks of a remote that offers only positional reads.</summary>
     private async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadThroughReaderAsync(B3Digest digest,
@@ -94,8 +223,20 @@ public sealed class CachingBlobService(IBlobService remote, IBlobService local) 
         }
     }
 
+    /// <summary>Stops fetches still running, names what was verified, then closes both stores.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _stopping.Cancel();
+        foreach (var fill in _fills.Values)
+        {
+            try { await fill.Value.ConfigureAwait(false); }
+            catch (Exception) { /* its waiters saw it */ }
+        }
+        if (_publisher is not null)
+            await _publisher.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
         await Remote.DisposeAsync().ConfigureAwait(false);
         await Local.DisposeAsync().ConfigureAwait(false);
     }

@@ -135,16 +135,26 @@ public sealed class ReadThroughCacheTests
             blobs.Add((await writer.CloseAsync(), bytes));
         }
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var mountA = OpenCached(daemon.Address, connector);
-        await using var mountB = OpenCached(daemon.Address, connector);
-        var reads = Enumerable.Range(0, 16).Select(async i =>
+        var mountA = OpenCached(daemon.Address, connector);
+        var mountB = OpenCached(daemon.Address, connector);
+        try
         {
-            var (digest, bytes) = blobs[i % blobs.Count];
-            var mount = i % 2 == 0 ? mountA : mountB;
-            using var reader = await mount.Blobs.OpenReadAsync(digest);
-            return (await ReadAll(reader!)).AsSpan().SequenceEqual(bytes);
-        });
-        Assert.That(await Task.WhenAll(reads), Is.All.True);
+            var reads = Enumerable.Range(0, 16).Select(async i =>
+            {
+                var (digest, bytes) = blobs[i % blobs.Count];
+                var mount = i % 2 == 0 ? mountA : mountB;
+                using var reader = await mount.Blobs.OpenReadAsync(digest);
+                return (await ReadAll(reader!)).AsSpan().SequenceEqual(bytes);
+            });
+            Assert.That(await Task.WhenAll(reads), Is.All.True);
+        }
+        finally
+        {
+            // Closing a mount's services names every blob it verified (names are given in the background).
+            await mountA.DisposeAsync();
+            await mountB.DisposeAsync();
+        }
+        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "tmp")), Is.Empty, "no leftover temp file");
         var local = new LocalBlobService(LocalStore.Open(_cacheDirectory));
         foreach (var (digest, bytes) in blobs)
             Assert.That(await local.StatAsync(digest), Is.EqualTo(bytes.Length));

@@ -1,0 +1,169 @@
+using System.Threading.Channels;
+using Microsoft.Win32.SafeHandles;
+using TvixLowFs.Store.Local;
+using TvixLowFs.Store.Services;
+
+namespace TvixLowFs.Store.Caching;
+
+/// <summary>
+/// Gives verified objects of a local cache store their final names in the background, in batches
+/// and in the order they were handed over: one <c>syncfs</c> makes a whole batch of temp files
+/// durable before any of them is renamed (so a final name still only ever holds a complete
+/// object), where <see cref="LocalStore.Publish"/> costs two fsyncs per object. Until its batch
+/// is done, the caching service serves an object from its temp file or memory, so a fetch is
+/// answered as soon as its bytes are verified, not once they are on disk.
+/// </summary>
+internal sealed class CachePublisher : IAsyncDisposable
+{
+    /// <summary>Objects renamed per sync; bounds how long one batch holds its entries back.</summary>
+    private const int MaxBatch = 1024;
+
+    private readonly LocalStore _store;
+    private readonly HashSet<string> _knownShards = new(StringComparer.Ordinal);
+    private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _loop;
+
+    public CachePublisher(LocalStore store)
+    {
+        _store = store;
+        _loop = Task.Run(PublishLoopAsync);
+    }
+
+    /// <summary>A complete, verified, closed temp file, its final name, and what to do once it has been handled.</summary>
+    private sealed record Item(string TempPath, string FinalPath, Action<bool> Done, PublishChain? Chain)
+    {
+        public bool Renamed;
+    }
+
+    /// <summary>
+    /// Hands over a temp file; <paramref name="done"/> runs once it is renamed (true) or dropped
+    /// (false: its batch failed). Objects of one <paramref name="chain"/> are named in order, and
+    /// none after one that was dropped (a Directory is never named before its children). False
+    /// when publishing has stopped.
+    /// </summary>
+    public bool TryAdd(string tempPath, string finalPath, Action<bool> done, PublishChain? chain = null) =>
+        _queue.Writer.TryWrite(new Item(tempPath, finalPath, done, chain));
+
+    private async Task PublishLoopAsync()
+    {
+        var batch = new List<Item>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var item))
+                batch.Add(item);
+            bool renamed = false;
+            try
+            {
+                // Every temp file's bytes on disk before any of them gets its final name.
+                Interop.Libc.SyncFileSystemOf(_store.TempDirectory);
+                foreach (Item item in batch)
+                    renamed |= TryRename(item);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Nothing named: these objects are fetched again when next asked for.
+            }
+            finally
+            {
+                foreach (Item item in batch)
+                {
+                    if (!item.Renamed)
+                    {
+                        TryDelete(item.TempPath);
+                        if (item.Chain is { } chain)
+                            chain.Broken = true;
+                    }
+                    item.Done(item.Renamed);
+                }
+                batch.Clear();
+            }
+            if (renamed)
+            {
+                // The renames themselves (and new shard directories) durable, as LocalStore makes them.
+                try { Interop.Libc.SyncFileSystemOf(_store.TempDirectory); }
+                catch (IOException) { }
+            }
+        }
+    }
+
+    /// <summary>Names one object; false (and its chain broken by the caller) when that fails or its chain already has.</summary>
+    private bool TryRename(Item item)
+    {
+        if (item.Chain is { Broken: true })
+            return false;
+        try
+        {
+            // An object another process named meanwhile is replaced by the same bytes (rename
+            // is atomic, and its readers keep the inode they opened): no stat per object.
+            string shard = Path.GetDirectoryName(item.FinalPath)!;
+            if (!_knownShards.Contains(shard))
+            {
+                System.IO.Directory.CreateDirectory(shard);
+                _knownShards.Add(shard);
+            }
+            File.Move(item.TempPath, item.FinalPath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (item.Chain is { } chain)
+                chain.Broken = true; // before the next object of its chain is looked at
+            return false;
+        }
+        item.Renamed = true;
+        return true;
+    }
+
+    public static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Publishes what is queued, then stops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+}
+
+/// <summary>A blob in a local file (cached or about to be), read positionally and spliced from its descriptor.</summary>
+internal sealed class CachedFileBlobReader(SafeFileHandle handle) : BlobReader
+{
+    private readonly long _length = RandomAccess.GetLength(handle);
+
+    public override long Length => _length;
+
+    public override SafeFileHandle LocalFile => handle;
+
+    public override ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int read = RandomAccess.Read(handle, buffer.Span[total..], offset + total);
+            if (read == 0)
+                break;
+            total += read;
+        }
+        return ValueTask.FromResult(total);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            handle.Dispose();
+    }
+}
+
+/// <summary>Objects that must be named in order, none after one that was not (see <see cref="CachePublisher.TryAdd"/>).</summary>
+internal sealed class PublishChain
+{
+    private volatile bool _broken;
+
+    public bool Broken
+    {
+        get => _broken;
+        set => _broken = value;
+    }
+}

@@ -1,0 +1,168 @@
+using Microsoft.Extensions.Logging;
+using NUnit.Framework;
+using TvixLowFs.Filesystem;
+using TvixLowFs.Store;
+using TvixLowFs.Store.Caching;
+using TvixLowFs.Store.Grpc.Client;
+using TvixLowFs.Store.Local;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+using TvixLowFs.Tests.Filesystem;
+
+namespace TvixLowFs.Tests.Grpc;
+
+/// <summary>
+/// The read-through cache fetching ahead: blobs prefetched into it, the small files of a listed
+/// directory prefetched by a real mount, and prefetches that fail without harming the mount.
+/// </summary>
+public sealed class CachePrefetchTests
+{
+    private static readonly GrpcClientOptions ShortTimeout = new() { Timeout = TimeSpan.FromSeconds(2) };
+    private const int SmallFiles = 24;
+    private string _cacheDirectory = null!;
+
+    [SetUp]
+    public void CreateCacheDirectory() =>
+        _cacheDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-prefetch-" + Guid.NewGuid().ToString("N"));
+
+    [TearDown]
+    public void RemoveCacheDirectory()
+    {
+        if (System.IO.Directory.Exists(_cacheDirectory))
+            System.IO.Directory.Delete(_cacheDirectory, recursive: true);
+    }
+
+    private StoreServices OpenCached(string address, GrpcStoreConnector connector)
+    {
+        var storeAddress = StoreAddress.Parse(address);
+        return ReadThroughCache.Wrap(new StoreOpener(connector).Open(storeAddress), _cacheDirectory, storeAddress, storeAddress);
+    }
+
+    private static byte[] Small(int i) => Samples.Bytes(500 + i * 1000, 100 + i);
+
+    private static readonly byte[] Big = Samples.Bytes(300_000, 7);
+
+    /// <summary>A directory of small files, one larger than the prefetch limit, one whose blob the daemon lacks, and a subdirectory.</summary>
+    private static async Task<string> AddTreeAsync(TestDaemon daemon)
+    {
+        var children = new List<(string, TreeNode)>();
+        for (int i = 0; i < SmallFiles; i++)
+            children.Add(($"small-{i:D2}", new FileSpec(Small(i))));
+        children.Add(("big", new FileSpec(Big)));
+        children.Add(("missing", new FileSpec(Samples.Bytes(100, 3), StoreBlob: false)));
+        children.Add(("sub", new DirSpec(("inner", FileSpec.Text("not listed, not prefetched\n")))));
+        return await new TestTreeWriter(daemon.Store).AddStorePathAsync("tree", new DirSpec([.. children]), seed: "prefetch");
+    }
+
+    /// <summary>Waits for background work the test has no event for (bounded, so a hang fails rather than blocks).</summary>
+    private static async Task WaitUntil(Func<bool> condition, string what)
+    {
+        for (int i = 0; i < 3000 && !condition(); i++)
+            await Task.Delay(10);
+        Assert.That(condition(), Is.True, what);
+    }
+
+    [Test]
+    public async Task APrefetchedBlobIsKeptAndServedWithoutTheDaemon()
+    {
+        await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
+        var blobs = new List<(B3Digest Digest, byte[] Bytes)>();
+        for (int i = 0; i < 3; i++)
+        {
+            await using var writer = daemon.Store.Blobs.OpenWrite();
+            await writer.WriteAsync(Small(i));
+            blobs.Add((await writer.CloseAsync(), Small(i)));
+        }
+        using var connector = new GrpcStoreConnector(ShortTimeout);
+        var cached = OpenCached(daemon.Address, connector);
+        try
+        {
+            var prefetch = (IBlobPrefetchTarget)cached.Blobs;
+            foreach (var (digest, _) in blobs)
+                await prefetch.PrefetchAsync(digest, CancellationToken.None);
+            // Absent remotely: nothing to keep, and no error (an open would answer "not found").
+            await prefetch.PrefetchAsync(B3Digest.Compute("never stored"u8), CancellationToken.None);
+
+            await daemon.StopAsync();
+            foreach (var (digest, bytes) in blobs)
+            {
+                using var reader = await cached.Blobs.OpenReadAsync(digest);
+                Assert.That(reader!.LocalFile, Is.Not.Null, "served from the cache's file");
+                var read = new byte[bytes.Length];
+                Assert.That(await reader.ReadAtAsync(0, read), Is.EqualTo(bytes.Length));
+                Assert.That(read, Is.EqualTo(bytes));
+            }
+            // The daemon gone, a prefetch of something not cached fails like an open would.
+            Exception? failure = null;
+            try
+            {
+                await prefetch.PrefetchAsync(B3Digest.Compute("not cached"u8), CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            Assert.That(failure, Is.InstanceOf<StoreUnavailableException>());
+        }
+        finally
+        {
+            await cached.DisposeAsync();
+        }
+        var local = new LocalBlobService(LocalStore.Open(_cacheDirectory));
+        foreach (var (digest, bytes) in blobs)
+            Assert.That(await local.StatAsync(digest), Is.EqualTo(bytes.Length), "named in the cache once the services are closed");
+        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "tmp")), Is.Empty, "no leftover temp file");
+        await daemon.RestartAsync();
+    }
+
+    [Test]
+    public async Task ListingADirectoryPrefetchesItsSmallFilesIntoTheCache()
+    {
+        await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
+        string tree = await AddTreeAsync(daemon);
+        using var connector = new GrpcStoreConnector(ShortTimeout);
+        await using (var store = OpenCached(daemon.Address, connector))
+        using (var mount = new InProcessMount(store, new StoreFilesystemOptions { PrefetchBlobMaxSize = 64 * 1024 }))
+        {
+            Assert.That(Libc.ListDirectory(mount.PathOf(tree)).Names, Has.Count.EqualTo(SmallFiles + 3 + 2));
+            await WaitUntil(() => mount.Filesystem.PendingBlobPrefetches == 0, "the prefetch finished");
+            Assert.That(Libc.LStat(mount.PathOf(tree, "sub", "inner"), out _), Is.Zero);
+
+            // Every small file now comes from the cache: the daemon is not needed to open it.
+            await daemon.StopAsync();
+            for (int i = 0; i < SmallFiles; i++)
+                Assert.That(File.ReadAllBytes(mount.PathOf(tree, $"small-{i:D2}")), Is.EqualTo(Small(i)), $"small-{i:D2}");
+            Assert.That(Libc.Open(mount.PathOf(tree, "big"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO), "over the size limit: not prefetched");
+            Assert.That(Libc.Open(mount.PathOf(tree, "sub", "inner"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO), "its directory was never listed");
+
+            await daemon.RestartAsync();
+            Assert.That(File.ReadAllBytes(mount.PathOf(tree, "big")), Is.EqualTo(Big));
+            Assert.That(Libc.Open(mount.PathOf(tree, "missing"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO));
+        }
+        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "tmp")), Is.Empty, "no leftover temp file");
+    }
+
+    [Test]
+    public async Task PrefetchesThatFailLeaveTheMountWorking()
+    {
+        await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
+        string tree = await AddTreeAsync(daemon);
+        using var connector = new GrpcStoreConnector(ShortTimeout);
+        await using var store = OpenCached(daemon.Address, connector);
+        using var mount = new InProcessMount(store, new StoreFilesystemOptions { PrefetchBlobMaxSize = 64 * 1024 });
+
+        // The tree's Directories arrive (closure prefetch at the root's lookup); then the daemon goes.
+        Assert.That(Libc.LStat(mount.PathOf(tree, "small-00"), out _), Is.Zero);
+        await WaitUntil(() => mount.Filesystem.PendingPrefetches == 0, "the directory prefetch finished");
+        await daemon.StopAsync();
+
+        // Listing needs no daemon; every blob prefetch it starts fails.
+        Assert.That(Libc.ListDirectory(mount.PathOf(tree)).Names, Has.Count.EqualTo(SmallFiles + 3 + 2));
+        await WaitUntil(() => mount.Filesystem.PendingBlobPrefetches == 0, "the failing prefetches finished");
+        Assert.That(mount.Log.Lines.Count(l => l.Level == LogLevel.Debug && l.Message.Contains("prefetch of blob")), Is.GreaterThanOrEqualTo(SmallFiles));
+
+        await daemon.RestartAsync();
+        for (int i = 0; i < SmallFiles; i++)
+            Assert.That(File.ReadAllBytes(mount.PathOf(tree, $"small-{i:D2}")), Is.EqualTo(Small(i)), "fetched at open instead");
+    }
+}
