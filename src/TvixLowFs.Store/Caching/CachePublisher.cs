@@ -126,36 +126,6 @@ internal sealed class CachePublisher : IAsyncDisposable
     }
 }
 
-/// <summary>A blob in a local file (cached or about to be), read positionally and spliced from its descriptor.</summary>
-internal sealed class CachedFileBlobReader(SafeFileHandle handle) : BlobReader
-{
-    private readonly long _length = RandomAccess.GetLength(handle);
-
-    public override long Length => _length;
-
-    public override SafeFileHandle LocalFile => handle;
-
-    public override ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int read = RandomAccess.Read(handle, buffer.Span[total..], offset + total);
-            if (read == 0)
-                break;
-            total += read;
-        }
-        return ValueTask.FromResult(total);
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-            handle.Dispose();
-    }
-}
-
 /// <summary>Objects that must be named in order, none after one that was not (see <see cref="CachePublisher.TryAdd"/>).</summary>
 internal sealed class PublishChain
 {

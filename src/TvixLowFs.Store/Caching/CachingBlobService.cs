@@ -80,13 +80,13 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
         _cacheStore is not null && (_pending.ContainsKey(digest) || File.Exists(_cacheStore.BlobPath(digest)));
 
     /// <summary>A reader over the blob's temp file while it waits for its name; null when it is not pending (any more).</summary>
-    private CachedFileBlobReader? TryOpenPending(B3Digest digest)
+    private FileBlobReader? TryOpenPending(B3Digest digest)
     {
         if (!_pending.TryGetValue(digest, out string? tempPath))
             return null;
         try
         {
-            return new CachedFileBlobReader(File.OpenHandle(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read));
+            return new FileBlobReader(File.OpenHandle(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

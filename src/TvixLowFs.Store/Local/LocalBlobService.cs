@@ -36,36 +36,6 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private sealed class FileBlobReader(SafeFileHandle handle) : BlobReader
-    {
-        private readonly long _length = RandomAccess.GetLength(handle);
-
-        public override long Length => _length;
-
-        public override SafeFileHandle LocalFile => handle;
-
-        public override ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(offset);
-            // pread: positional and thread-safe; a blob file never changes, so this cannot block on anything but the disk.
-            int total = 0;
-            while (total < buffer.Length)
-            {
-                int read = RandomAccess.Read(handle, buffer.Span[total..], offset + total);
-                if (read == 0)
-                    break;
-                total += read;
-            }
-            return ValueTask.FromResult(total);
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                handle.Dispose();
-        }
-    }
-
     /// <summary>Writes to a temp file while hashing; close publishes it under the digest it computed.</summary>
     private sealed class Writer : BlobWriter
     {
