@@ -106,7 +106,8 @@ public sealed partial class StoreFilesystem
     {
         if (_options.BackingFiles is not { } backingFiles)
             return 0;
-        if (Interlocked.Exchange(ref _passthroughReported, 1) == 0)
+        // Read first: an atomic write on every open would bounce this line between cores.
+        if (Volatile.Read(ref _passthroughReported) == 0 && Interlocked.Exchange(ref _passthroughReported, 1) == 0)
             LogPassthrough(backingFiles.Enabled ? "on (local blobs are read by the kernel)" : "off (the kernel did not offer it)");
         int mode = record.Passthrough;
         if (mode == InodeRecord.PassthroughOff)

@@ -87,9 +87,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
         _reply.Close();
         WaitForPendingRequests(TimeSpan.FromSeconds(1)); // a reply that passed the check just before Close
         // Readaheads stop at their next file once cancelled; a fetch in flight ends within its deadline.
-        DateTime giveUp = DateTime.UtcNow + _options.ShutdownGrace;
-        while (PendingReadaheads > 0 && DateTime.UtcNow < giveUp)
-            Thread.Sleep(10);
+        WaitUntilZero(ref _pendingReadaheads, _options.ShutdownGrace);
         LogReadaheadTotals(FilesReadAhead);
         // No request can use an open blob any more.
         foreach (InodeRecord file in _inodes.Files)
@@ -126,10 +124,13 @@ public sealed partial class StoreFilesystem : IFuseOperations
         }
     }
 
-    private void WaitForPendingRequests(TimeSpan limit)
+    private void WaitForPendingRequests(TimeSpan limit) => WaitUntilZero(ref _pendingRequests, limit);
+
+    /// <summary>Waits (polling) until <paramref name="count"/> is 0 or <paramref name="limit"/> has passed.</summary>
+    private static void WaitUntilZero(ref int count, TimeSpan limit)
     {
         DateTime giveUp = DateTime.UtcNow + limit;
-        while (Volatile.Read(ref _pendingRequests) > 0 && DateTime.UtcNow < giveUp)
+        while (Volatile.Read(ref count) > 0 && DateTime.UtcNow < giveUp)
             Thread.Sleep(10);
     }
 

@@ -148,7 +148,7 @@ public sealed class GrpcBlobService : IBlobService, IBlobStreamSource
     private SafeFileHandle OpenSpoolFile()
     {
         string path = Path.Combine(SpoolDirectory, $"tvixlowfs-blob-{Guid.NewGuid():N}");
-        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, FileOptions.Asynchronous);
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
         File.Delete(path);
         return handle;
     }

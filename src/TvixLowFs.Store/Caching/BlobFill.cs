@@ -11,29 +11,11 @@ namespace TvixLowFs.Store.Caching;
 public static class BlobFill
 {
     /// <summary>
-    /// Writes the chunks into <paramref name="file"/> from offset 0 and returns the length;
-    /// throws <see cref="StoreValidationException"/> when the BLAKE3 of the bytes is not <paramref name="digest"/>.
+    /// Writes the chunks into <paramref name="file"/> from offset 0 and returns the length; throws
+    /// <see cref="StoreValidationException"/> when the BLAKE3 of the bytes is not <paramref name="digest"/>.
+    /// Each chunk is one plain pwrite into the page cache, cheaper than a thread-pool hop per chunk.
     /// </summary>
     public static async ValueTask<long> ToFileAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, B3Digest digest,
-        SafeFileHandle file, CancellationToken cancellationToken)
-    {
-        using var hasher = Blake3.Hasher.New();
-        long length = 0;
-        await foreach (var chunk in chunks.WithCancellation(cancellationToken).ConfigureAwait(false))
-        {
-            hasher.Update(chunk.Span);
-            await RandomAccess.WriteAsync(file, chunk, length, cancellationToken).ConfigureAwait(false);
-            length += chunk.Length;
-        }
-        Verify(hasher, digest, length);
-        return length;
-    }
-
-    /// <summary>
-    /// <see cref="ToFileAsync"/> for a synchronous handle of a local file: each chunk is written with
-    /// one plain pwrite into the page cache, which is cheaper than a thread-pool hop per chunk.
-    /// </summary>
-    public static async ValueTask<long> ToCacheFileAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, B3Digest digest,
         SafeFileHandle file, CancellationToken cancellationToken)
     {
         using var hasher = Blake3.Hasher.New();

@@ -171,7 +171,7 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
         {
             try
             {
-                await BlobFill.ToCacheFileAsync(RemoteChunks(digest, cancellationToken), digest, handle, cancellationToken).ConfigureAwait(false);
+                await BlobFill.ToFileAsync(RemoteChunks(digest, cancellationToken), digest, handle, cancellationToken).ConfigureAwait(false);
             }
             catch (StoreNotFoundException)
             {
