@@ -244,25 +244,38 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             if (warm.Usable) warm.UnavailableReason = reason;
         }
         if (!cold.Usable && !warm.Usable) return;
+        // Only a leftover of an interrupted run is deleted here; each cycle deletes its own cache
+        // when done (below), a repetition's local cycles before the next one fills it again. This
+        // VM's ext4 has no journal, and without one ext4 will not reuse an inode freed in the last
+        // 30 s (recently_deleted): right after deleting the last cycle's 23,000 cache files, each new
+        // file's inode costs a scan past them, about a tenth of the mount's CPU in a profile. A
+        // cold cache on a runner is an empty directory, not one emptied a second ago.
         if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
         Directory.CreateDirectory(cacheDirectory);
-        foreach (var system in new[] { cold, warm })
+        try
         {
-            DropCaches();
-            var mounted = MountAll([system], recordSpawn: false);
-            try
+            foreach (var system in new[] { cold, warm })
             {
-                foreach (var m in mounted)
+                DropCaches();
+                var mounted = MountAll([system], recordSpawn: false);
+                try
                 {
-                    Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
-                    Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
-                    if (verify) Verify(m);
+                    foreach (var m in mounted)
+                    {
+                        Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
+                        Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
+                        if (verify) Verify(m);
+                    }
+                }
+                finally
+                {
+                    UnmountAll(mounted);
                 }
             }
-            finally
-            {
-                UnmountAll(mounted);
-            }
+        }
+        finally
+        {
+            Directory.Delete(cacheDirectory, recursive: true);
         }
     }
 

@@ -31,10 +31,15 @@ public static class DaemonCommand
         {
             Description = "Allow listening on a non-loopback address (the protocol has no authentication).",
         };
+        var noBlobBatch = new Option<bool>("--no-blob-batch")
+        {
+            Description = "Serve only the three tvix services, like tvix-store: not our BlobBatchService extension (many blobs per call), which mounts use when offered.",
+        };
         var command = new Command("daemon", "Serve the store over the tvix gRPC protocol (BlobService, DirectoryService, PathInfoService).")
         {
             listen,
             allowNonLoopback,
+            noBlobBatch,
         };
         command.SetAction(Program.Guarded(context, async (parseResult, cancellationToken) =>
         {
@@ -50,7 +55,7 @@ public static class DaemonCommand
             }
             using ILoggerFactory loggers = context.CreateLoggerFactory(parseResult);
             await using StoreServices store = context.OpenStore(parseResult);
-            var host = DaemonHost.Create(store, address, loggers, StopGrace);
+            var host = DaemonHost.Create(store, address, loggers, StopGrace, blobBatch: !parseResult.GetValue(noBlobBatch));
             await using (host.ConfigureAwait(false))
             {
                 await host.StartAsync(CancellationToken.None).ConfigureAwait(false);

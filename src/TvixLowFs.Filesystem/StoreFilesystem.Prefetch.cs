@@ -211,30 +211,37 @@ public sealed partial class StoreFilesystem
         {
             return; // the request that opened it answered (and logged) the failure
         }
+        List<B3Digest>? digests = null;
         for (int i = 0; i < contents.Count; i++)
         {
             InodeRecord child = contents.Record(i);
             if (child.Kind != InodeKind.File || child.Size <= 0 || child.Size > _options.PrefetchBlobMaxSize || child.Blob is not null)
                 continue;
-            await slots.WaitAsync(stopping).ConfigureAwait(false);
-            Interlocked.Increment(ref _pendingBlobPrefetches);
-            _ = PrefetchBlobAsync(target, child.Digest, slots, stopping);
+            (digests ??= []).Add(child.Digest);
         }
+        if (digests is null)
+            return;
+        // One call for the directory's small files (or a few at once when the remote has no batches).
+        await slots.WaitAsync(stopping).ConfigureAwait(false);
+        Interlocked.Increment(ref _pendingBlobPrefetches);
+        _ = PrefetchBlobsAsync(target, digests, slots, stopping);
     }
 
-    private async Task PrefetchBlobAsync(IBlobPrefetchTarget target, B3Digest digest, SemaphoreSlim slots, CancellationToken stopping)
+    private async Task PrefetchBlobsAsync(IBlobPrefetchTarget target, List<B3Digest> digests, SemaphoreSlim slots, CancellationToken stopping)
     {
         try
         {
-            await target.PrefetchAsync(digest, stopping).ConfigureAwait(false);
+            int failed = await target.PrefetchManyAsync(digests, stopping).ConfigureAwait(false);
+            if (failed > 0)
+                LogBlobPrefetchFailed(failed, digests.Count);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
         catch (Exception e)
         {
-            // An open of the file fetches it again and reports what fails then.
-            LogBlobPrefetchFailed(digest.ToString(), e.Message);
+            // An open of a file fetches it again and reports what fails then.
+            LogBlobPrefetchFailed(digests.Count, digests.Count, e.Message);
         }
         finally
         {
@@ -243,6 +250,9 @@ public sealed partial class StoreFilesystem
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "prefetch of blob {Digest} failed: {Reason}")]
-    private partial void LogBlobPrefetchFailed(string digest, string reason);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "prefetch of {Failed} of {Count} blobs failed (their opens fetch them again)")]
+    private partial void LogBlobPrefetchFailed(int failed, int count);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "prefetch of {Failed} of {Count} blobs failed: {Reason}")]
+    private partial void LogBlobPrefetchFailed(int failed, int count, string reason);
 }

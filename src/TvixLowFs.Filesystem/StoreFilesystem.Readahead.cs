@@ -1,3 +1,6 @@
+using TvixLowFs.Store.Caching;
+using TvixLowFs.Store.Model;
+
 namespace TvixLowFs.Filesystem;
 
 // Tree readahead: the first open in a directory starts opening the files a tree walker reads next.
@@ -48,8 +51,14 @@ public sealed partial class StoreFilesystem
         public long Bytes = bytes;
         public readonly List<Task> Started = [];
 
+        /// <summary>Blobs gathered for one batched fetch into a cache (remote stores).</summary>
+        public List<B3Digest>? Batch;
+
         public bool IsExhausted => Files <= 0 || Bytes <= 0;
     }
+
+    /// <summary>Blobs one batched readahead fetch asks for.</summary>
+    private const int ReadaheadBatchBlobs = 64;
 
     private async Task WalkAheadAsync(InodeRecord directory, DirectoryContents contents, int start)
     {
@@ -57,6 +66,7 @@ public sealed partial class StoreFilesystem
         try
         {
             await WalkDirectoryAsync(directory, contents, start, window).ConfigureAwait(false);
+            await FlushBatchAsync(window).ConfigureAwait(false);
             await Task.WhenAll(window.Started).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -92,13 +102,26 @@ public sealed partial class StoreFilesystem
                 {
                     window.Files--;
                     window.Bytes -= entry.Size;
-                    await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
-                    window.Started.Add(ReadAheadOneAsync(entry));
+                    if (_store.Blobs is IBlobPrefetchTarget)
+                    {
+                        // A remote behind a cache: many small files per call instead of a call each.
+                        (window.Batch ??= new List<B3Digest>(ReadaheadBatchBlobs)).Add(entry.Digest);
+                        if (window.Batch.Count == ReadaheadBatchBlobs)
+                            await FlushBatchAsync(window).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                        window.Started.Add(ReadAheadOneAsync(entry));
+                    }
                 }
             }
             else if (entry.Kind == InodeKind.Directory && Volatile.Read(ref entry.ReadaheadTaken) == 0
                 && Interlocked.CompareExchange(ref entry.ReadaheadTaken, 1, 0) == 0)
             {
+                // What was gathered goes out before waiting on a directory fetch.
+                if (entry.Contents is null)
+                    await FlushBatchAsync(window).ConfigureAwait(false);
                 DirectoryContents? children = await ContentsForReadaheadAsync(entry).ConfigureAwait(false);
                 if (children is null)
                     Volatile.Write(ref entry.ReadaheadTaken, 0);
@@ -107,6 +130,34 @@ public sealed partial class StoreFilesystem
             }
         }
         Volatile.Write(ref directory.ReadaheadResume, contents.Count);
+    }
+
+    /// <summary>Starts one batched fetch of the gathered blobs into the cache, taking a readahead slot.</summary>
+    private async Task FlushBatchAsync(ReadaheadWindow window)
+    {
+        if (window.Batch is not { Count: > 0 } batch || _store.Blobs is not IBlobPrefetchTarget target)
+            return;
+        window.Batch = null;
+        await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+        window.Started.Add(ReadAheadBatchAsync(target, batch));
+    }
+
+    private async Task ReadAheadBatchAsync(IBlobPrefetchTarget target, List<B3Digest> batch)
+    {
+        try
+        {
+            await Task.Yield();
+            int failed = await target.PrefetchManyAsync(batch, _shutdown.Token).ConfigureAwait(false);
+            Interlocked.Add(ref _filesReadAhead, batch.Count - failed);
+        }
+        catch (Exception)
+        {
+            // Best effort: the open that needs a file fetches it again and reports any failure.
+        }
+        finally
+        {
+            _readaheadSlots!.Release();
+        }
     }
 
     private async Task<DirectoryContents?> ContentsForReadaheadAsync(InodeRecord directory)

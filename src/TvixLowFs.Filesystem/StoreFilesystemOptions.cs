@@ -92,7 +92,7 @@ public sealed class StoreFilesystemOptions
     /// </summary>
     public long PrefetchBlobMaxSize { get; init; } = 64 * 1024;
 
-    /// <summary>Blob prefetches in flight at once.</summary>
+    /// <summary>Directories whose small blobs are being prefetched at once (one batched call each when the remote allows).</summary>
     public int PrefetchBlobConcurrency { get; init; } = 4;
 
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>

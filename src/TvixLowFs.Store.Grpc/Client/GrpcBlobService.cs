@@ -14,7 +14,7 @@ namespace TvixLowFs.Store.Grpc.Client;
 /// the blob once, verified, into an unlinked local file and serves positional reads (and
 /// splices) from it: no request per read, nothing re-downloaded on a backward seek.
 /// </summary>
-public sealed class GrpcBlobService : IBlobService, IBlobStreamSource
+public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, IBlobBatchSource
 {
     /// <summary>Put chunks, well below the 4 MiB default message limit.</summary>
     public const int PutChunkSize = 1024 * 1024;

@@ -39,7 +39,12 @@ public sealed class DaemonHost : IAsyncDisposable
     /// <summary>The address clients use, e.g. <c>grpc+http://127.0.0.1:8000</c> (the real port when 0 was asked).</summary>
     public string ClientAddress { get; private set; } = "";
 
-    public static DaemonHost Create(StoreServices store, ListenAddress listen, ILoggerFactory loggerFactory, TimeSpan? shutdownGrace = null)
+    /// <param name="blobBatch">
+    /// Also serve our BlobBatchService extension (protos/tvixlowfs/blob_batch.proto). Off, the
+    /// daemon answers like tvix-store: UNIMPLEMENTED for it, and clients read blob by blob.
+    /// </param>
+    public static DaemonHost Create(StoreServices store, ListenAddress listen, ILoggerFactory loggerFactory, TimeSpan? shutdownGrace = null,
+        bool blobBatch = true)
     {
         loggerFactory = new DaemonLoggerFactory(loggerFactory);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
@@ -73,6 +78,8 @@ public sealed class DaemonHost : IAsyncDisposable
         builder.Services.AddSingleton(sp => new BlobServiceEndpoint(store.Blobs, loggerFactory.CreateLogger<BlobServiceEndpoint>()));
         builder.Services.AddSingleton(sp => new DirectoryServiceEndpoint(store.Directories, loggerFactory.CreateLogger<DirectoryServiceEndpoint>()));
         builder.Services.AddSingleton(sp => new PathInfoServiceEndpoint(store.PathInfos, loggerFactory.CreateLogger<PathInfoServiceEndpoint>()));
+        if (blobBatch)
+            builder.Services.AddSingleton(sp => new BlobBatchEndpoint(store.Blobs, loggerFactory.CreateLogger<BlobBatchEndpoint>()));
 
         var app = builder.Build();
         var logger = loggerFactory.CreateLogger("TvixLowFs.Daemon");
@@ -86,6 +93,8 @@ public sealed class DaemonHost : IAsyncDisposable
         app.MapGrpcService<BlobServiceEndpoint>();
         app.MapGrpcService<DirectoryServiceEndpoint>();
         app.MapGrpcService<PathInfoServiceEndpoint>();
+        if (blobBatch)
+            app.MapGrpcService<BlobBatchEndpoint>();
         return new DaemonHost(app, listen, logger);
     }
 

@@ -52,7 +52,7 @@ public static class BlobFill
         return length;
     }
 
-    private static void Verify(Blake3.Hasher hasher, B3Digest digest, long length)
+    internal static void Verify(Blake3.Hasher hasher, B3Digest digest, long length)
     {
         Span<byte> hash = stackalloc byte[B3Digest.Length];
         hasher.Finalize(hash);

@@ -14,7 +14,7 @@ namespace TvixLowFs.Store.Caching;
 /// Over a <see cref="LocalBlobService"/> the bytes go straight into a temp file of that store and
 /// are served from it once verified, while <see cref="CachePublisher"/> names them in batches.
 /// </summary>
-public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
+public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarget
 {
     private const int CopyChunkSize = 256 * 1024;
 
@@ -183,13 +183,7 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
             }
             // Closing unlocks it, so readers (here and in other processes) can open it shared.
             handle.Dispose();
-            if (_pending.TryAdd(digest, tempPath))
-            {
-                var entry = new KeyValuePair<B3Digest, string>(digest, tempPath);
-                handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), _ => _pending.TryRemove(entry));
-                if (!handedOver)
-                    _pending.TryRemove(entry);
-            }
+            handedOver = HandOver(store, digest, tempPath);
             return true;
         }
         finally
@@ -200,6 +194,21 @@ public sealed class CachingBlobService : IBlobService, IBlobPrefetchTarget
                 CachePublisher.TryDelete(tempPath);
             }
         }
+    }
+
+    /// <summary>
+    /// Serves a verified, closed temp file from now on and queues it for its final name; false when
+    /// it was not taken (another fetch of the digest is already pending): the caller deletes it.
+    /// </summary>
+    private bool HandOver(LocalStore store, B3Digest digest, string tempPath)
+    {
+        if (!_pending.TryAdd(digest, tempPath))
+            return false;
+        var entry = new KeyValuePair<B3Digest, string>(digest, tempPath);
+        bool handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), _ => _pending.TryRemove(entry));
+        if (!handedOver)
+            _pending.TryRemove(entry);
+        return handedOver;
     }
 
     private IAsyncEnumerable<ReadOnlyMemory<byte>> RemoteChunks(B3Digest digest, CancellationToken cancellationToken) =>

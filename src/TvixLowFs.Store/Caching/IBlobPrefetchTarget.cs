@@ -10,4 +10,13 @@ public interface IBlobPrefetchTarget
     /// throws like an open would. Cancelling stops the wait, not a fetch others may share.
     /// </summary>
     Task PrefetchAsync(B3Digest digest, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Fetches the blobs not held yet, as few calls as the remote allows (batches of
+    /// <see cref="CachingBlobService.MaxBatchBlobs"/> when it streams many blobs per call, else a
+    /// few single fetches at once); an open of one of them meanwhile waits for this fetch. Never
+    /// throws for a blob: returns how many of those it fetched are not held (missing, corrupt,
+    /// unreachable), which their opens then report. Cancelling stops the wait.
+    /// </summary>
+    Task<int> PrefetchManyAsync(IReadOnlyList<B3Digest> digests, CancellationToken cancellationToken);
 }

@@ -33,16 +33,18 @@ public sealed class TestDaemon : IAsyncDisposable
     public StoreServices Store { get; }
     public string Directory { get; }
     public string Address => Host.ClientAddress;
+    public bool BlobBatch { get; private init; } = true;
 
-    public static async Task<TestDaemon> StartAsync(Transport transport, StoreServices? store = null, string? listen = null)
+    /// <param name="blobBatch">Off: the daemon serves only the tvix protocol, like tvix-store (no BlobBatchService).</param>
+    public static async Task<TestDaemon> StartAsync(Transport transport, StoreServices? store = null, string? listen = null, bool blobBatch = true)
     {
         string directory = Path.Combine(Path.GetTempPath(), "tvixlowfs-grpc-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         store ??= new StoreOpener().Open(StoreAddress.Memory);
         listen ??= transport == Transport.Tcp ? "127.0.0.1:0" : "unix://" + Path.Combine(directory, "daemon.sock");
-        var host = DaemonHost.Create(store, ListenAddress.Parse(listen), NullLoggerFactory.Instance);
+        var host = DaemonHost.Create(store, ListenAddress.Parse(listen), NullLoggerFactory.Instance, blobBatch: blobBatch);
         await host.StartAsync();
-        return new TestDaemon(host, store, directory);
+        return new TestDaemon(host, store, directory) { BlobBatch = blobBatch };
     }
 
     /// <summary>Stops the daemon (its address stops answering); <see cref="RestartAsync"/> brings one back on the same address.</summary>
@@ -57,7 +59,7 @@ public sealed class TestDaemon : IAsyncDisposable
         string listen = Address.StartsWith("grpc+unix://", StringComparison.Ordinal)
             ? "unix://" + Address["grpc+unix://".Length..]
             : Address["grpc+http://".Length..];
-        Host = DaemonHost.Create(Store, ListenAddress.Parse(listen), NullLoggerFactory.Instance);
+        Host = DaemonHost.Create(Store, ListenAddress.Parse(listen), NullLoggerFactory.Instance, blobBatch: BlobBatch);
         await Host.StartAsync();
     }
 
