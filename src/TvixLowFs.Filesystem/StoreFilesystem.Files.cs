@@ -1,6 +1,7 @@
 using System.Buffers;
 using TvixLowFs.Fuse;
 using TvixLowFs.Fuse.Native;
+using TvixLowFs.Store.Caching;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
 
@@ -351,7 +352,9 @@ public sealed partial class StoreFilesystem
             // Completed with a blob that has since been dropped: open afresh.
             Interlocked.CompareExchange(ref slot, null, inFlight);
         }
-        return StartSharedFetch(ref slot, completion => OpenBlobAsync(record, completion));
+        // A blob the cache holds (read ahead, or opened before) is a local file: opened on this thread.
+        bool held = !_options.AnswerMissesInline && _store.Blobs is IBlobPrefetchTarget cache && cache.IsHeld(record.Digest);
+        return StartSharedFetch(ref slot, completion => OpenBlobAsync(record, completion), held);
     }
 
     private async Task OpenBlobAsync(InodeRecord record, TaskCompletionSource<OpenBlob> completion)

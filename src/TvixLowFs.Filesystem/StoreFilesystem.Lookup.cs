@@ -181,15 +181,17 @@ public sealed partial class StoreFilesystem
     /// and runs <paramref name="fetch"/> on the thread pool (so no FUSE thread waits on a remote
     /// store), or at once on this thread with <see cref="StoreFilesystemOptions.AnswerMissesInline"/>;
     /// every concurrent miss gets that same task. The fetch completes it and clears or keeps the slot.
+    /// <paramref name="local"/>: this miss is known to be answered from this machine (a blob the
+    /// cache already holds), so it runs at once like <see cref="StoreFilesystemOptions.AnswerMissesInline"/>.
     /// </summary>
-    private Task<T> StartSharedFetch<T>(ref Task<T>? slot, Func<TaskCompletionSource<T>, Task> fetch)
+    private Task<T> StartSharedFetch<T>(ref Task<T>? slot, Func<TaskCompletionSource<T>, Task> fetch, bool local = false)
     {
         if (Volatile.Read(ref slot) is { } inFlight)
             return inFlight;
         var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (Interlocked.CompareExchange(ref slot, completion.Task, null) is { } other)
             return other;
-        if (_options.AnswerMissesInline)
+        if (_options.AnswerMissesInline || local)
             _ = fetch(completion); // completes before returning for a store on this machine
         else
             _ = Task.Run(() => fetch(completion));

@@ -215,7 +215,8 @@ public sealed partial class StoreFilesystem
         for (int i = 0; i < contents.Count; i++)
         {
             InodeRecord child = contents.Record(i);
-            if (child.Kind != InodeKind.File || child.Size <= 0 || child.Size > _options.PrefetchBlobMaxSize || child.Blob is not null)
+            if (child.Kind != InodeKind.File || child.Size <= 0 || child.Size > _options.PrefetchBlobMaxSize || child.Blob is not null
+                || !child.ClaimBlobRequest())
                 continue;
             (digests ??= []).Add(child.Digest);
         }

@@ -98,11 +98,14 @@ public sealed partial class StoreFilesystem
             InodeRecord entry = contents.Record(i);
             if (entry.Kind == InodeKind.File)
             {
-                if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.Blob is null && !entry.IsRetired)
+                bool cached = _store.Blobs is IBlobPrefetchTarget;
+                if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.Blob is null && !entry.IsRetired
+                    // Over a cache, a file a listing's prefetch has asked for already is on its way.
+                    && (!cached || entry.ClaimBlobRequest()))
                 {
                     window.Files--;
                     window.Bytes -= entry.Size;
-                    if (_store.Blobs is IBlobPrefetchTarget)
+                    if (cached)
                     {
                         // A remote behind a cache: many small files per call instead of a call each.
                         (window.Batch ??= new List<B3Digest>(ReadaheadBatchBlobs)).Add(entry.Digest);

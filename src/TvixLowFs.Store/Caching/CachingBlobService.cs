@@ -75,6 +75,8 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
 
     public BlobWriter OpenWrite() => Remote.OpenWrite();
 
+    public bool IsHeld(B3Digest digest) => IsCached(digest);
+
     /// <summary>Held locally already (named or about to be); a cheap check, no exception on a miss.</summary>
     private bool IsCached(B3Digest digest) =>
         _cacheStore is not null && (_pending.ContainsKey(digest) || File.Exists(_cacheStore.BlobPath(digest)));

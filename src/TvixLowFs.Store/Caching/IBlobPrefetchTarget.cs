@@ -19,4 +19,10 @@ public interface IBlobPrefetchTarget
     /// unreachable), which their opens then report. Cancelling stops the wait.
     /// </summary>
     Task<int> PrefetchManyAsync(IReadOnlyList<B3Digest> digests, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether the blob is held locally now (verified, named or about to be), so an open of it reads
+    /// a local file and never waits on the remote. A cheap check (a lookup and at most one stat).
+    /// </summary>
+    bool IsHeld(B3Digest digest);
 }
