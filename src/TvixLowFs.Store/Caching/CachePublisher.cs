@@ -18,7 +18,16 @@ internal sealed class CachePublisher : IAsyncDisposable
     /// <summary>Objects renamed per sync; bounds how long one batch holds its entries back.</summary>
     private const int MaxBatch = 1024;
 
+    /// <summary>
+    /// How long a batch waits for more objects before it syncs: a sync costs a pass over the
+    /// filesystem's dirty inodes however little it covers, and a cold tree read hands over small
+    /// blobs a few at a time (measured: ~1,700 syncs for 20,000 small files without the wait).
+    /// The objects are served from their temp files meanwhile, so no reader waits for it.
+    /// </summary>
+    private static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(20);
+
     private readonly LocalStore _store;
+    private volatile bool _stopping;
     private readonly HashSet<string> _knownShards = new(StringComparer.Ordinal);
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
@@ -49,6 +58,8 @@ internal sealed class CachePublisher : IAsyncDisposable
         var batch = new List<Item>();
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            if (!_stopping)
+                await Task.Delay(GatherDelay).ConfigureAwait(false);
             while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var item))
                 batch.Add(item);
             bool renamed = false;
@@ -121,6 +132,7 @@ internal sealed class CachePublisher : IAsyncDisposable
     /// <summary>Publishes what is queued, then stops.</summary>
     public async ValueTask DisposeAsync()
     {
+        _stopping = true;
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
     }
