@@ -113,15 +113,6 @@ internal sealed class InodeRecord
     /// <summary>Directories: 1 once a listing of it has started fetching its subdirectories' entries.</summary>
     public int SubdirectoriesRequested;
 
-    /// <summary>
-    /// Files: 1 once a prefetch into the cache has asked for the blob (a readahead batch or a listing's
-    /// prefetch), so the other does not ask again. Claimed with <see cref="ClaimBlobRequest"/>.
-    /// </summary>
-    public int BlobRequested;
-
-    /// <summary>True for the one caller that gets to prefetch this file's blob.</summary>
-    public bool ClaimBlobRequest() => Volatile.Read(ref BlobRequested) == 0 && Interlocked.Exchange(ref BlobRequested, 1) == 0;
-
     // --- directories: entries, fetched once on first use ---
     private DirectoryContents? _contents;
     private Task<DirectoryContents>? _contentsFetch;

@@ -44,7 +44,6 @@ public sealed partial class StoreFilesystem
 
         opened.KeepCache = true;    // keep what was cached from an earlier open
         opened.CacheReaddir = true; // and cache the listing: a digest's entries never change
-        QueueBlobPrefetch(record);  // a listed directory's small files are likely read next (tar, cp -r)
         if (record.Contents is not null)
         {
             _reply.Open(request, in opened);

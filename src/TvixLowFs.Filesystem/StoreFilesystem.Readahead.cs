@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using TvixLowFs.Store.Caching;
 using TvixLowFs.Store.Model;
 
@@ -98,14 +99,11 @@ public sealed partial class StoreFilesystem
             InodeRecord entry = contents.Record(i);
             if (entry.Kind == InodeKind.File)
             {
-                bool cached = _store.Blobs is IBlobPrefetchTarget;
-                if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.Blob is null && !entry.IsRetired
-                    // Over a cache, a file a listing's prefetch has asked for already is on its way.
-                    && (!cached || entry.ClaimBlobRequest()))
+                if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.Blob is null && !entry.IsRetired)
                 {
                     window.Files--;
                     window.Bytes -= entry.Size;
-                    if (cached)
+                    if (_store.Blobs is IBlobPrefetchTarget)
                     {
                         // A remote behind a cache: many small files per call instead of a call each.
                         (window.Batch ??= new List<B3Digest>(ReadaheadBatchBlobs)).Add(entry.Digest);
@@ -152,10 +150,12 @@ public sealed partial class StoreFilesystem
             await Task.Yield();
             int failed = await target.PrefetchManyAsync(batch, _shutdown.Token).ConfigureAwait(false);
             Interlocked.Add(ref _filesReadAhead, batch.Count - failed);
+            if (failed > 0)
+                LogReadaheadFailed(failed, batch.Count);
         }
         catch (Exception)
         {
-            // Best effort: the open that needs a file fetches it again and reports any failure.
+            // Unmounting: the opens that need a file fetch it again and report any failure.
         }
         finally
         {
@@ -267,4 +267,7 @@ public sealed partial class StoreFilesystem
             _readaheadSlots!.Release();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "readahead of {Failed} of {Count} blobs failed (their opens fetch them again)")]
+    private partial void LogReadaheadFailed(int failed, int count);
 }

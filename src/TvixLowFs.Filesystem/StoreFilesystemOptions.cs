@@ -85,16 +85,6 @@ public sealed class StoreFilesystemOptions
     /// <summary>How many bytes of files one tree readahead walk starts reading at most.</summary>
     public long ReadaheadWindowBytes { get; init; } = 32L << 20;
 
-    /// <summary>
-    /// When a directory is opened (listed) over a store that caches blobs locally, the blobs of its
-    /// files up to this size are fetched into the cache in the background, in listing order, so
-    /// that reading them one after another (tar, cp -r) does not wait a round trip per file (0: off).
-    /// </summary>
-    public long PrefetchBlobMaxSize { get; init; } = 64 * 1024;
-
-    /// <summary>Directories whose small blobs are being prefetched at once (one batched call each when the remote allows).</summary>
-    public int PrefetchBlobConcurrency { get; init; } = 4;
-
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -12,8 +12,8 @@ using TvixLowFs.Tests.Filesystem;
 namespace TvixLowFs.Tests.Grpc;
 
 /// <summary>
-/// The read-through cache fetching ahead: blobs prefetched into it, the small files of a listed
-/// directory prefetched by a real mount, and prefetches that fail without harming the mount.
+/// The read-through cache fetching ahead: blobs prefetched into it, nothing fetched by a walk that
+/// only lists and stats, and readahead that fails without harming the mount.
 /// </summary>
 public sealed class CachePrefetchTests
 {
@@ -116,54 +116,51 @@ public sealed class CachePrefetchTests
     }
 
     [Test]
-    public async Task ListingADirectoryPrefetchesItsSmallFilesIntoTheCache()
+    public async Task ListingAndStattingATreeFetchesNoBlob()
     {
         await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
         string tree = await AddTreeAsync(daemon);
         using var connector = new GrpcStoreConnector(ShortTimeout);
         await using (var store = OpenCached(daemon.Address, connector))
-        using (var mount = new InProcessMount(store, new StoreFilesystemOptions { PrefetchBlobMaxSize = 64 * 1024 }))
+        using (var mount = new InProcessMount(store, new StoreFilesystemOptions()))
         {
-            Assert.That(Libc.ListDirectory(mount.PathOf(tree)).Names, Has.Count.EqualTo(SmallFiles + 3 + 2));
-            await WaitUntil(() => mount.Filesystem.PendingBlobPrefetches == 0, "the prefetch finished");
-            Assert.That(Libc.LStat(mount.PathOf(tree, "sub", "inner"), out _), Is.Zero);
-
-            // Every small file now comes from the cache: the daemon is not needed to open it.
-            await daemon.StopAsync();
-            for (int i = 0; i < SmallFiles; i++)
-                Assert.That(File.ReadAllBytes(mount.PathOf(tree, $"small-{i:D2}")), Is.EqualTo(Small(i)), $"small-{i:D2}");
-            Assert.That(Libc.Open(mount.PathOf(tree, "big"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO), "over the size limit: not prefetched");
-            Assert.That(Libc.Open(mount.PathOf(tree, "sub", "inner"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO), "its directory was never listed");
-
-            await daemon.RestartAsync();
-            Assert.That(File.ReadAllBytes(mount.PathOf(tree, "big")), Is.EqualTo(Big));
-            Assert.That(Libc.Open(mount.PathOf(tree, "missing"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO));
+            // What find and ls -l do: list and stat everything, open nothing.
+            foreach (string name in Libc.ListDirectory(mount.PathOf(tree)).Names)
+                Assert.That(Libc.LStat(mount.PathOf(tree, name), out _), Is.Zero, name);
+            Assert.That(Libc.ListDirectory(mount.PathOf(tree, "sub")).Names, Has.Count.EqualTo(3));
+            await WaitUntil(() => mount.Filesystem.PendingReadaheads == 0 && mount.Filesystem.PendingPrefetches == 0, "background work finished");
+            Assert.That(mount.Filesystem.FilesReadAhead, Is.Zero);
         }
-        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "tmp")), Is.Empty, "no leftover temp file");
+        Assert.That(System.IO.Directory.Exists(Path.Combine(_cacheDirectory, "blobs"))
+            ? System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "blobs"), "*", SearchOption.AllDirectories) : [], Is.Empty,
+            "a metadata walk downloads no file contents");
     }
 
     [Test]
-    public async Task PrefetchesThatFailLeaveTheMountWorking()
+    public async Task ReadaheadThatFailsLeavesTheMountWorking()
     {
         await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
         string tree = await AddTreeAsync(daemon);
         using var connector = new GrpcStoreConnector(ShortTimeout);
         await using var store = OpenCached(daemon.Address, connector);
-        using var mount = new InProcessMount(store, new StoreFilesystemOptions { PrefetchBlobMaxSize = 64 * 1024 });
+        using var mount = new InProcessMount(store, new StoreFilesystemOptions());
 
         // The tree's Directories arrive (closure prefetch at the root's lookup); then the daemon goes.
         Assert.That(Libc.LStat(mount.PathOf(tree, "small-00"), out _), Is.Zero);
         await WaitUntil(() => mount.Filesystem.PendingPrefetches == 0, "the directory prefetch finished");
         await daemon.StopAsync();
 
-        // Listing needs no daemon; every blob prefetch it starts fails.
-        Assert.That(Libc.ListDirectory(mount.PathOf(tree)).Names, Has.Count.EqualTo(SmallFiles + 3 + 2));
-        await WaitUntil(() => mount.Filesystem.PendingBlobPrefetches == 0, "the failing prefetches finished");
-        // The directory's small files (and the one the daemon never had) went out as one prefetch, and every one failed.
-        Assert.That(mount.Log.Lines.Count(l => l.Level == LogLevel.Debug && l.Message.Contains($"prefetch of {SmallFiles + 1} of {SmallFiles + 1} blobs failed")), Is.EqualTo(1));
+        // The open fails, and the readahead it starts for the files after it fails as a whole.
+        Assert.That(Libc.Open(mount.PathOf(tree, "small-00"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO));
+        await WaitUntil(() => mount.Filesystem.PendingReadaheads == 0, "the failing readahead finished");
+        Assert.That(mount.Log.Lines.Count(l => l.Level == LogLevel.Debug && l.Message.StartsWith("readahead of ", StringComparison.Ordinal)
+            && l.Message.Contains("blobs failed")), Is.GreaterThanOrEqualTo(1));
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.Zero);
 
         await daemon.RestartAsync();
         for (int i = 0; i < SmallFiles; i++)
             Assert.That(File.ReadAllBytes(mount.PathOf(tree, $"small-{i:D2}")), Is.EqualTo(Small(i)), "fetched at open instead");
+        Assert.That(File.ReadAllBytes(mount.PathOf(tree, "big")), Is.EqualTo(Big));
+        Assert.That(Libc.Open(mount.PathOf(tree, "missing"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO));
     }
 }
