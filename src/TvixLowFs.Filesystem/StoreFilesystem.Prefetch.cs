@@ -5,8 +5,7 @@ using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Filesystem;
 
-// Background prefetch of a store path's Directory closure, started when its root is first looked up,
-// and of the small blobs of a directory's files, started when the directory is opened.
+// Background prefetch of a store path's Directory closure, started when its root is first looked up.
 public sealed partial class StoreFilesystem
 {
     private readonly CancellationTokenSource _shutdown = new();
@@ -31,7 +30,7 @@ public sealed partial class StoreFilesystem
             return;
         }
         Interlocked.Increment(ref _pendingPrefetches);
-        _ = Task.Run(() => PrefetchAsync(root.Digest, reservations));
+        _ = Task.Run(() => PrefetchAsync(root, reservations));
     }
 
     private int _pendingPrefetches;
@@ -54,8 +53,9 @@ public sealed partial class StoreFilesystem
         return true;
     }
 
-    private async Task PrefetchAsync(B3Digest rootDigest, Dictionary<B3Digest, Reservation> reservations)
+    private async Task PrefetchAsync(InodeRecord root, Dictionary<B3Digest, Reservation> reservations)
     {
+        B3Digest rootDigest = root.Digest;
         // Digests a Directory already received names (so a streamed message is only accepted when
         // its parent asked for it), whether or not the prefetch holds their slot.
         var expected = new HashSet<B3Digest> { rootDigest };
@@ -67,6 +67,10 @@ public sealed partial class StoreFilesystem
             deadline.CancelAfter(_options.BackendTimeout);
             await foreach (Directory message in _store.Directories.GetRecursiveAsync(rootDigest, deadline.Token).ConfigureAwait(false))
             {
+                // Forgotten by the kernel meanwhile: its records are gone, and entries built now
+                // would be records nothing reaches (and nothing retires).
+                if (root.IsRetired)
+                    break;
                 B3Digest digest = DirectoryRules.Digest(message);
                 if (!expected.Remove(digest))
                     throw new StoreValidationException($"directory {digest} was not named by a directory received before it");

@@ -22,6 +22,16 @@ internal sealed class CountingDirectoryService(IDirectoryService inner) : IDirec
     /// <summary>When set, GetRecursive starts streaming only once this completes (or its call is cancelled).</summary>
     public TaskCompletionSource? RecursiveGate { get; set; }
 
+    /// <summary>
+    /// When set, GetRecursive, having streamed this many messages (and its consumer having taken the
+    /// last one), completes <see cref="RecursivePaused"/> and goes on once <see cref="RecursiveResume"/> completes.
+    /// </summary>
+    public int? PauseRecursiveAfter { get; set; }
+
+    public TaskCompletionSource RecursivePaused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TaskCompletionSource RecursiveResume { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _gets);
@@ -36,6 +46,11 @@ internal sealed class CountingDirectoryService(IDirectoryService inner) : IDirec
         int sent = 0;
         await foreach (Directory directory in inner.GetRecursiveAsync(root, cancellationToken))
         {
+            if (sent == PauseRecursiveAfter)
+            {
+                RecursivePaused.TrySetResult();
+                await RecursiveResume.Task.WaitAsync(cancellationToken);
+            }
             if (sent++ == FailRecursiveAfter)
                 throw new StoreUnavailableException("injected failure in GetRecursive");
             Interlocked.Increment(ref _streamed);

@@ -106,6 +106,27 @@ public sealed class InodeRetirementTests
     }
 
     [Test]
+    public void AClosurePrefetchStopsWhenItsRootIsForgotten()
+    {
+        var directories = new CountingDirectoryService(_local.Directories) { PauseRecursiveAfter = 1 };
+        var sink = new RecordingReplySink();
+        var fs = new StoreFilesystem(new StoreServices(_local.Blobs, directories, _pathInfos), sink,
+            new StoreFilesystemOptions { ForgottenInodes = 0 }, new RecordingLogger());
+        ulong tree = Lookup(fs, sink, 1, _tree);
+        // The prefetch has taken the root's Directory (its entries are records now) and waits for dir's.
+        Assert.That(directories.RecursivePaused.Task.Wait(TimeSpan.FromSeconds(30)), Is.True, "the prefetch streamed the root");
+        fs.Forget(sink.NewRequest(), tree, 1);
+        Assert.That(fs.Inodes.Count, Is.Zero, "the root took its entries with it");
+
+        directories.RecursiveResume.SetResult();
+        DateTime giveUp = DateTime.UtcNow.AddSeconds(30);
+        while (fs.PendingPrefetches > 0 && DateTime.UtcNow < giveUp)
+            Thread.Sleep(5);
+        Assert.That(fs.PendingPrefetches, Is.Zero);
+        Assert.That(fs.Inodes.Count, Is.Zero, "dir's 50 entries were not built for a forgotten store path");
+    }
+
+    [Test]
     public void RecentlyForgottenInodesWaitInTheQueue()
     {
         (StoreFilesystem fs, RecordingReplySink sink) = Create(forgottenInodes: 2);
