@@ -18,6 +18,9 @@ public sealed partial class StoreFilesystem
     /// <summary>Open blobs holding a local file descriptor.</summary>
     private int _localBlobs;
 
+    /// <summary>Open blobs holding a local file descriptor (for tests).</summary>
+    internal int LocalBlobsOpen => Volatile.Read(ref _localBlobs);
+
     public unsafe void Open(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
         if (_inodes.Get(inode) is not { } record)

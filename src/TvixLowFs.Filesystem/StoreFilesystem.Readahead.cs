@@ -103,9 +103,10 @@ public sealed partial class StoreFilesystem
                 {
                     window.Files--;
                     window.Bytes -= entry.Size;
-                    if (_store.Blobs is IBlobPrefetchTarget)
+                    if (_store.Blobs is IBlobPrefetchTarget cache && !cache.IsHeld(entry.Digest))
                     {
-                        // A remote behind a cache: many small files per call instead of a call each.
+                        // A remote behind a cache: many small files per call instead of a call each
+                        // (a blob the cache holds is a local file, read ahead like one below).
                         (window.Batch ??= new List<B3Digest>(ReadaheadBatchBlobs)).Add(entry.Digest);
                         if (window.Batch.Count == ReadaheadBatchBlobs)
                             await FlushBatchAsync(window).ConfigureAwait(false);
@@ -138,6 +139,7 @@ public sealed partial class StoreFilesystem
     {
         if (window.Batch is not { Count: > 0 } batch || _store.Blobs is not IBlobPrefetchTarget target)
             return;
+        // Fetched blobs land in the page cache as they are written: nothing to start reading.
         window.Batch = null;
         await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
         window.Started.Add(ReadAheadBatchAsync(target, batch));

@@ -246,6 +246,19 @@ public sealed class BlobBatchTests
             Assert.That(Libc.Open(mount.PathOf(tree, "a0"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO), "before a1: not read ahead");
             await daemon.RestartAsync();
         }
+
+        // A second mount over the warm cache: the walk finds the blobs held and opens them like a
+        // local store's (page cache readahead), fetching nothing.
+        await using var again = OpenCached(daemon.Address, connector);
+        using (var mount = new InProcessMount(again, new StoreFilesystemOptions()))
+        {
+            Assert.That(File.ReadAllText(mount.PathOf(tree, "a1")), Is.EqualTo("a1\n"));
+            for (int i = 0; i < 3000 && mount.Filesystem.PendingReadaheads > 0; i++)
+                await Task.Delay(10);
+            Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8));
+            Assert.That(((CachingBlobService)again.Blobs).BlobsFetchedInBatches, Is.Zero);
+            Assert.That(mount.Filesystem.LocalBlobsOpen, Is.EqualTo(9), "a1 and the 8 read ahead, open from the cache");
+        }
     }
 
     /// <summary>Test double: a memory blob service counting how often each blob is opened (read by the daemon).</summary>
