@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Grpc.Core;
 using NUnit.Framework;
 using TvixLowFs.Protos.Extensions;
@@ -23,24 +22,14 @@ namespace TvixLowFs.Tests.Grpc;
 public sealed class BlobBatchTests
 {
     private static readonly GrpcClientOptions ShortTimeout = new() { Timeout = TimeSpan.FromSeconds(5) };
-    private string _cacheDirectory = null!;
+    private TemporaryCacheDirectory _cache = null!;
 
     [SetUp]
-    public void CreateCacheDirectory() =>
-        _cacheDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-batch-" + Guid.NewGuid().ToString("N"));
+    public void CreateCacheDirectory() => _cache = new TemporaryCacheDirectory("batch");
 
     [TearDown]
-    public void RemoveCacheDirectory()
-    {
-        if (System.IO.Directory.Exists(_cacheDirectory))
-            System.IO.Directory.Delete(_cacheDirectory, recursive: true);
-    }
+    public void RemoveCacheDirectory() => _cache.Dispose();
 
-    private StoreServices OpenCached(string address, GrpcStoreConnector connector)
-    {
-        var storeAddress = StoreAddress.Parse(address);
-        return ReadThroughCache.Wrap(new StoreOpener(connector).Open(storeAddress), _cacheDirectory, storeAddress, storeAddress);
-    }
 
     private static async Task<B3Digest> PutAsync(IBlobService blobs, byte[] bytes)
     {
@@ -159,7 +148,7 @@ public sealed class BlobBatchTests
         await using var daemon = await TestDaemon.StartAsync(Transport.Unix, blobBatch: blobBatch);
         var blobs = await AddBlobsAsync(daemon.Store.Blobs);
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        var cached = OpenCached(daemon.Address, connector);
+        var cached = _cache.OpenCached(daemon.Address, connector);
         try
         {
             var prefetch = (IBlobPrefetchTarget)cached.Blobs;
@@ -184,10 +173,10 @@ public sealed class BlobBatchTests
         {
             await cached.DisposeAsync();
         }
-        var local = new LocalBlobService(LocalStore.Open(_cacheDirectory));
+        var local = new LocalBlobService(LocalStore.Open(_cache.Path));
         foreach (var (digest, bytes) in blobs.Where(b => b.Bytes is not null))
             Assert.That(await local.StatAsync(digest), Is.EqualTo(bytes!.Length), "named in the cache");
-        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "tmp")), Is.Empty, "no leftover temp file");
+        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cache.Path, "tmp")), Is.Empty, "no leftover temp file");
         await daemon.RestartAsync();
     }
 
@@ -203,12 +192,12 @@ public sealed class BlobBatchTests
         byte[] before = Samples.Bytes(1000, 62), after = Samples.Bytes(2000, 63);
         var digests = new[] { await PutAsync(blobs, before), corrupt, await PutAsync(blobs, after) };
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var cached = OpenCached(daemon.Address, connector);
+        await using var cached = _cache.OpenCached(daemon.Address, connector);
 
         Assert.That(await ((IBlobPrefetchTarget)cached.Blobs).PrefetchManyAsync(digests, CancellationToken.None), Is.EqualTo(1));
         // The corrupt one is fetched again by its open, which fails as a single fetch does.
         await Assert.ThrowsAsync<StoreValidationException>(async () => await cached.Blobs.OpenReadAsync(corrupt));
-        var local = new LocalBlobService(LocalStore.Open(_cacheDirectory));
+        var local = new LocalBlobService(LocalStore.Open(_cache.Path));
         Assert.That(await local.StatAsync(corrupt), Is.Null, "never kept");
         using (var reader = await cached.Blobs.OpenReadAsync(digests[2]))
             Assert.That(reader!.Length, Is.EqualTo(after.Length));
@@ -228,7 +217,7 @@ public sealed class BlobBatchTests
                 ("deeper", new DirSpec(("c0", FileSpec.Text("c0\n")))))),
             ("z", FileSpec.Text("z\n"))), seed: "batch-readahead");
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var store = OpenCached(daemon.Address, connector);
+        await using var store = _cache.OpenCached(daemon.Address, connector);
         var caching = (CachingBlobService)store.Blobs;
         using (var mount = new InProcessMount(store, new StoreFilesystemOptions()))
         {
@@ -249,7 +238,7 @@ public sealed class BlobBatchTests
 
         // A second mount over the warm cache: the walk finds the blobs held and opens them like a
         // local store's (page cache readahead), fetching nothing.
-        await using var again = OpenCached(daemon.Address, connector);
+        await using var again = _cache.OpenCached(daemon.Address, connector);
         using (var mount = new InProcessMount(again, new StoreFilesystemOptions()))
         {
             Assert.That(File.ReadAllText(mount.PathOf(tree, "a1")), Is.EqualTo("a1\n"));
@@ -261,29 +250,11 @@ public sealed class BlobBatchTests
         }
     }
 
-    /// <summary>Test double: a memory blob service counting how often each blob is opened (read by the daemon).</summary>
-    private sealed class CountingBlobService : IBlobService
-    {
-        private readonly MemoryBlobService _inner = new();
-        public readonly ConcurrentDictionary<B3Digest, int> Opens = new();
-
-        public ValueTask<long?> StatAsync(B3Digest digest, CancellationToken cancellationToken = default) => _inner.StatAsync(digest, cancellationToken);
-
-        public ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)
-        {
-            Opens.AddOrUpdate(digest, 1, (_, n) => n + 1);
-            return _inner.OpenReadAsync(digest, cancellationToken);
-        }
-
-        public BlobWriter OpenWrite() => _inner.OpenWrite();
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
     [Test]
     public async Task OpensDuringABatchShareItsFetches()
     {
-        var blobs = new CountingBlobService();
+        // What the daemon reads, counted per blob.
+        var blobs = new CountingBlobService(new MemoryBlobService());
         var directories = new MemoryDirectoryService();
         var store = new StoreServices(blobs, directories, new MemoryPathInfoService(new NarCalculator(blobs, directories)));
         await using var daemon = await TestDaemon.StartAsync(Transport.Unix, store);
@@ -292,7 +263,7 @@ public sealed class BlobBatchTests
         for (int i = 0; i < contents.Length; i++)
             digests[i] = await PutAsync(blobs, contents[i]);
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var cached = OpenCached(daemon.Address, connector);
+        await using var cached = _cache.OpenCached(daemon.Address, connector);
 
         // Opens race the batch from both ends; whoever claims a blob first fetches it, the other waits.
         Task<int> batch = ((IBlobPrefetchTarget)cached.Blobs).PrefetchManyAsync(digests, CancellationToken.None);

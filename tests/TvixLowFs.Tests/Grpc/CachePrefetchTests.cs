@@ -19,24 +19,14 @@ public sealed class CachePrefetchTests
 {
     private static readonly GrpcClientOptions ShortTimeout = new() { Timeout = TimeSpan.FromSeconds(2) };
     private const int SmallFiles = 24;
-    private string _cacheDirectory = null!;
+    private TemporaryCacheDirectory _cache = null!;
 
     [SetUp]
-    public void CreateCacheDirectory() =>
-        _cacheDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-prefetch-" + Guid.NewGuid().ToString("N"));
+    public void CreateCacheDirectory() => _cache = new TemporaryCacheDirectory("prefetch");
 
     [TearDown]
-    public void RemoveCacheDirectory()
-    {
-        if (System.IO.Directory.Exists(_cacheDirectory))
-            System.IO.Directory.Delete(_cacheDirectory, recursive: true);
-    }
+    public void RemoveCacheDirectory() => _cache.Dispose();
 
-    private StoreServices OpenCached(string address, GrpcStoreConnector connector)
-    {
-        var storeAddress = StoreAddress.Parse(address);
-        return ReadThroughCache.Wrap(new StoreOpener(connector).Open(storeAddress), _cacheDirectory, storeAddress, storeAddress);
-    }
 
     private static byte[] Small(int i) => Samples.Bytes(500 + i * 1000, 100 + i);
 
@@ -74,7 +64,7 @@ public sealed class CachePrefetchTests
             blobs.Add((await writer.CloseAsync(), Small(i)));
         }
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        var cached = OpenCached(daemon.Address, connector);
+        var cached = _cache.OpenCached(daemon.Address, connector);
         try
         {
             var prefetch = (IBlobPrefetchTarget)cached.Blobs;
@@ -108,10 +98,10 @@ public sealed class CachePrefetchTests
         {
             await cached.DisposeAsync();
         }
-        var local = new LocalBlobService(LocalStore.Open(_cacheDirectory));
+        var local = new LocalBlobService(LocalStore.Open(_cache.Path));
         foreach (var (digest, bytes) in blobs)
             Assert.That(await local.StatAsync(digest), Is.EqualTo(bytes.Length), "named in the cache once the services are closed");
-        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "tmp")), Is.Empty, "no leftover temp file");
+        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cache.Path, "tmp")), Is.Empty, "no leftover temp file");
         await daemon.RestartAsync();
     }
 
@@ -121,7 +111,7 @@ public sealed class CachePrefetchTests
         await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
         string tree = await AddTreeAsync(daemon);
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using (var store = OpenCached(daemon.Address, connector))
+        await using (var store = _cache.OpenCached(daemon.Address, connector))
         using (var mount = new InProcessMount(store, new StoreFilesystemOptions()))
         {
             // What find and ls -l do: list and stat everything, open nothing.
@@ -131,8 +121,8 @@ public sealed class CachePrefetchTests
             await WaitUntil(() => mount.Filesystem.PendingReadaheads == 0 && mount.Filesystem.PendingPrefetches == 0, "background work finished");
             Assert.That(mount.Filesystem.FilesReadAhead, Is.Zero);
         }
-        Assert.That(System.IO.Directory.Exists(Path.Combine(_cacheDirectory, "blobs"))
-            ? System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "blobs"), "*", SearchOption.AllDirectories) : [], Is.Empty,
+        Assert.That(System.IO.Directory.Exists(Path.Combine(_cache.Path, "blobs"))
+            ? System.IO.Directory.EnumerateFiles(Path.Combine(_cache.Path, "blobs"), "*", SearchOption.AllDirectories) : [], Is.Empty,
             "a metadata walk downloads no file contents");
     }
 
@@ -142,7 +132,7 @@ public sealed class CachePrefetchTests
         await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
         string tree = await AddTreeAsync(daemon);
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var store = OpenCached(daemon.Address, connector);
+        await using var store = _cache.OpenCached(daemon.Address, connector);
         using var mount = new InProcessMount(store, new StoreFilesystemOptions());
 
         // The tree's Directories arrive (closure prefetch at the root's lookup); then the daemon goes.

@@ -16,24 +16,14 @@ namespace TvixLowFs.Tests.Grpc;
 public sealed class ReadThroughCacheTests
 {
     private static readonly GrpcClientOptions ShortTimeout = new() { Timeout = TimeSpan.FromSeconds(2) };
-    private string _cacheDirectory = null!;
+    private TemporaryCacheDirectory _cache = null!;
 
     [SetUp]
-    public void CreateCacheDirectory() =>
-        _cacheDirectory = Path.Combine(Path.GetTempPath(), "tvixlowfs-cache-" + Guid.NewGuid().ToString("N"));
+    public void CreateCacheDirectory() => _cache = new TemporaryCacheDirectory("cache");
 
     [TearDown]
-    public void RemoveCacheDirectory()
-    {
-        if (System.IO.Directory.Exists(_cacheDirectory))
-            System.IO.Directory.Delete(_cacheDirectory, recursive: true);
-    }
+    public void RemoveCacheDirectory() => _cache.Dispose();
 
-    private StoreServices OpenCached(string address, GrpcStoreConnector connector)
-    {
-        var storeAddress = StoreAddress.Parse(address);
-        return ReadThroughCache.Wrap(new StoreOpener(connector).Open(storeAddress), _cacheDirectory, storeAddress, storeAddress);
-    }
 
     private static async Task<byte[]> ReadAll(BlobReader reader)
     {
@@ -75,7 +65,7 @@ public sealed class ReadThroughCacheTests
         var childDigest = DirectoryRules.Digest(leavesFirst[3]);
 
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using (var first = OpenCached(daemon.Address, connector))
+        await using (var first = _cache.OpenCached(daemon.Address, connector))
         {
             using var reader = await first.Blobs.OpenReadAsync(blob);
             Assert.That(await ReadAll(reader!), Is.EqualTo(bytes));
@@ -96,7 +86,7 @@ public sealed class ReadThroughCacheTests
 
         // A remount: a new process's services over the same cache directory.
         await daemon.RestartAsync();
-        await using var second = OpenCached(daemon.Address, connector);
+        await using var second = _cache.OpenCached(daemon.Address, connector);
         await daemon.StopAsync();
         using var remounted = await second.Blobs.OpenReadAsync(blob);
         Assert.That(await ReadAll(remounted!), Is.EqualTo(bytes));
@@ -114,12 +104,12 @@ public sealed class ReadThroughCacheTests
         var store = new StoreServices(blobs, directories, new MemoryPathInfoService(new NarCalculator(blobs, directories)));
         await using var daemon = await TestDaemon.StartAsync(Transport.Tcp, store);
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var cached = OpenCached(daemon.Address, connector);
+        await using var cached = _cache.OpenCached(daemon.Address, connector);
 
         await Assert.ThrowsAsync<StoreValidationException>(async () => await cached.Blobs.OpenReadAsync(asked));
-        var local = new LocalBlobService(LocalStore.Open(_cacheDirectory));
+        var local = new LocalBlobService(LocalStore.Open(_cache.Path));
         Assert.That(await local.StatAsync(asked), Is.Null);
-        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "tmp")), Is.Empty, "no leftover temp file");
+        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cache.Path, "tmp")), Is.Empty, "no leftover temp file");
     }
 
     [Test]
@@ -135,8 +125,8 @@ public sealed class ReadThroughCacheTests
             blobs.Add((await writer.CloseAsync(), bytes));
         }
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        var mountA = OpenCached(daemon.Address, connector);
-        var mountB = OpenCached(daemon.Address, connector);
+        var mountA = _cache.OpenCached(daemon.Address, connector);
+        var mountB = _cache.OpenCached(daemon.Address, connector);
         try
         {
             var reads = Enumerable.Range(0, 16).Select(async i =>
@@ -154,8 +144,8 @@ public sealed class ReadThroughCacheTests
             await mountA.DisposeAsync();
             await mountB.DisposeAsync();
         }
-        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cacheDirectory, "tmp")), Is.Empty, "no leftover temp file");
-        var local = new LocalBlobService(LocalStore.Open(_cacheDirectory));
+        Assert.That(System.IO.Directory.EnumerateFiles(Path.Combine(_cache.Path, "tmp")), Is.Empty, "no leftover temp file");
+        var local = new LocalBlobService(LocalStore.Open(_cache.Path));
         foreach (var (digest, bytes) in blobs)
             Assert.That(await local.StatAsync(digest), Is.EqualTo(bytes.Length));
     }
@@ -164,8 +154,8 @@ public sealed class ReadThroughCacheTests
     public void LocalAddressesAreNotWrappedAndTheDefaultDirectoryFollowsXdg()
     {
         var memory = new StoreOpener().Open(StoreAddress.Memory);
-        Assert.That(ReadThroughCache.Wrap(memory, _cacheDirectory, StoreAddress.Memory, StoreAddress.Memory), Is.SameAs(memory));
-        Assert.That(System.IO.Directory.Exists(_cacheDirectory), Is.False);
+        Assert.That(ReadThroughCache.Wrap(memory, _cache.Path, StoreAddress.Memory, StoreAddress.Memory), Is.SameAs(memory));
+        Assert.That(System.IO.Directory.Exists(_cache.Path), Is.False);
         string? saved = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         try
         {
