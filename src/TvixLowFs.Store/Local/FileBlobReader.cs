@@ -19,8 +19,10 @@ internal sealed class FileBlobReader(SafeFileHandle handle) : BlobReader
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         // pread: positional and thread-safe; a blob file never changes, so this cannot block on anything but the disk.
+        // Bounded by the length: the pread that would only confirm the end is not made (one per
+        // small blob the daemon sends).
         int total = 0;
-        while (total < buffer.Length)
+        while (total < buffer.Length && offset + total < _length)
         {
             int read = RandomAccess.Read(handle, buffer.Span[total..], offset + total);
             if (read == 0)

@@ -59,4 +59,26 @@ public sealed class CachePublisherTests
         }));
         Assert.That(System.IO.Directory.EnumerateFiles(store.TempDirectory), Is.Empty, "no leftover temp file");
     }
+
+    [Test]
+    public async Task ObjectsHandedOverTogetherAreNamedWhileThePublisherRuns()
+    {
+        var store = LocalStore.Open(_root);
+        string shard = Path.Combine(store.BlobsDirectory, "cc");
+        var named = new List<Task<bool>>();
+        await using var publisher = new CachePublisher(store);
+        // More than one batch's worth would also pass; a handful is what a tree walk hands over at a time.
+        for (int i = 0; i < 5; i++)
+        {
+            var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Assert.That(publisher.TryAdd(Temp(store, $"object {i}"), Path.Combine(shard, $"object-{i}"), done.SetResult), Is.True);
+            named.Add(done.Task);
+        }
+
+        // Named by the running publisher (after its gathering window), not by disposal.
+        Assert.That(await Task.WhenAll(named).WaitAsync(TimeSpan.FromSeconds(60)), Is.All.True);
+        for (int i = 0; i < 5; i++)
+            Assert.That(File.ReadAllText(Path.Combine(shard, $"object-{i}")), Is.EqualTo($"object {i}"));
+        Assert.That(System.IO.Directory.EnumerateFiles(store.TempDirectory), Is.Empty, "no leftover temp file");
+    }
 }
