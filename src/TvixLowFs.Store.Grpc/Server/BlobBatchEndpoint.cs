@@ -22,6 +22,13 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
     /// <summary>A part never carries more than this, so a large blob is sent as it is read.</summary>
     public const int PartBytes = BlobServiceEndpoint.ReadChunkSize;
 
+    /// <summary>
+    /// Blobs opened ahead of the one being sent, each local one announced to the disk (posix_fadvise
+    /// WILLNEED): a tree's small files are then read from disk many at once instead of one after
+    /// another, each read waiting for the one before.
+    /// </summary>
+    public const int OpenAhead = 32;
+
     public override async Task ReadBlobs(ReadBlobsRequest request, IServerStreamWriter<ReadBlobsResponse> responseStream, ServerCallContext context)
     {
         try
@@ -34,13 +41,23 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
 
             CancellationToken cancellation = context.CancellationToken;
             byte[] buffer = ArrayPool<byte>.Shared.Rent(MessageBytes);
+            var readers = new BlobReader?[digests.Length];
+            int opened = 0;
             try
             {
                 var response = new ReadBlobsResponse();
                 int used = 0;
                 for (int index = 0; index < digests.Length; index++)
                 {
-                    using var reader = await blobs.OpenReadAsync(digests[index], cancellation).ConfigureAwait(false);
+                    for (; opened < digests.Length && opened <= index + OpenAhead; opened++)
+                    {
+                        BlobReader? ahead = await blobs.OpenReadAsync(digests[opened], cancellation).ConfigureAwait(false);
+                        if (ahead?.LocalFile is { } file && ahead.Length > 0)
+                            Interop.Fadvise.WillNeed(file, 0, Math.Min(ahead.Length, BlobServiceEndpoint.ReadAheadBytes));
+                        readers[opened] = ahead;
+                    }
+                    using var reader = readers[index];
+                    readers[index] = null;
                     if (reader is null)
                     {
                         response.Parts.Add(new BlobPart { Index = (uint)index, Missing = true });
@@ -77,6 +94,8 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
+                foreach (BlobReader? left in readers)
+                    left?.Dispose();
             }
         }
         catch (Exception e) { throw Fail(e, context); }

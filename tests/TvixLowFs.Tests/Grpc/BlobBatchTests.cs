@@ -113,6 +113,32 @@ public sealed class BlobBatchTests
     }
 
     [Test]
+    public async Task ALongBatchArrivesInOrderPastTheBlobsTheDaemonOpensAhead()
+    {
+        await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
+        int count = TvixLowFs.Store.Grpc.Server.BlobBatchEndpoint.OpenAhead * 3 + 5;
+        var blobs = new (B3Digest Digest, byte[]? Bytes)[count];
+        for (int i = 0; i < count; i++)
+        {
+            byte[] bytes = Samples.Bytes(50 + 131 * i, 500 + i);
+            // Every seventh one the daemon never had.
+            blobs[i] = i % 7 == 3 ? (B3Digest.Compute(bytes), null) : (await PutAsync(daemon.Store.Blobs, bytes), bytes);
+        }
+        using var connector = new GrpcStoreConnector(ShortTimeout);
+        await using var remote = (GrpcBlobService)await connector.OpenBlobServiceAsync(daemon.Address);
+
+        var sink = new RecordingSink(count);
+        Assert.That(await remote.ReadBlobsAsync(blobs.Select(b => b.Digest).ToArray(), sink, CancellationToken.None), Is.True);
+        for (int i = 0; i < count; i++)
+        {
+            if (blobs[i].Bytes is { } bytes)
+                Assert.That(sink.Blobs[i]!.ToArray(), Is.EqualTo(bytes), $"blob {i}");
+            else
+                Assert.That(sink.Missing[i], Is.True, $"blob {i} reported missing");
+        }
+    }
+
+    [Test]
     public async Task TheDaemonRefusesMalformedAndOversizedRequests()
     {
         await using var daemon = await TestDaemon.StartAsync(Transport.Tcp);
