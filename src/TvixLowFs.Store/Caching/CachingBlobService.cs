@@ -86,14 +86,8 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
     {
         if (!_pending.TryGetValue(digest, out string? tempPath))
             return null;
-        try
-        {
-            return new FileBlobReader(File.OpenHandle(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read));
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null; // renamed (or dropped) since: the caller looks at the final name
-        }
+        // Null when renamed (or dropped) since: the caller looks at the final name.
+        return Interop.Libc.OpenReadOnly(tempPath) is { } handle ? new FileBlobReader(handle) : null;
     }
 
     /// <summary>The local copy: still under its temp name, or under its final one; null when there is none.</summary>

@@ -20,16 +20,8 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService
 
     public ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
-        SafeFileHandle handle;
-        try
-        {
-            handle = File.OpenHandle(Store.BlobPath(digest), FileMode.Open, FileAccess.Read, FileShare.Read);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return ValueTask.FromResult<BlobReader?>(null);
-        }
-        return ValueTask.FromResult<BlobReader?>(new FileBlobReader(handle));
+        SafeFileHandle? handle = Interop.Libc.OpenReadOnly(Store.BlobPath(digest));
+        return ValueTask.FromResult<BlobReader?>(handle is null ? null : new FileBlobReader(handle));
     }
 
     public BlobWriter OpenWrite() => new Writer(Store);
