@@ -98,9 +98,7 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
         // Pending first: the publisher drops a digest from its pending set only after renaming it.
         if (TryOpenPending(digest) is { } pending)
             return pending;
-        // A stat is far cheaper than the exception a failed open costs, and a cold cache misses a lot.
-        if (!File.Exists(_cacheStore.BlobPath(digest)))
-            return null;
+        // An absent blob is a plain null from one open(2), no exception: no stat first.
         return await Local.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
     }
 
