@@ -84,20 +84,27 @@ public sealed partial class CachingBlobService
             sink.AbandonUnfinished();
         }
 
+        // A few at once, in order: an open may be waiting for any of them.
+        var unsettled = claimed.FindAll(item => !item.Completion.Task.IsCompleted);
+        if (unsettled.Count > 0)
+        {
+            await Parallel.ForEachAsync(unsettled, new ParallelOptions { MaxDegreeOfParallelism = UnbatchedConcurrency },
+                async (item, _) =>
+                {
+                    try
+                    {
+                        item.Completion.TrySetResult(await FetchAsync(item.Digest, _stopping.Token).ConfigureAwait(false));
+                    }
+                    catch (Exception e)
+                    {
+                        item.Completion.TrySetException(e);
+                    }
+                }).ConfigureAwait(false);
+        }
+
         int failed = 0;
         foreach (var (digest, completion, slot) in claimed)
         {
-            if (!completion.Task.IsCompleted)
-            {
-                try
-                {
-                    completion.TrySetResult(await FetchAsync(digest, _stopping.Token).ConfigureAwait(false));
-                }
-                catch (Exception e)
-                {
-                    completion.TrySetException(e);
-                }
-            }
             if (!completion.Task.IsCompletedSuccessfully || !completion.Task.Result)
                 failed++;
             // A failed fetch is retried by the next reader; a finished one is now local.

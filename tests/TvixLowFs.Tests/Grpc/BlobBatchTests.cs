@@ -243,23 +243,26 @@ public sealed class BlobBatchTests
                 ("deeper", new DirSpec(("c0", FileSpec.Text("c0\n")))))),
             ("z", FileSpec.Text("z\n"))), seed: "batch-readahead");
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var store = _cache.OpenCached(daemon.Address, connector);
-        var caching = (CachingBlobService)store.Blobs;
-        using (var mount = new InProcessMount(store, new StoreFilesystemOptions()))
+        // Closing the first mount's stores names everything it fetched in the cache.
+        await using (var store = _cache.OpenCached(daemon.Address, connector))
         {
-            Assert.That(File.ReadAllText(mount.PathOf(tree, "a1")), Is.EqualTo("a1\n"));
-            for (int i = 0; i < 3000 && mount.Filesystem.PendingReadaheads > 0; i++)
-                await Task.Delay(10);
-            Assert.That(mount.Filesystem.PendingReadaheads, Is.Zero, "readahead finished");
-            Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8));
-            Assert.That(caching.BlobsFetchedInBatches, Is.EqualTo(blobBatch ? 8 : 0));
+            var caching = (CachingBlobService)store.Blobs;
+            using (var mount = new InProcessMount(store, new StoreFilesystemOptions()))
+            {
+                Assert.That(File.ReadAllText(mount.PathOf(tree, "a1")), Is.EqualTo("a1\n"));
+                for (int i = 0; i < 3000 && mount.Filesystem.PendingReadaheads > 0; i++)
+                    await Task.Delay(10);
+                Assert.That(mount.Filesystem.PendingReadaheads, Is.Zero, "readahead finished");
+                Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8));
+                Assert.That(caching.BlobsFetchedInBatches, Is.EqualTo(blobBatch ? 8 : 0));
 
-            // Everything the walk reached is in the cache: the daemon is not needed to read it.
-            await daemon.StopAsync();
-            foreach (string path in new[] { "a2", "a3", "a4", "sub/b0", "sub/b1", "sub/b2", "sub/deeper/c0", "z" })
-                Assert.That(File.ReadAllText(mount.PathOf(tree, path)), Is.EqualTo(Path.GetFileName(path) + "\n"), path);
-            Assert.That(Libc.Open(mount.PathOf(tree, "a0"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO), "before a1: not read ahead");
-            await daemon.RestartAsync();
+                // Everything the walk reached is in the cache: the daemon is not needed to read it.
+                await daemon.StopAsync();
+                foreach (string path in new[] { "a2", "a3", "a4", "sub/b0", "sub/b1", "sub/b2", "sub/deeper/c0", "z" })
+                    Assert.That(File.ReadAllText(mount.PathOf(tree, path)), Is.EqualTo(Path.GetFileName(path) + "\n"), path);
+                Assert.That(Libc.Open(mount.PathOf(tree, "a0"), Libc.O_RDONLY).Errno, Is.EqualTo(Libc.EIO), "before a1: not read ahead");
+                await daemon.RestartAsync();
+            }
         }
 
         // A second mount over the warm cache: the walk finds the blobs held and opens them like a
