@@ -22,9 +22,6 @@ public sealed partial class CachingBlobService
     public async Task<int> PrefetchManyAsync(IReadOnlyList<B3Digest> digests, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_cacheStore is not { } store || Remote is not IBlobBatchSource source)
-            return await PrefetchEachAsync(digests, cancellationToken).ConfigureAwait(false);
-
         int failed = 0;
         for (int start = 0; start < digests.Count; start += MaxBatchBlobs)
         {
@@ -32,7 +29,7 @@ public sealed partial class CachingBlobService
             if (claimed.Count == 0)
                 continue;
             // Like a single fill, the fetch is not the waiter's to cancel: opens may be waiting on it.
-            Task<int> batch = FetchBatchAsync(store, source, claimed);
+            Task<int> batch = FetchBatchAsync(claimed);
             failed += await batch.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         return failed;
@@ -48,7 +45,7 @@ public sealed partial class CachingBlobService
         for (int i = start; i < end; i++)
         {
             B3Digest digest = digests[i];
-            if (_fills.ContainsKey(digest) || IsCached(digest))
+            if (_fills.ContainsKey(digest) || IsHeld(digest))
                 continue;
             var completion = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
             var slot = new Lazy<Task<bool>>(() => completion.Task);
@@ -60,28 +57,31 @@ public sealed partial class CachingBlobService
     }
 
     /// <summary>
-    /// One batched call for the claimed digests; whatever it did not settle (the server lacks the
-    /// extension, or the call failed part way) is fetched blob by blob. Returns how many are not held.
+    /// One batched call for the claimed digests when the remote streams batches into a cache store;
+    /// whatever that did not settle (no batches, the server lacks the extension, or the call failed
+    /// part way) is fetched blob by blob. Returns how many are not held.
     /// </summary>
-    private async Task<int> FetchBatchAsync(LocalStore store, IBlobBatchSource source,
-        List<(B3Digest Digest, TaskCompletionSource<bool> Completion, Lazy<Task<bool>> Slot)> claimed)
+    private async Task<int> FetchBatchAsync(List<(B3Digest Digest, TaskCompletionSource<bool> Completion, Lazy<Task<bool>> Slot)> claimed)
     {
         await Task.Yield();
-        var digests = new B3Digest[claimed.Count];
-        for (int i = 0; i < digests.Length; i++)
-            digests[i] = claimed[i].Digest;
-        var sink = new CacheFileSink(this, store, claimed);
-        try
+        if (_cacheStore is { } store && Remote is IBlobBatchSource source)
         {
-            await source.ReadBlobsAsync(digests, sink, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Left to the blob-by-blob fetches below, which report their own failures to their waiters.
-        }
-        finally
-        {
-            sink.AbandonUnfinished();
+            var digests = new B3Digest[claimed.Count];
+            for (int i = 0; i < digests.Length; i++)
+                digests[i] = claimed[i].Digest;
+            var sink = new CacheFileSink(this, store, claimed);
+            try
+            {
+                await source.ReadBlobsAsync(digests, sink, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Left to the blob-by-blob fetches below, which report their own failures to their waiters.
+            }
+            finally
+            {
+                sink.AbandonUnfinished();
+            }
         }
 
         // A few at once, in order: an open may be waiting for any of them.
@@ -110,27 +110,6 @@ public sealed partial class CachingBlobService
             // A failed fetch is retried by the next reader; a finished one is now local.
             _fills.TryRemove(new KeyValuePair<B3Digest, Lazy<Task<bool>>>(digest, slot));
         }
-        return failed;
-    }
-
-    private async Task<int> PrefetchEachAsync(IReadOnlyList<B3Digest> digests, CancellationToken cancellationToken)
-    {
-        int failed = 0;
-        await Parallel.ForEachAsync(digests, new ParallelOptions { MaxDegreeOfParallelism = UnbatchedConcurrency, CancellationToken = cancellationToken },
-            async (digest, token) =>
-            {
-                bool held;
-                try
-                {
-                    held = IsCached(digest) || await FillAsync(digest, token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    held = false;
-                }
-                if (!held)
-                    Interlocked.Increment(ref failed);
-            }).ConfigureAwait(false);
         return failed;
     }
 

@@ -68,17 +68,15 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
 
     public async Task PrefetchAsync(B3Digest digest, CancellationToken cancellationToken)
     {
-        if (IsCached(digest))
+        if (IsHeld(digest))
             return;
         await FillAsync(digest, cancellationToken).ConfigureAwait(false);
     }
 
     public BlobWriter OpenWrite() => Remote.OpenWrite();
 
-    public bool IsHeld(B3Digest digest) => IsCached(digest);
-
     /// <summary>Held locally already (named or about to be); a cheap check, no exception on a miss.</summary>
-    private bool IsCached(B3Digest digest) =>
+    public bool IsHeld(B3Digest digest) =>
         _cacheStore is not null && (_pending.ContainsKey(digest) || File.Exists(_cacheStore.BlobPath(digest)));
 
     /// <summary>A reader over the blob's temp file while it waits for its name; null when it is not pending (any more).</summary>
