@@ -112,7 +112,7 @@ internal sealed class CachePublisher : IAsyncDisposable
                 System.IO.Directory.CreateDirectory(shard);
                 _knownShards.Add(shard);
             }
-            File.Move(item.TempPath, item.FinalPath, overwrite: true);
+            Interop.Libc.Rename(item.TempPath, item.FinalPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

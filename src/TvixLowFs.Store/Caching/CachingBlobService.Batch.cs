@@ -45,7 +45,8 @@ public sealed partial class CachingBlobService
         for (int i = start; i < end; i++)
         {
             B3Digest digest = digests[i];
-            if (_fills.ContainsKey(digest) || IsHeld(digest))
+            // The caller asked IsHeld a moment ago (the readahead does): known or pending is enough here.
+            if (_fills.ContainsKey(digest) || _pending.ContainsKey(digest) || _knownHeld.ContainsKey(HeldKey(digest)))
                 continue;
             var completion = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
             var slot = new Lazy<Task<bool>>(() => completion.Task);

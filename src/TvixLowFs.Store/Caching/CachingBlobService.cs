@@ -76,8 +76,37 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
     public BlobWriter OpenWrite() => Remote.OpenWrite();
 
     /// <summary>Held locally already (named or about to be); a cheap check, no exception on a miss.</summary>
-    public bool IsHeld(B3Digest digest) =>
-        _cacheStore is not null && (_pending.ContainsKey(digest) || File.Exists(_cacheStore.BlobPath(digest)));
+    public bool IsHeld(B3Digest digest)
+    {
+        if (_cacheStore is null)
+            return false;
+        if (_pending.ContainsKey(digest) || _knownHeld.ContainsKey(HeldKey(digest)))
+            return true;
+        if (!Interop.Libc.Exists(_cacheStore.BlobPath(digest)))
+            return false;
+        RememberHeld(digest);
+        return true;
+    }
+
+    /// <summary>
+    /// Blobs this process has named in the cache or found there, by the first 64 bits of their
+    /// digest: a tree walk asks about each file up to three times (readahead, batch, open), and
+    /// a stat per question was a third of a cold remote tar's filesystem calls. A wrong "held"
+    /// (a prefix collision, or the cache emptied from outside) only means the open finds no file
+    /// and fetches it then. Bounded: forgotten wholesale when full.
+    /// </summary>
+    private readonly ConcurrentDictionary<ulong, byte> _knownHeld = new();
+    private const int MaxKnownHeld = 1 << 18;
+
+    private static ulong HeldKey(B3Digest digest) =>
+        System.Runtime.InteropServices.MemoryMarshal.Read<ulong>(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<B3Digest>(in digest)));
+
+    private void RememberHeld(B3Digest digest)
+    {
+        if (_knownHeld.Count >= MaxKnownHeld)
+            _knownHeld.Clear();
+        _knownHeld.TryAdd(HeldKey(digest), 0);
+    }
 
     /// <summary>A reader over the blob's temp file while it waits for its name; null when it is not pending (any more).</summary>
     private FileBlobReader? TryOpenPending(B3Digest digest)
@@ -197,7 +226,13 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
         if (!_pending.TryAdd(digest, tempPath))
             return false;
         var entry = new KeyValuePair<B3Digest, string>(digest, tempPath);
-        bool handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), _ => _pending.TryRemove(entry));
+        bool handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), renamed =>
+        {
+            // Known before it leaves the pending set, so IsHeld never misses it in between.
+            if (renamed)
+                RememberHeld(digest);
+            _pending.TryRemove(entry);
+        });
         if (!handedOver)
             _pending.TryRemove(entry);
         return handedOver;

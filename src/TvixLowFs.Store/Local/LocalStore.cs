@@ -105,13 +105,13 @@ public sealed class LocalStore
     }
 
     /// <summary>
-    /// A new temp file, exclusively flock'ed by this process for as long as it is open
-    /// (.NET takes LOCK_EX for FileShare.None): the stale-temp sweep never touches a live one.
+    /// A new temp file, exclusively flock'ed by this process for as long as it is open: the
+    /// stale-temp sweep (which takes the same lock, as .NET does for FileShare.None) never touches a live one.
     /// </summary>
     public (string Path, SafeFileHandle Handle) CreateTempFile(string kind)
     {
         string path = Path.Join(TempDirectory, $"{kind}-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        SafeFileHandle handle = Interop.Libc.CreateLocked(path);
         return (path, handle);
     }
 
