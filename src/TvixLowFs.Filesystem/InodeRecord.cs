@@ -96,12 +96,13 @@ internal sealed class InodeRecord
     public List<KeyValuePair<StorePathHash, RootEntry>>? StorePaths;
 
     /// <summary>
-    /// Files: the inode number of a directory listing this file (the first one whose entries were
-    /// built; content-addressed files may sit in several), for tree readahead; 0 when unknown.
+    /// Files and directories: the inode number of a directory listing this entry (the first one
+    /// whose entries were built; content-addressed entries may sit in several), for tree
+    /// readahead; 0 when unknown (a store path's root).
     /// </summary>
     public ulong ParentInode;
 
-    /// <summary>Files: the entry's index in <see cref="ParentInode"/>'s listing.</summary>
+    /// <summary>Files and directories: the entry's index in <see cref="ParentInode"/>'s listing.</summary>
     public int ParentIndex;
 
     /// <summary>Directories: 1 while a tree readahead walk holds this directory (and for good once one has walked all of it).</summary>

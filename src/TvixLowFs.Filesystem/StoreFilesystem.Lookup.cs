@@ -231,10 +231,10 @@ public sealed partial class StoreFilesystem
     {
         for (int i = 0; i < contents.Count; i++)
         {
-            if (contents.Record(i) is { Kind: InodeKind.File, ParentInode: 0 } file)
+            if (contents.Record(i) is { Kind: InodeKind.File or InodeKind.Directory, ParentInode: 0 } entry)
             {
-                file.ParentIndex = i;
-                file.ParentInode = directory.Inode;
+                entry.ParentIndex = i;
+                entry.ParentInode = directory.Inode;
             }
         }
         directory.PublishContents(contents);

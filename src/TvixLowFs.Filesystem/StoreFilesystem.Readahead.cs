@@ -67,6 +67,7 @@ public sealed partial class StoreFilesystem
         try
         {
             await WalkDirectoryAsync(directory, contents, start, window).ConfigureAwait(false);
+            await WalkOnInParentsAsync(directory, window).ConfigureAwait(false);
             await FlushBatchAsync(window).ConfigureAwait(false);
             await Task.WhenAll(window.Started).ConfigureAwait(false);
         }
@@ -133,6 +134,31 @@ public sealed partial class StoreFilesystem
         }
         Volatile.Write(ref directory.ReadaheadResume, contents.Count);
     }
+
+    /// <summary>
+    /// A walk that finished the directory it started in goes on where a depth-first reader goes
+    /// next: the parent's entries after that directory, then the grandparent's, and so on up to
+    /// the store path's root, for as long as its window lasts and no other walk holds the parent.
+    /// Without this, a walk started deep in a tree stopped at its own subtree, and the next one
+    /// waited for the reader's first open in a sibling directory (which that open then waited for);
+    /// a directory holding only directories never started one at all.
+    /// </summary>
+    private async Task WalkOnInParentsAsync(InodeRecord directory, ReadaheadWindow window)
+    {
+        InodeRecord child = directory;
+        while (!window.IsExhausted && !_shutdown.IsCancellationRequested && Volatile.Read(ref child.ReadaheadResume) >= ChildCount(child))
+        {
+            if (child.ParentInode == 0
+                || _inodes.Get(child.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } parent
+                || Volatile.Read(ref parent.ReadaheadTaken) != 0
+                || Interlocked.CompareExchange(ref parent.ReadaheadTaken, 1, 0) != 0)
+                return;
+            await WalkDirectoryAsync(parent, contents, Math.Max(child.ParentIndex + 1, Volatile.Read(ref parent.ReadaheadResume)), window).ConfigureAwait(false);
+            child = parent;
+        }
+    }
+
+    private static int ChildCount(InodeRecord directory) => directory.Contents?.Count ?? int.MaxValue;
 
     /// <summary>Starts one batched fetch of the gathered blobs into the cache, taking a readahead slot.</summary>
     private async Task FlushBatchAsync(ReadaheadWindow window)
