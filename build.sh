@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up for TvixLowFs on Debian 12 (run as root on a fresh machine):
-#   ./build.sh          install what is missing, build everything warning-free, build native/,
+#   ./build.sh          install what is missing, build native/ (the first time it fetches BLAKE3's
+#                       C sources with apt-get download), build everything warning-free,
 #                       publish the NativeAOT binary to artifacts/tvixlowfs
 #   ./build.sh test     the same, then run the whole NUnit suite (results in artifacts/test-results)
 #   ./build.sh demo     the same, then import protos/ into a demo store and mount it in the

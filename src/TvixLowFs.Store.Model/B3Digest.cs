@@ -48,12 +48,7 @@ public readonly struct B3Digest : IEquatable<B3Digest>
     public static B3Digest FromByteString(ByteString bytes) => FromBytes(bytes.Span);
 
     /// <summary>BLAKE3-256 of <paramref name="data"/>.</summary>
-    public static B3Digest Compute(ReadOnlySpan<byte> data)
-    {
-        Span<byte> hash = stackalloc byte[Length];
-        Blake3.Hasher.Hash(data, hash);
-        return FromBytes(hash);
-    }
+    public static B3Digest Compute(ReadOnlySpan<byte> data) => Blake3Hasher.Hash(data);
 
     public void CopyTo(Span<byte> destination)
     {

@@ -184,7 +184,7 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
         private readonly CancellationTokenSource _abandon = new();
         private ProgressDeadline? _progress;
         private AsyncClientStreamingCall<BlobChunk, PutBlobResponse>? _call;
-        private Blake3.Hasher _hasher = Blake3.Hasher.New();
+        private readonly Blake3Hasher _hasher = new();
         private bool _closed;
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
@@ -224,9 +224,7 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
                 throw service._channel.Translate(e, "put blob", cancellationToken, _progress);
             }
             _closed = true;
-            Span<byte> hash = stackalloc byte[B3Digest.Length];
-            _hasher.Finalize(hash);
-            var sent = B3Digest.FromBytes(hash);
+            B3Digest sent = _hasher.Finish();
             if (!B3Digest.TryFromBytes(response.Digest.Span, out var stored) || stored != sent)
                 throw new StoreUnavailableException($"{service._channel.Address}: put blob: the server answered a digest other than {sent}");
             return sent;
@@ -240,7 +238,6 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
             _closed = true;
             _call?.Dispose();
             _progress?.Dispose();
-            _hasher.Dispose();
             _abandon.Dispose();
             return ValueTask.CompletedTask;
         }

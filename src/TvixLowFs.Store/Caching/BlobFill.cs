@@ -18,7 +18,7 @@ public static class BlobFill
     public static async ValueTask<long> ToFileAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, B3Digest digest,
         SafeFileHandle file, CancellationToken cancellationToken)
     {
-        using var hasher = Blake3.Hasher.New();
+        var hasher = new Blake3Hasher();
         long length = 0;
         await foreach (var chunk in chunks.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
@@ -37,7 +37,7 @@ public static class BlobFill
     public static async ValueTask<long> ToWriterAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, B3Digest digest,
         BlobWriter writer, CancellationToken cancellationToken)
     {
-        using var hasher = Blake3.Hasher.New();
+        var hasher = new Blake3Hasher();
         long length = 0;
         await foreach (var chunk in chunks.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
@@ -52,11 +52,9 @@ public static class BlobFill
         return length;
     }
 
-    internal static void Verify(Blake3.Hasher hasher, B3Digest digest, long length)
+    internal static void Verify(Blake3Hasher hasher, B3Digest digest, long length)
     {
-        Span<byte> hash = stackalloc byte[B3Digest.Length];
-        hasher.Finalize(hash);
-        var actual = B3Digest.FromBytes(hash);
+        B3Digest actual = hasher.Finish();
         if (actual != digest)
             throw new StoreValidationException($"blob {digest}: received {length} bytes hashing to {actual}; not kept");
     }

@@ -124,14 +124,15 @@ public sealed partial class CachingBlobService
         private int _index = -1;
         private string? _tempPath;
         private SafeFileHandle? _file;
-        private Blake3.Hasher? _hasher;
+        // One hasher for the whole batch, reset at each blob's first part.
+        private readonly Blake3Hasher _hasher = new();
         private long _length;
 
         public void Part(int index, ReadOnlySpan<byte> data, bool last)
         {
             if (index != _index)
                 Begin(index);
-            _hasher!.Update(data);
+            _hasher.Update(data);
             try
             {
                 RandomAccess.Write(_file!, data, _length);
@@ -152,15 +153,13 @@ public sealed partial class CachingBlobService
             AbandonUnfinished();
             _index = index;
             _length = 0;
-            _hasher = Blake3.Hasher.New();
+            _hasher.Reset();
             try
             {
                 (_tempPath, _file) = store.CreateTempFile("blob");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                _hasher.Dispose();
-                _hasher = null;
                 _index = -1;
                 throw store.Failure("starting a blob", e);
             }
@@ -173,7 +172,7 @@ public sealed partial class CachingBlobService
             bool handedOver = false;
             try
             {
-                BlobFill.Verify(_hasher!, digest, _length);
+                BlobFill.Verify(_hasher, digest, _length);
                 // Closing unlocks it, so readers (here and in other processes) can open it shared.
                 _file!.Dispose();
                 handedOver = cache.HandOver(store, digest, tempPath);
@@ -200,8 +199,6 @@ public sealed partial class CachingBlobService
         private void Close(bool deleteFile)
         {
             _file?.Dispose();
-            _hasher?.Dispose();
-            _hasher = null;
             if (deleteFile && _tempPath is not null)
                 CachePublisher.TryDelete(_tempPath);
             _file = null;

@@ -34,7 +34,7 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService
         private readonly LocalStore _store;
         private readonly string _tempPath;
         private readonly SafeFileHandle _handle;
-        private Blake3.Hasher _hasher = Blake3.Hasher.New();
+        private readonly Blake3Hasher _hasher = new();
         private long _length;
         private bool _done;
 
@@ -72,10 +72,7 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService
         {
             ObjectDisposedException.ThrowIf(_done, this);
             _done = true;
-            Span<byte> hash = stackalloc byte[B3Digest.Length];
-            _hasher.Finalize(hash);
-            _hasher.Dispose();
-            B3Digest digest = B3Digest.FromBytes(hash);
+            B3Digest digest = _hasher.Finish();
             try
             {
                 _store.Publish(_tempPath, _handle, _store.BlobPath(digest), overwrite: false);
@@ -92,7 +89,6 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService
             if (!_done)
             {
                 _done = true;
-                _hasher.Dispose();
                 _handle.Dispose();
                 File.Delete(_tempPath);
             }

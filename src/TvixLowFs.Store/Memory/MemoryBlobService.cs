@@ -38,7 +38,7 @@ public sealed class MemoryBlobService : IBlobService
     private sealed class Writer(MemoryBlobService service) : BlobWriter
     {
         private readonly ArrayBufferWriter<byte> _buffer = new();
-        private Blake3.Hasher _hasher = Blake3.Hasher.New();
+        private readonly Blake3Hasher _hasher = new();
         private bool _done;
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
@@ -53,21 +53,14 @@ public sealed class MemoryBlobService : IBlobService
         {
             ObjectDisposedException.ThrowIf(_done, this);
             _done = true;
-            Span<byte> hash = stackalloc byte[B3Digest.Length];
-            _hasher.Finalize(hash);
-            _hasher.Dispose();
-            B3Digest digest = B3Digest.FromBytes(hash);
+            B3Digest digest = _hasher.Finish();
             service._blobs.TryAdd(digest, _buffer.WrittenSpan.ToArray());
             return ValueTask.FromResult(digest);
         }
 
         public override ValueTask DisposeAsync()
         {
-            if (!_done)
-            {
-                _done = true;
-                _hasher.Dispose();
-            }
+            _done = true;
             return ValueTask.CompletedTask;
         }
     }

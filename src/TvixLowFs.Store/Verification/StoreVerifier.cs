@@ -79,40 +79,26 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
             }
             using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
             long length = RandomAccess.GetLength(handle);
-            var hasher = Blake3.Hasher.New();
-            try
+            var hasher = new Blake3Hasher();
+            long offset = 0;
+            int read;
+            while ((read = RandomAccess.Read(handle, buffer, offset)) > 0)
             {
-                long offset = 0;
-                int read;
-                while ((read = RandomAccess.Read(handle, buffer, offset)) > 0)
-                {
-                    hasher.Update(buffer.AsSpan(0, read));
-                    offset += read;
-                }
-                B3Digest actual = Finish(ref hasher);
-                if (actual != digest)
-                {
-                    _badBlobs.TryAdd(digest, true);
-                    Damage(StoreObjectKind.Blob, digest.ToString(), $"its bytes hash to {actual} ({path})");
-                }
-                else
-                {
-                    _goodBlobs.TryAdd(digest, length);
-                }
+                hasher.Update(buffer.AsSpan(0, read));
+                offset += read;
             }
-            finally
+            B3Digest actual = hasher.Finish();
+            if (actual != digest)
             {
-                hasher.Dispose();
+                _badBlobs.TryAdd(digest, true);
+                Damage(StoreObjectKind.Blob, digest.ToString(), $"its bytes hash to {actual} ({path})");
+            }
+            else
+            {
+                _goodBlobs.TryAdd(digest, length);
             }
             return buffer;
         }, _ => { });
-    }
-
-    private static B3Digest Finish(ref Blake3.Hasher hasher)
-    {
-        Span<byte> hash = stackalloc byte[B3Digest.Length];
-        hasher.Finalize(hash);
-        return B3Digest.FromBytes(hash);
     }
 
     /// <summary>
@@ -153,7 +139,7 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
                 return null;
             }
             byte[] buffer = ArrayPool<byte>.Shared.Rent(HashBufferSize);
-            var hasher = Blake3.Hasher.New();
+            var hasher = new Blake3Hasher();
             try
             {
                 long offset = 0;
@@ -163,7 +149,7 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
                     hasher.Update(buffer.AsSpan(0, read));
                     offset += read;
                 }
-                B3Digest actual = Finish(ref hasher);
+                B3Digest actual = hasher.Finish();
                 if (actual != digest || offset != reader.Length)
                 {
                     _badBlobs.TryAdd(digest, true);
@@ -177,7 +163,6 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
             }
             finally
             {
-                hasher.Dispose();
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
