@@ -98,6 +98,30 @@ public sealed class ReadaheadTests
     }
 
     [Test]
+    public void AWalkThatFinishesItsDirectoryGoesOnInTheParentsAfterIt()
+    {
+        using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadMaxFileBytes = 1 << 20 });
+        // The first open anywhere is sub/b1: its walk covers b2 and deeper/c0, then the tree's
+        // entries after sub (z), where a tree walker goes next; never a0..a4, which come before sub.
+        Assert.That(File.ReadAllText(mount.PathOf(_tree, "sub", "b1")), Is.EqualTo("b1\n"));
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(3), "b2, deeper/c0, z");
+        int opens = _blobs.TotalOpens;
+        Assert.That(File.ReadAllText(mount.PathOf(_tree, "z")), Is.EqualTo("z\n"));
+        Assert.That(_blobs.TotalOpens, Is.EqualTo(opens), "z was open already");
+    }
+
+    [Test]
+    public void AWalkFromTheDeepestDirectoryClimbsEveryLevel()
+    {
+        using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadMaxFileBytes = 1 << 20 });
+        // deeper holds nothing after c0, sub nothing after deeper: only the tree's z is left.
+        Assert.That(File.ReadAllText(mount.PathOf(_tree, "sub", "deeper", "c0")), Is.EqualTo("c0\n"));
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(1), "z");
+    }
+
+    [Test]
     public void ListingAndStattingATreeReadsNothingAhead()
     {
         using var mount = new InProcessMount(_store, new StoreFilesystemOptions());

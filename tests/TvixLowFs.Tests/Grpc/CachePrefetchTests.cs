@@ -53,6 +53,37 @@ public sealed class CachePrefetchTests
     }
 
     [Test]
+    public async Task ABlobTheCacheRemembersButLostIsFetchedAgain()
+    {
+        await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
+        byte[] bytes = Small(5);
+        B3Digest digest;
+        await using (var writer = daemon.Store.Blobs.OpenWrite())
+        {
+            await writer.WriteAsync(bytes);
+            digest = await writer.CloseAsync();
+        }
+        using var connector = new GrpcStoreConnector(ShortTimeout);
+        await using var cached = _cache.OpenCached(daemon.Address, connector);
+        var caching = (CachingBlobService)cached.Blobs;
+        Assert.That(caching.IsHeld(digest), Is.False);
+        using (var first = await caching.OpenReadAsync(digest))
+            Assert.That(first!.Length, Is.EqualTo(bytes.Length));
+        await WaitUntil(() => caching.PendingPublications == 0, "named in the cache");
+        string file = LocalStore.Open(_cache.Path).BlobPath(digest);
+        Assert.That(File.Exists(file), Is.True);
+
+        // Emptied from outside while mounted: still remembered as held (no stat per question)...
+        File.Delete(file);
+        Assert.That(caching.IsHeld(digest), Is.True);
+        // ...but an open finds no file and fetches it again instead of failing.
+        using var again = await caching.OpenReadAsync(digest);
+        var read = new byte[bytes.Length];
+        Assert.That(await again!.ReadAtAsync(0, read), Is.EqualTo(bytes.Length));
+        Assert.That(read, Is.EqualTo(bytes));
+    }
+
+    [Test]
     public async Task APrefetchedBlobIsKeptAndServedWithoutTheDaemon()
     {
         await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
