@@ -19,35 +19,77 @@ public sealed partial class StoreFilesystem
     /// <summary>Files tree readahead has opened (and, when local, started reading into the page cache).</summary>
     internal long FilesReadAhead => Volatile.Read(ref _filesReadAhead);
 
+    /// <summary>Opens of files so far: how far a reader has got since a walk started (a walk's clock).</summary>
+    private long _fileOpens;
+
+    /// <summary>Where the last walk that ran out of window stopped, and when the next should start from there.</summary>
+    private sealed class ReadaheadContinuation(InodeRecord directory, long dueAtOpens)
+    {
+        public InodeRecord Directory { get; } = directory;
+        public long DueAtOpens { get; } = dueAtOpens;
+    }
+
+    private ReadaheadContinuation? _continuation;
+
     /// <summary>
     /// Called on every open of a file: the first open among a directory's files that no walk has
-    /// taken starts a walk from it. Costs a field read and a table lookup when there is nothing to do.
+    /// taken starts a walk from it, and once a reader has opened half as many files as the last
+    /// walk that ran out of window reached, the next walk starts where that one stopped. Costs an
+    /// increment, a field read and a table lookup when there is nothing to do.
     /// </summary>
     private void StartTreeReadahead(InodeRecord file)
     {
         if (_options.ReadaheadConcurrency <= 0 || file.ParentInode == 0 || _shutdown.IsCancellationRequested)
             return;
+        long opens = Interlocked.Increment(ref _fileOpens);
+        if (Volatile.Read(ref _continuation) is { } next && opens >= next.DueAtOpens
+            && Interlocked.CompareExchange(ref _continuation, null, next) == next)
+            ContinueWalk(next.Directory, file, opens);
         if (_inodes.Get(file.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } directory
             || Volatile.Read(ref directory.ReadaheadTaken) != 0
             // An earlier walk stopped well ahead of this file: wait until the reader gets closer.
             || file.ParentIndex + _options.ReadaheadWindowFiles / 2 < Volatile.Read(ref directory.ReadaheadResume)
             || Interlocked.CompareExchange(ref directory.ReadaheadTaken, 1, 0) != 0)
             return;
-        if (_readaheadSlots is null)
-            Interlocked.CompareExchange(ref _readaheadSlots, new SemaphoreSlim(_options.ReadaheadConcurrency), null);
-        StartWalk(directory, contents, Math.Max(file.ParentIndex + 1, Volatile.Read(ref directory.ReadaheadResume)));
+        StartWalk(directory, contents, Math.Max(file.ParentIndex + 1, Volatile.Read(ref directory.ReadaheadResume)), opens);
+    }
+
+    /// <summary>
+    /// Starts the next walk where the last one ran out of window, so a depth-first reader finds
+    /// files ready all along instead of in bursts: the stopping place is usually a small directory
+    /// deep in the tree, and waiting for the reader's first open there meant waiting until it
+    /// had used up everything read ahead.
+    /// </summary>
+    private void ContinueWalk(InodeRecord directory, InodeRecord opened, long opens)
+    {
+        if (directory.IsRetired || directory.Contents is not { } contents
+            || Volatile.Read(ref directory.ReadaheadTaken) != 0
+            || Interlocked.CompareExchange(ref directory.ReadaheadTaken, 1, 0) != 0)
+            return;
+        int start = Volatile.Read(ref directory.ReadaheadResume);
+        if (opened.ParentInode == directory.Inode)
+            start = Math.Max(start, opened.ParentIndex + 1);
+        StartWalk(directory, contents, start, opens);
     }
 
     // Its own method: the lambda's captures would otherwise be allocated on every call of the caller.
-    private void StartWalk(InodeRecord directory, DirectoryContents contents, int start)
+    private void StartWalk(InodeRecord directory, DirectoryContents contents, int start, long opens)
     {
+        if (_readaheadSlots is null)
+            Interlocked.CompareExchange(ref _readaheadSlots, new SemaphoreSlim(_options.ReadaheadConcurrency), null);
         Interlocked.Increment(ref _pendingReadaheads);
-        _ = Task.Run(() => WalkAheadAsync(directory, contents, start));
+        _ = Task.Run(() => WalkAheadAsync(directory, contents, start, opens));
     }
 
     /// <summary>What one walk may still start.</summary>
-    private sealed class ReadaheadWindow(int files, long bytes)
+    private sealed class ReadaheadWindow(int files, long bytes, long startedAtOpens)
     {
+        public readonly int InitialFiles = files;
+        public readonly long StartedAtOpens = startedAtOpens;
+
+        /// <summary>The first (deepest) directory given back when the window ran out; null while it lasts.</summary>
+        public InodeRecord? StoppedIn;
+
         public int Files = files;
         public long Bytes = bytes;
         public readonly List<Task> Started = [];
@@ -61,13 +103,19 @@ public sealed partial class StoreFilesystem
     /// <summary>Blobs one batched readahead fetch asks for.</summary>
     private const int ReadaheadBatchBlobs = 64;
 
-    private async Task WalkAheadAsync(InodeRecord directory, DirectoryContents contents, int start)
+    private async Task WalkAheadAsync(InodeRecord directory, DirectoryContents contents, int start, long opens)
     {
-        var window = new ReadaheadWindow(_options.ReadaheadWindowFiles, _options.ReadaheadWindowBytes);
+        var window = new ReadaheadWindow(_options.ReadaheadWindowFiles, _options.ReadaheadWindowBytes, opens);
         try
         {
             await WalkDirectoryAsync(directory, contents, start, window).ConfigureAwait(false);
             await WalkOnInParentsAsync(directory, window).ConfigureAwait(false);
+            if (window.StoppedIn is { } stopped)
+            {
+                // The next walk is due once the reader is halfway through what this one reached.
+                int reached = window.InitialFiles - Math.Max(window.Files, 0);
+                Volatile.Write(ref _continuation, new ReadaheadContinuation(stopped, window.StartedAtOpens + Math.Max(1, reached / 2)));
+            }
             await FlushBatchAsync(window).ConfigureAwait(false);
             await Task.WhenAll(window.Started).ConfigureAwait(false);
         }
@@ -95,6 +143,7 @@ public sealed partial class StoreFilesystem
             {
                 Volatile.Write(ref directory.ReadaheadResume, i);
                 Volatile.Write(ref directory.ReadaheadTaken, 0);
+                window.StoppedIn ??= directory;
                 return;
             }
             InodeRecord entry = contents.Record(i);

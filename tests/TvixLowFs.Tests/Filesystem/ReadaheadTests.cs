@@ -146,6 +146,23 @@ public sealed class ReadaheadTests
     }
 
     [Test]
+    public void TheNextWalkStartsWhereTheLastRanOutOnceTheReaderIsHalfwayThere()
+    {
+        using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadWindowFiles = 4 });
+        File.ReadAllText(mount.PathOf(_tree, "a0"));
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(4), "a1..a4, then the window ran out at big");
+        File.ReadAllText(mount.PathOf(_tree, "a1"));
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(4), "the reader has opened one of the four");
+        // Two of four: the next walk starts where the first stopped, though the reader is still
+        // far from there (the tree's own entries would start one only at a file near big).
+        File.ReadAllText(mount.PathOf(_tree, "a2"));
+        WaitForReadaheads(mount.Filesystem);
+        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8), "sub/b0..b2 and sub/deeper/c0");
+    }
+
+    [Test]
     public void ListingADirectoryFetchesItsSubdirectoriesEntriesOneLevelAhead()
     {
         var directories = new CountingDirectoryService(_local.Directories);
