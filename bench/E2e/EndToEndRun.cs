@@ -23,6 +23,8 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         var repository = BenchmarkOptions.RepositoryRoot();
         var binary = options.Binary ?? Path.Combine(repository ?? Environment.CurrentDirectory, "artifacts", "tvixlowfs");
         var profile = Path.Combine(options.WorkDirectory, options.Shape.Name);
+        // Used remote caches of an earlier (interrupted) run: deleted first, well before any cycle fills a new one.
+        DeleteUsedRemoteCaches(Path.Combine(profile, "remote-cache"));
         var mountRoot = Path.Combine(profile, "mnt");
         Directory.CreateDirectory(mountRoot);
         Teardown.RemoveStaleMounts(options.WorkDirectory);
@@ -72,6 +74,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         finally
         {
             StopDaemon();
+            DeleteUsedRemoteCaches(Path.Combine(profile, "remote-cache"));
         }
         CompareDigests();
 
@@ -244,13 +247,13 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             if (warm.Usable) warm.UnavailableReason = reason;
         }
         if (!cold.Usable && !warm.Usable) return;
-        // Only a leftover of an interrupted run is deleted here; each cycle deletes its own cache
-        // when done (below), a repetition's local cycles before the next one fills it again. This
-        // VM's ext4 has no journal, and without one ext4 will not reuse an inode freed in the last
-        // 30 s (recently_deleted): right after deleting the last cycle's 23,000 cache files, each new
-        // file's inode costs a scan past them, about a tenth of the mount's CPU in a profile. A
-        // cold cache on a runner is an empty directory, not one emptied a second ago.
-        if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
+        // A used cache is set aside by a rename and deleted only when the run ends, not emptied
+        // between cycles. This VM's ext4 has no journal, and without one ext4 will not reuse an
+        // inode freed in the last 60 s (300 s more while its inode table block is dirty,
+        // recently_deleted): after deleting the last cycle's 23,000 cache files, each new file's
+        // inode costs a scan past them, a fifth of the mount's samples in a profile. A cold cache
+        // on a runner is an empty directory, not one emptied a minute ago.
+        if (Directory.Exists(cacheDirectory)) SetAsideUsedRemoteCache(cacheDirectory);
         Directory.CreateDirectory(cacheDirectory);
         try
         {
@@ -279,8 +282,19 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         }
         finally
         {
-            Directory.Delete(cacheDirectory, recursive: true);
+            SetAsideUsedRemoteCache(cacheDirectory);
         }
+    }
+
+    private static void SetAsideUsedRemoteCache(string cacheDirectory) =>
+        Directory.Move(cacheDirectory, $"{cacheDirectory}.used-{Guid.NewGuid():N}");
+
+    private static void DeleteUsedRemoteCaches(string cacheDirectory)
+    {
+        var parent = Path.GetDirectoryName(cacheDirectory)!;
+        if (!Directory.Exists(parent)) return;
+        foreach (var used in Directory.EnumerateDirectories(parent, Path.GetFileName(cacheDirectory) + "*"))
+            Directory.Delete(used, recursive: true);
     }
 
     /// <summary>Spawn → ready with the binary in the page cache: one unmeasured warm-up, then the samples.</summary>

@@ -32,7 +32,7 @@ public static class MountCommand
         };
         var treeReadahead = new Option<int>("--tree-readahead")
         {
-            Description = "When a file in a directory is first opened, open and read ahead the files after it (that directory's, then its subdirectories'), N at once, in the background (0: off).",
+            Description = "When a file in a directory is first opened, open and read ahead the files a depth-first reader reads next (the rest of that directory and its subdirectories, then what follows it in the parents), N at once, in the background (0: off).",
             DefaultValueFactory = _ => new StoreFilesystemOptions().ReadaheadConcurrency,
             HelpName = "N",
         };

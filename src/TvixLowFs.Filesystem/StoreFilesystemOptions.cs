@@ -67,12 +67,12 @@ public sealed class StoreFilesystemOptions
     /// <summary>
     /// Tree readahead: the first open of a file in a directory starts opening, in the background,
     /// the files that come after it in a depth-first walk in listing order (that directory's later
-    /// files, then its subdirectories'), this many at once (0: off), and starts reading each local
+    /// files and its subdirectories', then what follows it in the parents), this many at once (0: off), and starts reading each local
     /// one into the page cache. A program that reads a tree file by file (tar, cp -r, a compiler over
     /// a source tree) then finds its next files opened and on their way, instead of waiting for one
     /// small disk or network read after another. A walk that only lists and stats (find, ls -l)
     /// opens nothing and triggers nothing. Each directory is walked once; a walk that runs out of
-    /// its window leaves the directories it did not finish to trigger their own walk when reached.
+    /// its window is continued from where it stopped once the reader is halfway there.
     /// </summary>
     public int ReadaheadConcurrency { get; init; } = 8;
 
