@@ -105,7 +105,10 @@ internal sealed class InodeRecord
     /// <summary>Files and directories: the entry's index in <see cref="ParentInode"/>'s listing.</summary>
     public int ParentIndex;
 
-    /// <summary>Directories: 1 while a tree readahead walk holds this directory (and for good once one has walked all of it).</summary>
+    /// <summary>
+    /// Directories: 1 while a tree readahead walk holds this directory (and for good once one has
+    /// walked all of it). Files: 1 from when a walk read the file ahead until its first open.
+    /// </summary>
     public int ReadaheadTaken;
 
     /// <summary>Directories: where a walk that ran out of its window stopped; the next walk resumes there.</summary>

@@ -19,39 +19,49 @@ public sealed partial class StoreFilesystem
     /// <summary>Files tree readahead has opened (and, when local, started reading into the page cache).</summary>
     internal long FilesReadAhead => Volatile.Read(ref _filesReadAhead);
 
-    /// <summary>Opens of files so far: how far a reader has got since a walk started (a walk's clock).</summary>
-    private long _fileOpens;
+    /// <summary>
+    /// First opens of files a walk read ahead: how far readers have got through the readahead (the
+    /// walks' clock). Opening one file again and again moves it once at most, so a program that keeps
+    /// reopening a few files does not walk the whole tree in window after window.
+    /// </summary>
+    private long _readaheadsOpened;
 
     /// <summary>Where the last walk that ran out of window stopped, and when the next should start from there.</summary>
-    private sealed class ReadaheadContinuation(InodeRecord directory, long dueAtOpens)
+    private sealed class ReadaheadContinuation(InodeRecord directory, long dueAt)
     {
         public InodeRecord Directory { get; } = directory;
-        public long DueAtOpens { get; } = dueAtOpens;
+
+        /// <summary>The <see cref="_readaheadsOpened"/> count at which the next walk starts.</summary>
+        public long DueAt { get; } = dueAt;
     }
 
     private ReadaheadContinuation? _continuation;
 
     /// <summary>
     /// Called on every open of a file: the first open among a directory's files that no walk has
-    /// taken starts a walk from it, and once a reader has opened half as many files as the last
-    /// walk that ran out of window reached, the next walk starts where that one stopped. Costs an
-    /// increment, a field read and a table lookup when there is nothing to do.
+    /// taken starts a walk from it, and once readers have opened half of the files the last walk
+    /// that ran out of window read ahead, the next walk starts where that one stopped. Costs two
+    /// field reads and a table lookup when there is nothing to do.
     /// </summary>
     private void StartTreeReadahead(InodeRecord file)
     {
         if (_options.ReadaheadConcurrency <= 0 || file.ParentInode == 0 || _shutdown.IsCancellationRequested)
             return;
-        long opens = Interlocked.Increment(ref _fileOpens);
-        if (Volatile.Read(ref _continuation) is { } next && opens >= next.DueAtOpens
-            && Interlocked.CompareExchange(ref _continuation, null, next) == next)
-            ContinueWalk(next.Directory, file, opens);
+        // A file's ReadaheadTaken is 1 from when a walk read it ahead until its first open.
+        if (Volatile.Read(ref file.ReadaheadTaken) != 0 && Interlocked.Exchange(ref file.ReadaheadTaken, 0) != 0)
+        {
+            long opened = Interlocked.Increment(ref _readaheadsOpened);
+            if (Volatile.Read(ref _continuation) is { } next && opened >= next.DueAt
+                && Interlocked.CompareExchange(ref _continuation, null, next) == next)
+                ContinueWalk(next.Directory, file);
+        }
         if (_inodes.Get(file.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } directory
             || Volatile.Read(ref directory.ReadaheadTaken) != 0
             // An earlier walk stopped well ahead of this file: wait until the reader gets closer.
             || file.ParentIndex + _options.ReadaheadWindowFiles / 2 < Volatile.Read(ref directory.ReadaheadResume)
             || Interlocked.CompareExchange(ref directory.ReadaheadTaken, 1, 0) != 0)
             return;
-        StartWalk(directory, contents, Math.Max(file.ParentIndex + 1, Volatile.Read(ref directory.ReadaheadResume)), opens);
+        StartWalk(directory, contents, Math.Max(file.ParentIndex + 1, Volatile.Read(ref directory.ReadaheadResume)));
     }
 
     /// <summary>
@@ -60,7 +70,7 @@ public sealed partial class StoreFilesystem
     /// deep in the tree, and waiting for the reader's first open there meant waiting until it
     /// had used up everything read ahead.
     /// </summary>
-    private void ContinueWalk(InodeRecord directory, InodeRecord opened, long opens)
+    private void ContinueWalk(InodeRecord directory, InodeRecord opened)
     {
         if (directory.IsRetired || directory.Contents is not { } contents
             || Volatile.Read(ref directory.ReadaheadTaken) != 0
@@ -69,23 +79,26 @@ public sealed partial class StoreFilesystem
         int start = Volatile.Read(ref directory.ReadaheadResume);
         if (opened.ParentInode == directory.Inode)
             start = Math.Max(start, opened.ParentIndex + 1);
-        StartWalk(directory, contents, start, opens);
+        StartWalk(directory, contents, start);
     }
 
     // Its own method: the lambda's captures would otherwise be allocated on every call of the caller.
-    private void StartWalk(InodeRecord directory, DirectoryContents contents, int start, long opens)
+    private void StartWalk(InodeRecord directory, DirectoryContents contents, int start)
     {
         if (_readaheadSlots is null)
             Interlocked.CompareExchange(ref _readaheadSlots, new SemaphoreSlim(_options.ReadaheadConcurrency), null);
         Interlocked.Increment(ref _pendingReadaheads);
-        _ = Task.Run(() => WalkAheadAsync(directory, contents, start, opens));
+        long clock = Volatile.Read(ref _readaheadsOpened);
+        _ = Task.Run(() => WalkAheadAsync(directory, contents, start, clock));
     }
 
     /// <summary>What one walk may still start.</summary>
-    private sealed class ReadaheadWindow(int files, long bytes, long startedAtOpens)
+    private sealed class ReadaheadWindow(int files, long bytes, long startedAt)
     {
         public readonly int InitialFiles = files;
-        public readonly long StartedAtOpens = startedAtOpens;
+
+        /// <summary>The walks' clock (<see cref="_readaheadsOpened"/>) when this walk started.</summary>
+        public readonly long StartedAt = startedAt;
 
         /// <summary>The first (deepest) directory given back when the window ran out; null while it lasts.</summary>
         public InodeRecord? StoppedIn;
@@ -103,18 +116,18 @@ public sealed partial class StoreFilesystem
     /// <summary>Blobs one batched readahead fetch asks for.</summary>
     private const int ReadaheadBatchBlobs = 64;
 
-    private async Task WalkAheadAsync(InodeRecord directory, DirectoryContents contents, int start, long opens)
+    private async Task WalkAheadAsync(InodeRecord directory, DirectoryContents contents, int start, long clock)
     {
-        var window = new ReadaheadWindow(_options.ReadaheadWindowFiles, _options.ReadaheadWindowBytes, opens);
+        var window = new ReadaheadWindow(_options.ReadaheadWindowFiles, _options.ReadaheadWindowBytes, clock);
         try
         {
             await WalkDirectoryAsync(directory, contents, start, window).ConfigureAwait(false);
             await WalkOnInParentsAsync(directory, window).ConfigureAwait(false);
             if (window.StoppedIn is { } stopped)
             {
-                // The next walk is due once the reader is halfway through what this one reached.
+                // The next walk is due once readers are halfway through what this one read ahead.
                 int reached = window.InitialFiles - Math.Max(window.Files, 0);
-                Volatile.Write(ref _continuation, new ReadaheadContinuation(stopped, window.StartedAtOpens + Math.Max(1, reached / 2)));
+                Volatile.Write(ref _continuation, new ReadaheadContinuation(stopped, window.StartedAt + Math.Max(1, reached / 2)));
             }
             await FlushBatchAsync(window).ConfigureAwait(false);
             await Task.WhenAll(window.Started).ConfigureAwait(false);
@@ -153,6 +166,7 @@ public sealed partial class StoreFilesystem
                 {
                     window.Files--;
                     window.Bytes -= entry.Size;
+                    Volatile.Write(ref entry.ReadaheadTaken, 1);
                     if (_store.Blobs is IBlobPrefetchTarget cache && !cache.IsHeld(entry.Digest))
                     {
                         // A remote behind a cache: many small files per call instead of a call each

@@ -75,14 +75,20 @@ public sealed class ReadaheadTests
         Assert.That(filesystem.PendingReadaheads, Is.Zero, "readahead finished");
     }
 
+    /// <summary>Reads a file of the tree (checking its text, its name and a newline), waits for the readahead it started, and returns the files read ahead so far.</summary>
+    private long ReadAndSettle(InProcessMount mount, params string[] path)
+    {
+        Assert.That(File.ReadAllText(mount.PathOf([_tree, .. path])), Is.EqualTo(path[^1] + "\n"));
+        WaitForReadaheads(mount.Filesystem);
+        return mount.Filesystem.FilesReadAhead;
+    }
+
     [Test]
     public void TheFirstOpenInADirectoryOpensTheFilesAfterItDepthFirstAndLaterOpensFetchNothing()
     {
         using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadMaxFileBytes = 1 << 20 });
-        Assert.That(File.ReadAllText(mount.PathOf(_tree, "a1")), Is.EqualTo("a1\n"));
-        WaitForReadaheads(mount.Filesystem);
         // a2, a3, a4, sub/b0..b2, sub/deeper/c0, z; not a0 (before a1) and not big (over the size limit).
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8));
+        Assert.That(ReadAndSettle(mount, "a1"), Is.EqualTo(8));
         int opensAfterReadahead = _blobs.TotalOpens;
         Assert.That(opensAfterReadahead, Is.EqualTo(9), "a1 itself and the 8 read ahead");
 
@@ -92,9 +98,7 @@ public sealed class ReadaheadTests
 
         // Each directory is walked once: opening more files starts nothing new.
         File.ReadAllText(mount.PathOf(_tree, "sub", "b2"));
-        File.ReadAllText(mount.PathOf(_tree, "a0"));
-        WaitForReadaheads(mount.Filesystem);
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8));
+        Assert.That(ReadAndSettle(mount, "a0"), Is.EqualTo(8));
     }
 
     [Test]
@@ -103,9 +107,7 @@ public sealed class ReadaheadTests
         using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadMaxFileBytes = 1 << 20 });
         // The first open anywhere is sub/b1: its walk covers b2 and deeper/c0, then the tree's
         // entries after sub (z), where a tree walker goes next; never a0..a4, which come before sub.
-        Assert.That(File.ReadAllText(mount.PathOf(_tree, "sub", "b1")), Is.EqualTo("b1\n"));
-        WaitForReadaheads(mount.Filesystem);
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(3), "b2, deeper/c0, z");
+        Assert.That(ReadAndSettle(mount, "sub", "b1"), Is.EqualTo(3), "b2, deeper/c0, z");
         int opens = _blobs.TotalOpens;
         Assert.That(File.ReadAllText(mount.PathOf(_tree, "z")), Is.EqualTo("z\n"));
         Assert.That(_blobs.TotalOpens, Is.EqualTo(opens), "z was open already");
@@ -116,9 +118,7 @@ public sealed class ReadaheadTests
     {
         using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadMaxFileBytes = 1 << 20 });
         // deeper holds nothing after c0, sub nothing after deeper: only the tree's z is left.
-        Assert.That(File.ReadAllText(mount.PathOf(_tree, "sub", "deeper", "c0")), Is.EqualTo("c0\n"));
-        WaitForReadaheads(mount.Filesystem);
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(1), "z");
+        Assert.That(ReadAndSettle(mount, "sub", "deeper", "c0"), Is.EqualTo(1), "z");
     }
 
     [Test]
@@ -136,30 +136,32 @@ public sealed class ReadaheadTests
     public void AWindowThatRunsOutLeavesTheRestToAWalkOfTheirOwn()
     {
         using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadWindowFiles = 2 });
-        File.ReadAllText(mount.PathOf(_tree, "a0"));
-        WaitForReadaheads(mount.Filesystem);
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(2), "a1, a2");
+        Assert.That(ReadAndSettle(mount, "a0"), Is.EqualTo(2), "a1, a2");
         // The tree's directory was given back when the window ran out: reaching a3 starts again from there.
-        File.ReadAllText(mount.PathOf(_tree, "a3"));
-        WaitForReadaheads(mount.Filesystem);
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(4), "then a4 and sub/b0");
+        Assert.That(ReadAndSettle(mount, "a3"), Is.EqualTo(4), "then a4 and sub/b0");
     }
 
     [Test]
     public void TheNextWalkStartsWhereTheLastRanOutOnceTheReaderIsHalfwayThere()
     {
         using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadWindowFiles = 4 });
-        File.ReadAllText(mount.PathOf(_tree, "a0"));
-        WaitForReadaheads(mount.Filesystem);
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(4), "a1..a4, then the window ran out at big");
-        File.ReadAllText(mount.PathOf(_tree, "a1"));
-        WaitForReadaheads(mount.Filesystem);
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(4), "the reader has opened one of the four");
+        Assert.That(ReadAndSettle(mount, "a0"), Is.EqualTo(4), "a1..a4, then the window ran out at big");
+        Assert.That(ReadAndSettle(mount, "a1"), Is.EqualTo(4), "the reader has opened one of the four");
         // Two of four: the next walk starts where the first stopped, though the reader is still
         // far from there (the tree's own entries would start one only at a file near big).
-        File.ReadAllText(mount.PathOf(_tree, "a2"));
-        WaitForReadaheads(mount.Filesystem);
-        Assert.That(mount.Filesystem.FilesReadAhead, Is.EqualTo(8), "sub/b0..b2 and sub/deeper/c0");
+        Assert.That(ReadAndSettle(mount, "a2"), Is.EqualTo(8), "sub/b0..b2 and sub/deeper/c0");
+    }
+
+    [Test]
+    public void OpeningOneFileAgainAndAgainWalksNoFurther()
+    {
+        using var mount = new InProcessMount(_store, new StoreFilesystemOptions { ReadaheadWindowFiles = 2 });
+        Assert.That(ReadAndSettle(mount, "a1"), Is.EqualTo(2), "a2, a3");
+        // Only a first open of a file read ahead moves the walks on: a program reopening the
+        // same few files does not read the rest of the tree ahead window after window.
+        for (int i = 0; i < 10; i++)
+            Assert.That(ReadAndSettle(mount, "a1"), Is.EqualTo(2));
+        Assert.That(ReadAndSettle(mount, "a2"), Is.EqualTo(4), "halfway through a2, a3: a4 and sub/b0 next");
     }
 
     [Test]
