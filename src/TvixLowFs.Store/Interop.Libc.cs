@@ -21,8 +21,9 @@ internal static partial class Interop
         private static partial int Access(string path, int mode);
 
         /// <summary>
-        /// Whether a store file exists, with one access(2): File.Exists makes a stat and, when the
-        /// file is absent, an lstat too (for a dangling symlink, which a store never holds).
+        /// Whether a store object exists (every object check in the store goes through this), with
+        /// one access(2): File.Exists makes a stat and, when the file is absent, an lstat too (for a
+        /// dangling symlink, which a store never holds).
         /// </summary>
         public static bool Exists(string path) => Access(path, 0) == 0;
 
@@ -69,8 +70,8 @@ internal static partial class Interop
         private static partial int RenameNative(string from, string to);
 
         /// <summary>
-        /// rename(2), replacing what <paramref name="to"/> names: File.Move adds an lstat of the
-        /// source first, one syscall more for every object a cache names.
+        /// rename(2), replacing what <paramref name="to"/> names (how every store object gets its
+        /// final name): File.Move adds an lstat of the source first, one syscall more per object.
         /// </summary>
         public static void Rename(string from, string to)
         {

@@ -124,7 +124,7 @@ public sealed class LocalStore
     {
         try
         {
-            if (!overwrite && File.Exists(finalPath))
+            if (!overwrite && Interop.Libc.Exists(finalPath))
                 return false;
             RandomAccess.FlushToDisk(tempHandle);
             // Unlock before the rename: the temp file's exclusive flock would otherwise sit on the
@@ -132,7 +132,7 @@ public sealed class LocalStore
             tempHandle.Dispose();
             string directory = Path.GetDirectoryName(finalPath)!;
             EnsureShard(directory);
-            File.Move(tempPath, finalPath, overwrite: true);
+            Interop.Libc.Rename(tempPath, finalPath);
             Interop.Libc.FSyncDirectory(directory);
             return true;
         }
@@ -146,7 +146,7 @@ public sealed class LocalStore
     /// <summary>Writes a small object (a Directory, a PathInfo) the same crash-safe way.</summary>
     public bool WriteAtomically(string finalPath, ReadOnlySpan<byte> bytes, bool overwrite)
     {
-        if (!overwrite && File.Exists(finalPath))
+        if (!overwrite && Interop.Libc.Exists(finalPath))
             return false;
         (string tempPath, SafeFileHandle handle) = CreateTempFile("object");
         try
@@ -177,7 +177,7 @@ public sealed class LocalStore
         {
             foreach ((string finalPath, byte[] bytes) in objects)
             {
-                if (File.Exists(finalPath))
+                if (Interop.Libc.Exists(finalPath))
                     continue;
                 (string tempPath, SafeFileHandle handle) = CreateTempFile("object");
                 written.Add((tempPath, finalPath));
@@ -192,7 +192,7 @@ public sealed class LocalStore
             {
                 string directory = Path.GetDirectoryName(finalPath)!;
                 EnsureShard(directory);
-                File.Move(tempPath, finalPath, overwrite: true);
+                Interop.Libc.Rename(tempPath, finalPath);
                 touched.Add(directory);
             }
             foreach (string directory in touched)
