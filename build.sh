@@ -22,7 +22,13 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 install_packages() {
     # fuse3: fusermount3 and the kernel module helpers; libfuse3-3/-dev: the library and the
     # headers native/ probes; clang + zlib1g-dev: NativeAOT's linker; attr: getfattr for checks.
-    local wanted=(fuse3 libfuse3-3 libfuse3-dev pkg-config make gcc clang zlib1g-dev attr)
+    # libsodium-dev (Ed25519 narinfo signatures), liblzma-dev and libbz2-dev (xz and bzip2 NARs):
+    # their static libraries are linked into the NativeAOT binary, their .so serve JIT runs.
+    local wanted=(fuse3 libfuse3-3 libfuse3-dev pkg-config make gcc clang zlib1g-dev attr
+                  libsodium-dev liblzma-dev libbz2-dev)
+    # test: real Nix 2.8 (nix-bin) is the independent party of the binary-cache tests; python3
+    # serves their fixtures (http.server); xz-utils, zstd, bzip2 and brotli make hostile streams.
+    if [ "$command" = test ]; then wanted+=(nix-bin python3 xz-utils zstd bzip2 brotli); fi
     # bench: squashfuse_ll and its image tool (the peer); xz-utils to unpack libfuse's source when
     # the e2e harness must fetch example/passthrough_ll.c (the reference) with `apt-get source`
     # because libfuse3-dev's copy under /usr/share/doc is missing.
