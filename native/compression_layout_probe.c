@@ -1,5 +1,5 @@
-// Prints what src/TvixLowFs.Store/BinaryCache/Interop.Lzma.cs and Interop.Bzip2.cs must agree with:
-// the size and field offsets of lzma_stream and bz_stream (mirrored field for field, both held in
+// Prints what src/TvixLowFs.Store/BinaryCache/Interop.Lzma.cs, Interop.Bzip2.cs and Interop.Zlib.cs must
+// agree with: the size and field offsets of lzma_stream, bz_stream and z_stream (mirrored field for field, both held in
 // native memory), the constants the decoders use, and the linked libraries' versions.
 // Line format as in fuse_layout_probe: size <struct> <bytes>, field <struct>.<field> <offset> <size>,
 // const <NAME> <value>, version <library> <text>.
@@ -7,6 +7,7 @@
 #include <lzma.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <zlib.h>
 
 #define SIZE(T) printf("size %s %zu\n", #T, sizeof(T))
 #define FIELD(T, F) printf("field %s.%s %zu %zu\n", #T, #F, offsetof(T, F), sizeof(((T *)0)->F))
@@ -68,7 +69,33 @@ int main(void) {
     CONST(BZ_DATA_ERROR_MAGIC);
     CONST(BZ_CONFIG_ERROR);
 
+    SIZE(z_stream);
+    FIELD(z_stream, next_in);
+    FIELD(z_stream, avail_in);
+    FIELD(z_stream, total_in);
+    FIELD(z_stream, next_out);
+    FIELD(z_stream, avail_out);
+    FIELD(z_stream, total_out);
+    FIELD(z_stream, msg);
+    FIELD(z_stream, state);
+    FIELD(z_stream, zalloc);
+    FIELD(z_stream, zfree);
+    FIELD(z_stream, opaque);
+    FIELD(z_stream, data_type);
+    FIELD(z_stream, adler);
+    FIELD(z_stream, reserved);
+    CONST(Z_OK);
+    CONST(Z_STREAM_END);
+    CONST(Z_NEED_DICT);
+    CONST(Z_STREAM_ERROR);
+    CONST(Z_DATA_ERROR);
+    CONST(Z_MEM_ERROR);
+    CONST(Z_BUF_ERROR);
+    CONST(Z_VERSION_ERROR);
+    CONST(Z_NO_FLUSH);
+
     printf("version liblzma %s\n", lzma_version_string());
     printf("version libbz2 %s\n", BZ2_bzlibVersion());
+    printf("version zlib %s\n", zlibVersion());
     return 0;
 }
