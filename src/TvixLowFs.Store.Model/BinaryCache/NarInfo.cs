@@ -328,6 +328,7 @@ public sealed class NarInfo : IEquatable<NarInfo>
                 $"path info of {storePath.Basename}: {narinfo.ReferenceNames.Count} reference_names for {pathInfo.References.Count} references");
 
         var references = new List<StorePath>(pathInfo.References.Count);
+        var seen = new HashSet<StorePath>();
         for (int i = 0; i < pathInfo.References.Count; i++)
         {
             StorePath reference;
@@ -342,7 +343,7 @@ public sealed class NarInfo : IEquatable<NarInfo>
             if (reference.Hash != StorePathHash.FromBytes(pathInfo.References[i].Span))
                 throw new StoreValidationException(
                     $"path info of {storePath.Basename}: reference_names[{i}] {reference.Basename} does not carry the hash of references[{i}]");
-            if (!references.Contains(reference))
+            if (seen.Add(reference))
                 references.Add(reference);
         }
 

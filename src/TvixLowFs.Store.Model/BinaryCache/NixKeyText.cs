@@ -5,6 +5,8 @@ internal static class NixKeyText
 {
     public static (string Name, byte[] Key) Split(string text, string what, int length)
     {
+        // A key pasted from a file may carry its trailing newline; Nix's base64 decoder skips it too.
+        text = text.Trim();
         int colon = text.IndexOf(':', StringComparison.Ordinal);
         if (colon < 0)
             throw new FormatException($"{what} \"{NodeNames.Escape(text)}\" is not name:base64");

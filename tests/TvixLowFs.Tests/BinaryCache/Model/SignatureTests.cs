@@ -98,6 +98,10 @@ public sealed class SignatureTests
     }
 
     [Test]
+    public void PublicKey_WithItsFilesTrailingNewline_Parses() =>
+        Assert.That(NixPublicKey.Parse(NixPublic + "\n").ToString(), Is.EqualTo(NixPublic));
+
+    [Test]
     public void PublicKeyList_IsSplitOnSpaces()
     {
         string other = NixSecretKey.Parse(RealNixCacheTests.StrangerSecretKey).PublicKey.ToString().Replace("stranger-1", "cache.example.org-2", StringComparison.Ordinal);
