@@ -412,7 +412,7 @@ public sealed class NarInfo : IEquatable<NarInfo>
         var references = References.Distinct().ToArray();
         if (ca.StorePathFor(StorePath.Name, references, StorePath) is not { } derived || !derived.Equals(StorePath))
             return false;
-        return ca is not { Method: ContentAddressMethod.Recursive, HashAlgorithm: NixHashText.Sha256 } || ca.Hash.SequenceEqual(NarHash);
+        return !ca.IsCoveredByNarHash || ca.Hash.SequenceEqual(NarHash);
     }
 
     public bool Equals(NarInfo? other) =>

@@ -33,6 +33,23 @@ public sealed class NixContentAddress : IEquatable<NixContentAddress>
 
     public ReadOnlySpan<byte> Hash => _hash;
 
+    /// <summary>
+    /// True for <c>fixed:r:sha256:</c>, whose hash is the NarHash: checking the NAR against NarHash
+    /// checks it. For every other address the hash is of something a narinfo does not describe (the
+    /// file's bytes for text and flat, the NAR under another algorithm for recursive): an ingester
+    /// must compute it with <see cref="HashAlgorithmName"/> and compare before trusting the path.
+    /// </summary>
+    public bool IsCoveredByNarHash => Method == ContentAddressMethod.Recursive && HashAlgorithm == NixHashText.Sha256;
+
+    /// <summary>The .NET name of <see cref="HashAlgorithm"/>, for <c>IncrementalHash.CreateHash</c>.</summary>
+    public System.Security.Cryptography.HashAlgorithmName HashAlgorithmName => HashAlgorithm switch
+    {
+        "md5" => System.Security.Cryptography.HashAlgorithmName.MD5,
+        "sha1" => System.Security.Cryptography.HashAlgorithmName.SHA1,
+        "sha256" => System.Security.Cryptography.HashAlgorithmName.SHA256,
+        _ => System.Security.Cryptography.HashAlgorithmName.SHA512,
+    };
+
     /// <summary>Throws <see cref="StoreValidationException"/> naming the problem.</summary>
     public static NixContentAddress Parse(string text)
     {

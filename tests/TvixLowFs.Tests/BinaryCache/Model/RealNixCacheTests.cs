@@ -187,6 +187,26 @@ public sealed class RealNixCacheTests
         Assert.That(NarInfoTrust.Check(narInfo, [stranger]), Is.EqualTo(SignatureVerdict.ContentAddressed));
     }
 
+    [TestCase("recursive", true)]
+    [TestCase("flat", false)]
+    [TestCase("flat-sha1", false)]
+    [TestCase("recursive-sha512", false)]
+    [TestCase("text", false)]
+    public void TheCaHash_IsWhatItsMethodSays_SoAnIngesterCanCheckIt(string kind, bool coveredByNarHash)
+    {
+        // what an ingester computes: the NAR for recursive, the one file's bytes for text and flat
+        var narInfo = Read(_paths[kind]);
+        var ca = narInfo.ParsedContentAddress!;
+        Assert.That(ca.IsCoveredByNarHash, Is.EqualTo(coveredByNarHash));
+        byte[] nar = File.ReadAllBytes(Path.Combine(_cache, narInfo.Url));
+        byte[] hashed = ca.Method == ContentAddressMethod.Recursive
+            ? nar
+            : File.ReadAllBytes(Path.Combine(_nix.StoreRoot, narInfo.StorePath.AbsolutePath.TrimStart('/')));
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(ca.HashAlgorithmName);
+        hash.AppendData(hashed);
+        Assert.That(hash.GetHashAndReset(), Is.EqualTo(ca.Hash.ToArray()));
+    }
+
     [Test]
     public void InputAddressedPath_IsNotContentAddressed_AndUntrustedWithoutItsKey()
     {
