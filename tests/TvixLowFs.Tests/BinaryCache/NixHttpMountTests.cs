@@ -121,4 +121,39 @@ public sealed class NixHttpMountTests : BinaryCacheMountTestBase
         (_, string mountPoint) = Mount(NixBinaryCacheFixture.NixHttpAddress(server), NewDirectory("store"), NewDirectory("cache"));
         Bounded("reading the output", 60, () => MountedStorePath.AssertEqualToNix(Nix.OnDisk(Nix.OutputBasename), Path.Combine(mountPoint, Nix.OutputBasename)));
     }
+
+    /// <summary>
+    /// The baseline the nix+http tests build on, with no cache involved: <c>tvixlowfs import</c> of
+    /// the source tree names the store path <c>nix-store --add</c> named, and the mount serves it as
+    /// Nix stores it, with the NarHash <c>nix-hash</c> computes equal to the narinfo's.
+    /// </summary>
+    [Test]
+    [CancelAfter(120_000)]
+    public void AnImportOfTheSourceTreeIsTheStorePathNixAddedAndMountsAsNixStoresIt()
+    {
+        string store = NewDirectory("store");
+        var import = TvixlowfsProcess.Run(["import", Nix.SourceTree, .. LocalStoreFlags(store)]);
+        Assert.That(import.ExitCode, Is.Zero, string.Join('\n', import.Error));
+        Assert.That(import.Out, Is.EqualTo(new[] { "/nix/store/" + Nix.TreeBasename }));
+        (_, string mountPoint) = MountWith([.. LocalStoreFlags(store), "--cache-dir", NewDirectory("cache")]);
+        string mounted = Path.Combine(mountPoint, Nix.TreeBasename);
+        Bounded("reading the imported tree", 60, () => MountedStorePath.AssertEqualToNix(Nix.OnDisk(Nix.TreeBasename), mounted));
+        Assert.That(Nix.Nix.Check("nix-hash", "--type", "sha256", "--base32", mounted).Trim(), Is.EqualTo(Nix.NarInfo("xz", Nix.TreeBasename).NarHashBase32));
+    }
+
+    /// <summary>Issue 12 point 6 for every store path, however it got into the store: mtime 1 s, atime and ctime no later.</summary>
+    [Test]
+    [CancelAfter(120_000)]
+    public void EveryInodeOfAnImportedPathHasTheTimesOfARealStore()
+    {
+        string store = NewDirectory("store");
+        var import = TvixlowfsProcess.Run(["import", Nix.SourceTree, .. LocalStoreFlags(store)]);
+        Assert.That(import.ExitCode, Is.Zero, string.Join('\n', import.Error));
+        (_, string mountPoint) = MountWith([.. LocalStoreFlags(store), "--cache-dir", NewDirectory("cache")]);
+        Bounded("stat of every inode", 60, () =>
+        {
+            MountedStorePath.AssertInodeTimes(mountPoint);
+            MountedStorePath.AssertStoreTimes(Path.Combine(mountPoint, Nix.TreeBasename));
+        });
+    }
 }
