@@ -61,7 +61,7 @@ internal sealed class NixBinaryCacheFixture : IDisposable
 
     public string Root { get; }
 
-    public RealNix Nix { get; }
+    public RealNix RealNix { get; }
 
     /// <summary>The chroot store's root: store paths live under <c>ChrootStore/nix/store</c>.</summary>
     public string ChrootStore { get; }
@@ -104,7 +104,7 @@ internal sealed class NixBinaryCacheFixture : IDisposable
         Directory.CreateDirectory(Root);
         try
         {
-            Nix = new RealNix(Root);
+            RealNix = new RealNix(Root);
             ChrootStore = Path.Combine(Root, "nix-root");
             SourceTree = Path.Combine(Root, "src", "tree");
             BuildSourceTree(SourceTree);
@@ -124,7 +124,7 @@ internal sealed class NixBinaryCacheFixture : IDisposable
             foreach (string compression in Compressions)
             {
                 string cache = Path.Combine(Root, "cache-" + compression);
-                Nix.Check("nix", "copy", "--store", ChrootStore,
+                RealNix.Check("nix", "copy", "--store", ChrootStore,
                     "--to", $"file://{cache}?compression={compression}&secret-key={SecretKeyFile}",
                     "/nix/store/" + OutputBasename, "/nix/store/" + SingleFileBasename);
                 _caches[compression] = cache;
@@ -183,13 +183,13 @@ internal sealed class NixBinaryCacheFixture : IDisposable
     public ChildProcess.Result SubstituteWithNix(StaticHttpServer server, string trustedKey, out string chrootStore, params string[] basenames)
     {
         chrootStore = Path.Combine(Root, "substituted-" + Interlocked.Increment(ref _copies));
-        return Nix.Run("nix", ["copy", "--from", server.BaseUrl, "--to", chrootStore,
+        return RealNix.Run("nix", ["copy", "--from", server.BaseUrl, "--to", chrootStore,
             "--option", "trusted-public-keys", trustedKey, .. basenames.Select(b => "/nix/store/" + b)]);
     }
 
     private string AddToStore(string path)
     {
-        string printed = Nix.Check("nix-store", "--store", ChrootStore, "--add", path).Trim();
+        string printed = RealNix.Check("nix-store", "--store", ChrootStore, "--add", path).Trim();
         return printed["/nix/store/".Length..];
     }
 
@@ -213,10 +213,10 @@ internal sealed class NixBinaryCacheFixture : IDisposable
               '' ];
             }
             """);
-        string printed = Nix.Check("nix-build", "--store", ChrootStore, expression, "--argstr", "dep", "/nix/store/" + dependency,
+        string printed = RealNix.Check("nix-build", "--store", ChrootStore, expression, "--argstr", "dep", "/nix/store/" + dependency,
             "--no-out-link", "--option", "sandbox-paths", "/bin /lib /lib64 /usr");
         string output = printed.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim()["/nix/store/".Length..];
-        string deriver = Nix.Check("nix-store", "--store", ChrootStore, "--query", "--deriver", "/nix/store/" + output).Trim();
+        string deriver = RealNix.Check("nix-store", "--store", ChrootStore, "--query", "--deriver", "/nix/store/" + output).Trim();
         return (output, deriver["/nix/store/".Length..]);
     }
 
@@ -224,7 +224,7 @@ internal sealed class NixBinaryCacheFixture : IDisposable
     {
         Directory.CreateDirectory(Path.GetDirectoryName(secretFile)!);
         string publicFile = secretFile + ".pub";
-        Nix.Check("nix-store", "--generate-binary-cache-key", name, secretFile, publicFile);
+        RealNix.Check("nix-store", "--generate-binary-cache-key", name, secretFile, publicFile);
         return File.ReadAllText(publicFile).Trim();
     }
 
@@ -264,7 +264,7 @@ internal sealed class NixBinaryCacheFixture : IDisposable
     }
 
     /// <summary>SHA-256 of a file as Nix prints it (nixbase32, by <c>nix-hash --flat</c>), e.g. to name a tampered NAR.</summary>
-    public string FileHashBase32(string file) => Nix.Check("nix-hash", "--type", "sha256", "--flat", "--base32", file).Trim();
+    public string FileHashBase32(string file) => RealNix.Check("nix-hash", "--type", "sha256", "--flat", "--base32", file).Trim();
 
     public void Dispose()
     {

@@ -43,7 +43,7 @@ public sealed class NixBinaryCacheFixtureTests : BinaryCacheMountTestBase
         string output = Nix.OnDisk(Nix.OutputBasename);
         Assert.That(File.ReadAllText(Path.Combine(output, "dep")), Is.EqualTo("/nix/store/" + Nix.TreeBasename + "\n"));
         Assert.That(new FileInfo(Path.Combine(output, "readme-link")).LinkTarget, Is.EqualTo("/nix/store/" + Nix.TreeBasename + "/README"));
-        string closure = Nix.Nix.Check("nix-store", "--store", Nix.ChrootStore, "--query", "--requisites", "/nix/store/" + Nix.OutputBasename);
+        string closure = Nix.RealNix.Check("nix-store", "--store", Nix.ChrootStore, "--query", "--requisites", "/nix/store/" + Nix.OutputBasename);
         Assert.That(closure.Split('\n', StringSplitOptions.RemoveEmptyEntries),
             Is.EquivalentTo(new[] { "/nix/store/" + Nix.TreeBasename, "/nix/store/" + Nix.OutputBasename }));
         Assert.That(Nix.DeriverBasename, Does.EndWith("-tvixlowfs-with-reference.drv"));
@@ -65,7 +65,7 @@ public sealed class NixBinaryCacheFixtureTests : BinaryCacheMountTestBase
             Assert.That(narInfo["FileHash"], Is.EqualTo("sha256:" + Nix.FileHashBase32(nar.FullName)));
             if (compression == "none")
                 Assert.That(narInfo["FileHash"], Is.EqualTo(narInfo["NarHash"]));
-            string narHash = Nix.Nix.Check("nix-hash", "--type", "sha256", "--base32", Nix.OnDisk(basename)).Trim();
+            string narHash = Nix.RealNix.Check("nix-hash", "--type", "sha256", "--base32", Nix.OnDisk(basename)).Trim();
             Assert.That(narInfo.NarHashBase32, Is.EqualTo(narHash), "NarHash of " + basename);
             Assert.That(narInfo.All("Sig"), Has.Count.EqualTo(1));
             Assert.That(narInfo.All("Sig")[0], Does.StartWith(NixBinaryCacheFixture.KeyName + ":"));
@@ -81,6 +81,17 @@ public sealed class NixBinaryCacheFixtureTests : BinaryCacheMountTestBase
                 Assert.That(narInfo["CA"], Is.EqualTo("fixed:r:" + narInfo["NarHash"]), "content-addressed");
             }
         }
+        // Real Nix reads every NAR back (decompressing, hashing) and checks the signatures: with
+        // the signing key every path is trusted, with another the input-addressed one is not.
+        string[] paths = [.. Nix.AllBasenames.Select(b => "/nix/store/" + b)];
+        ChildProcess.Result verify = Nix.RealNix.Run("nix", ["store", "verify", "--store", "file://" + cache,
+            "--trusted-public-keys", Nix.PublicKey, "--sigs-needed", "1", .. paths]);
+        Assert.That(verify.ExitCode, Is.Zero, verify.ToString());
+        ChildProcess.Result untrusted = Nix.RealNix.Run("nix", ["store", "verify", "--store", "file://" + cache,
+            "--trusted-public-keys", Nix.UntrustedPublicKey, "--sigs-needed", "1", .. paths]);
+        Assert.That(untrusted.ExitCode, Is.Not.Zero, untrusted.ToString());
+        Assert.That(untrusted.Error, Does.Contain($"path '/nix/store/{Nix.OutputBasename}' is untrusted"));
+        Assert.That(untrusted.Error, Does.Not.Contain($"path '/nix/store/{Nix.TreeBasename}' is untrusted"), "CA paths need no signature");
     }
 
     [TestCaseSource(nameof(Compressions))]
@@ -93,12 +104,12 @@ public sealed class NixBinaryCacheFixtureTests : BinaryCacheMountTestBase
         {
             Assert.That(server.CountOf("/" + NixBinaryCacheFixture.HashOf(basename) + ".narinfo"), Is.GreaterThanOrEqualTo(1), server.Log);
             Assert.That(server.CountOf("/" + Nix.NarInfo(compression, basename)["URL"]), Is.EqualTo(1), server.Log);
-            string narHash = Nix.Nix.Check("nix-hash", "--type", "sha256", "--base32", Path.Combine(other, "nix", "store", basename)).Trim();
+            string narHash = Nix.RealNix.Check("nix-hash", "--type", "sha256", "--base32", Path.Combine(other, "nix", "store", basename)).Trim();
             Assert.That(narHash, Is.EqualTo(Nix.NarInfo(compression, basename).NarHashBase32), basename);
         }
-        Assert.That(Nix.Nix.Check("nix-store", "--store", other, "--query", "--deriver", "/nix/store/" + Nix.OutputBasename).Trim(),
+        Assert.That(Nix.RealNix.Check("nix-store", "--store", other, "--query", "--deriver", "/nix/store/" + Nix.OutputBasename).Trim(),
             Is.EqualTo("/nix/store/" + Nix.DeriverBasename));
-        ChildProcess.Result verify = Nix.Nix.Run("nix-store", "--store", other, "--verify", "--check-contents");
+        ChildProcess.Result verify = Nix.RealNix.Run("nix-store", "--store", other, "--verify", "--check-contents");
         Assert.That(verify.ExitCode, Is.Zero, verify.ToString());
     }
 
