@@ -180,10 +180,11 @@ internal sealed class NixBinaryCacheFixture : IDisposable
             .Replace("#", "%23", StringComparison.Ordinal);
 
     /// <summary>Real Nix substitutes <paramref name="paths"/> from <paramref name="server"/> into a fresh chroot store.</summary>
-    public ChildProcess.Result SubstituteWithNix(StaticHttpServer server, string trustedKey, out string chrootStore, params string[] basenames)
+    public ChildProcess.Result SubstituteWithNix(StaticHttpServer server, string trustedKey, out string chrootStore, string[] basenames,
+        int timeoutSeconds = 120)
     {
         chrootStore = Path.Combine(Root, "substituted-" + Interlocked.Increment(ref _copies));
-        return RealNix.Run("nix", ["copy", "--from", server.BaseUrl, "--to", chrootStore,
+        return RealNix.Run(timeoutSeconds, "nix", ["copy", "--from", server.BaseUrl, "--to", chrootStore,
             "--option", "trusted-public-keys", trustedKey, .. basenames.Select(b => "/nix/store/" + b)]);
     }
 

@@ -98,7 +98,7 @@ public sealed class NixBinaryCacheFixtureTests : BinaryCacheMountTestBase
     public void RealNixSubstitutesFromTheServedCache(string compression)
     {
         StaticHttpServer server = Serve(Nix.Caches[compression]);
-        ChildProcess.Result result = Nix.SubstituteWithNix(server, Nix.PublicKey, out string other, Nix.OutputBasename, Nix.SingleFileBasename);
+        ChildProcess.Result result = Nix.SubstituteWithNix(server, Nix.PublicKey, out string other, [Nix.OutputBasename, Nix.SingleFileBasename]);
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         foreach (string basename in Nix.AllBasenames)
         {
@@ -117,7 +117,7 @@ public sealed class NixBinaryCacheFixtureTests : BinaryCacheMountTestBase
     public void RealNixRefusesTheInputAddressedPathUnderAKeyThatDidNotSign()
     {
         StaticHttpServer server = Serve(Nix.Caches["xz"]);
-        ChildProcess.Result result = Nix.SubstituteWithNix(server, Nix.UntrustedPublicKey, out string other, Nix.OutputBasename);
+        ChildProcess.Result result = Nix.SubstituteWithNix(server, Nix.UntrustedPublicKey, out string other, [Nix.OutputBasename]);
         Assert.That(result.ExitCode, Is.Not.Zero, result.ToString());
         Assert.That(result.Error, Does.Contain("/nix/store/" + Nix.OutputBasename).And.Contain("lacks a valid signature"));
         // Nix's rule for content-addressed paths: no signature needed, so the dependency arrived.
@@ -173,12 +173,22 @@ public sealed class NixBinaryCacheFixtureTests : BinaryCacheMountTestBase
                 Assert.That(File.ReadAllBytes(copy), Is.EqualTo(File.ReadAllBytes(file)), "untouched: " + file);
         }
         StaticHttpServer server = Serve(cache);
-        ChildProcess.Result result = Nix.SubstituteWithNix(server, Nix.PublicKey, out _, target);
-        if (hostile.RealNixRefuses)
-            Assert.That(result.ExitCode, Is.Not.Zero, "real Nix refuses it:\n" + result);
-        else
-            Assert.That(result.ExitCode, Is.Zero, "real Nix accepts it (it has no narinfo size cap):\n" + result);
-        ChildProcess.Result single = Nix.SubstituteWithNix(server, Nix.PublicKey, out _, Nix.SingleFileBasename);
+        switch (hostile.RealNix)
+        {
+            case NixVerdict.Hangs:
+                Assert.That(() => Nix.SubstituteWithNix(server, Nix.PublicKey, out _, [target], timeoutSeconds: 20),
+                    Throws.InstanceOf<TimeoutException>(), "real Nix 2.8 hangs on it");
+                break;
+            case NixVerdict.Accepts:
+                ChildProcess.Result accepted = Nix.SubstituteWithNix(server, Nix.PublicKey, out _, [target]);
+                Assert.That(accepted.ExitCode, Is.Zero, "real Nix accepts it (it has no narinfo size cap):\n" + accepted);
+                break;
+            default:
+                ChildProcess.Result refused = Nix.SubstituteWithNix(server, Nix.PublicKey, out _, [target]);
+                Assert.That(refused.ExitCode, Is.Not.Zero, "real Nix refuses it:\n" + refused);
+                break;
+        }
+        ChildProcess.Result single = Nix.SubstituteWithNix(server, Nix.PublicKey, out _, [Nix.SingleFileBasename]);
         Assert.That(single.ExitCode, Is.Zero, "the rest of the cache is valid:\n" + single);
     }
 }

@@ -44,10 +44,13 @@ internal sealed class RealNix
     }
 
     /// <summary>Runs nix-store, nix-build, nix or nix-hash; <c>--option substituters ''</c> is added where the tool takes options.</summary>
-    public ChildProcess.Result Run(string tool, params string[] arguments)
+    public ChildProcess.Result Run(string tool, params string[] arguments) => Run(300, tool, arguments);
+
+    /// <summary>The same, killed (a <see cref="TimeoutException"/>) after <paramref name="timeoutSeconds"/>.</summary>
+    public ChildProcess.Result Run(int timeoutSeconds, string tool, params string[] arguments)
     {
         string[] all = tool == "nix-hash" ? arguments : [.. arguments, "--option", "substituters", ""];
-        return ChildProcess.Run(tool, all, Environment(), timeoutSeconds: 300);
+        return ChildProcess.Run(tool, all, Environment(), timeoutSeconds);
     }
 
     /// <summary>Runs and returns stdout, throwing with everything Nix printed when it fails.</summary>
