@@ -284,6 +284,7 @@ public sealed class NarReader : IDisposable
     }
 
     /// <summary>Makes <paramref name="need"/> bytes from <c>_start</c> available, or fails.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask EnsureAsync(int need, CancellationToken cancellationToken)
     {
         ulong position = _origin + (ulong)_start;
@@ -307,6 +308,7 @@ public sealed class NarReader : IDisposable
     }
 
     /// <summary>Reads what fits after <c>_end</c>, never past <c>maxNarSize</c> + 1 bytes in all; hashes it.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadMoreAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
