@@ -114,6 +114,7 @@ public sealed partial class BinaryCacheHttpClient : IDisposable
     public async Task<byte[]?> GetSmallAsync(string relativePath, int maxBytes, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBytes, Array.MaxLength - 1);
         Uri uri = Resolve(relativePath);
         try
         {
@@ -313,6 +314,7 @@ public sealed partial class BinaryCacheHttpClient : IDisposable
         if (response.Content.Headers.ContentLength is long declared && declared > maxBytes)
             throw TooLarge(uri, maxBytes, $"Content-Length {declared}");
 
+        // Room for one byte more than allowed, so a body over the limit is seen without reading on.
         byte[] body = new byte[Math.Min(maxBytes + 1, response.Content.Headers.ContentLength is long known ? (int)known + 1 : 16 * 1024)];
         int length = 0;
         try

@@ -131,8 +131,10 @@ internal sealed class ResumableHttpStream(BinaryCacheHttpClient client, Uri uri)
             _position += n;
             return n;
         }
-        catch (TransientHttpException)
+        catch
         {
+            // Whatever broke this attempt (a transient failure, the caller's cancellation) left the
+            // response unusable: the next attempt or read resumes from _position.
             DropBody();
             throw;
         }

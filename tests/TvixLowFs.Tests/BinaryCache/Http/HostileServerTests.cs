@@ -321,11 +321,12 @@ public sealed class HostileServerTests
     public async Task ASlowReaderIsNoStall()
     {
         await using var server = new HostileHttpServer((request, connection) => connection.RespondAsync(200, NarFile));
-        using var client = new BinaryCacheHttpClient(server.BaseUri, Options(maxAttempts: 1, stallSeconds: 0.3));
+        // One attempt: a stall wrongly seen while the reader pauses would fail the read.
+        using var client = new BinaryCacheHttpClient(server.BaseUri, Options(maxAttempts: 1, stallSeconds: 0.5));
         await using Stream stream = await client.OpenReadAsync("nar/abc.nar", Cancel);
         byte[] first = new byte[1000];
         await stream.ReadExactlyAsync(first, Cancel);
-        await Task.Delay(TimeSpan.FromSeconds(0.8), Cancel);
+        await Task.Delay(TimeSpan.FromSeconds(1.5), Cancel);
         byte[] rest = await ReadAllAsync(stream);
         Assert.That((byte[])[.. first, .. rest], Is.EqualTo(NarFile));
         Assert.That(server.Requests, Has.Count.EqualTo(1));
