@@ -101,18 +101,9 @@ public static class CopyCommand
         if (source.Kind == StoreAddressKind.NixHttp)
         {
             BinaryCacheOpenOptions options = context.Remote.BinaryCacheOptions(parseResult, context.Environment, context.CreateLoggerFactory(parseResult));
-            var cache = new NixHttpPathInfoService(source, destination.Blobs, destination.Directories, destination.PathInfos,
-                ownsKept: false, options.Http, options.Loggers?.CreateLogger("binary-cache"));
-            try
-            {
-                await cache.CheckReachableAsync(cancellationToken);
-            }
-            catch
-            {
-                await cache.DisposeAsync();
-                throw;
-            }
-            return new BinaryCacheSource(cache);
+            // The cache is first asked (nix-cache-info, checked once) only for a path the destination lacks.
+            return new BinaryCacheSource(new NixHttpPathInfoService(source, destination.Blobs, destination.Directories, destination.PathInfos,
+                ownsKept: false, options.Http, options.Loggers?.CreateLogger("binary-cache")));
         }
         StoreServices services = context.Opener(parseResult).Open(source);
         try

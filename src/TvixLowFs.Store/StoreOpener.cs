@@ -88,11 +88,12 @@ public sealed class StoreOpener(IRemoteStoreConnector? remote = null, BinaryCach
     {
         BinaryCacheOpenOptions options = binaryCaches ?? new BinaryCacheOpenOptions();
         // Kept PathInfos name blobs and directories: keep them on disk only when those are not in memory.
-        IPathInfoService kept = options.KeptDirectory is { } root && blobAddress.Kind != StoreAddressKind.Memory && directoryAddress.Kind != StoreAddressKind.Memory
-            ? new LocalPathInfoService(LocalStore.Open(Path.GetFullPath(KeptStoreDirectory(root, cache, blobAddress, directoryAddress))), narCalculator)
-            : new MemoryPathInfoService(narCalculator);
-        return new NixHttpPathInfoService(cache, blobs, directories, kept, ownsKept: true, options.Http,
-            options.Loggers?.CreateLogger("binary-cache"));
+        if (options.KeptDirectory is not { } root || blobAddress.Kind == StoreAddressKind.Memory || directoryAddress.Kind == StoreAddressKind.Memory)
+            return new NixHttpPathInfoService(cache, blobs, directories, new MemoryPathInfoService(narCalculator), ownsKept: true, options.Http,
+                options.Loggers?.CreateLogger("binary-cache"));
+        LocalStore kept = LocalStore.Open(Path.GetFullPath(KeptStoreDirectory(root, cache, blobAddress, directoryAddress)));
+        return new NixHttpPathInfoService(cache, blobs, directories, new LocalPathInfoService(kept, narCalculator), ownsKept: true, options.Http,
+            options.Loggers?.CreateLogger("binary-cache"), cacheInfoFile: Path.Join(kept.Root, "nix-cache-info"));
     }
 
     /// <summary><c>ROOT/binary-caches/&lt;16 hex digits&gt;</c>, named by the cache URL and the two services its PathInfos point into.</summary>

@@ -42,12 +42,16 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
     private readonly ConcurrentDictionary<StorePathHash, long> _absentUntil = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly bool _ownsKept;
+    private readonly string? _cacheInfoFile;
+    private Task? _cacheInfoCheck;
     private long _narBytesIngested;
 
     /// <param name="kept">Where substituted PathInfos are put and first looked for; disposed with this
     /// service when <paramref name="ownsKept"/>.</param>
+    /// <param name="cacheInfoFile">Where the cache's checked nix-cache-info is remembered across processes; null: not remembered.</param>
     public NixHttpPathInfoService(StoreAddress address, IBlobService blobs, IDirectoryService directories, IPathInfoService kept,
-        bool ownsKept = true, BinaryCacheHttpOptions? httpOptions = null, ILogger? logger = null, TimeProvider? time = null)
+        bool ownsKept = true, BinaryCacheHttpOptions? httpOptions = null, ILogger? logger = null, TimeProvider? time = null,
+        string? cacheInfoFile = null)
     {
         ArgumentNullException.ThrowIfNull(address);
         if (address.Kind != StoreAddressKind.NixHttp || address.BinaryCache is null)
@@ -59,6 +63,7 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
         _directories = directories;
         _kept = kept;
         _ownsKept = ownsKept;
+        _cacheInfoFile = cacheInfoFile;
         _narCalculator = new NarCalculator(blobs, directories);
         _time = time ?? TimeProvider.System;
     }
@@ -75,20 +80,63 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
     public long RequestCount => _http.RequestCount;
 
     /// <summary>
-    /// The cache's <c>nix-cache-info</c>, checked: a cache for another store directory is an error
-    /// (as in Nix). A missing file is accepted (Nix tolerates it too); an unreachable cache throws
-    /// <see cref="StoreUnavailableException"/> naming the address.
+    /// The cache's <c>nix-cache-info</c>, checked once: a cache for another store directory is an
+    /// error (as in Nix); a missing file is accepted (Nix tolerates it too); an unreachable cache
+    /// throws <see cref="StoreUnavailableException"/> naming the address. With a state file the check
+    /// is remembered across processes (as Nix remembers caches in its sqlite database), so a second
+    /// mount of what is already substituted makes no request at all.
     /// </summary>
-    public async Task CheckReachableAsync(CancellationToken cancellationToken = default)
+    public Task CheckReachableAsync(CancellationToken cancellationToken = default)
     {
-        byte[]? info = await _http.GetSmallAsync("nix-cache-info", 64 * 1024, cancellationToken).ConfigureAwait(false);
-        if (info is null)
+        Task check = Volatile.Read(ref _cacheInfoCheck) ?? CheckCacheInfoOnceAsync();
+        return check.IsCompletedSuccessfully ? check : check.WaitAsync(cancellationToken);
+    }
+
+    private Task CheckCacheInfoOnceAsync()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _cacheInfoCheck, started.Task, null) is { } existing)
+            return existing;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await CheckCacheInfoAsync(_lifetime.Token).ConfigureAwait(false);
+                started.SetResult();
+            }
+            catch (Exception e)
+            {
+                // A failed check (the cache was unreachable) is tried again by the next lookup.
+                _ = Interlocked.CompareExchange(ref _cacheInfoCheck, null, started.Task);
+                started.SetException(e);
+            }
+        });
+        return started.Task;
+    }
+
+    private async Task CheckCacheInfoAsync(CancellationToken cancellationToken)
+    {
+        if (_cacheInfoFile is not null && File.Exists(_cacheInfoFile))
             return;
-        foreach (string line in System.Text.Encoding.UTF8.GetString(info).Split('\n'))
+        byte[]? info = await _http.GetSmallAsync("nix-cache-info", 64 * 1024, cancellationToken).ConfigureAwait(false);
+        foreach (string line in System.Text.Encoding.UTF8.GetString(info ?? []).Split('\n'))
         {
             if (line.StartsWith("StoreDir:", StringComparison.Ordinal) && line["StoreDir:".Length..].Trim() is var storeDir
                 && storeDir != Model.StorePath.StoreDirectory)
                 throw new StoreUnavailableException($"binary cache '{_address}' is for store directory '{storeDir}', not {Model.StorePath.StoreDirectory}");
+        }
+        if (_cacheInfoFile is not null)
+        {
+            try
+            {
+                string temp = _cacheInfoFile + "." + Environment.ProcessId + ".tmp";
+                await File.WriteAllBytesAsync(temp, info ?? [], cancellationToken).ConfigureAwait(false);
+                File.Move(temp, _cacheInfoFile, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Only a remembered check is lost: the next process asks again.
+            }
         }
     }
 
@@ -112,6 +160,7 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
     /// </summary>
     public async Task<TrustedNarInfo?> GetNarInfoAsync(StorePathHash hash, CancellationToken cancellationToken = default)
     {
+        await CheckReachableAsync(cancellationToken).ConfigureAwait(false);
         string hashPart = NixBase32.Encode(hash.ToArray());
         byte[]? bytes = await _http.GetSmallAsync(hashPart + ".narinfo", NarInfo.MaxBytes, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
@@ -224,15 +273,9 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
                 _absentUntil[hash] = _time.GetTimestamp() + (long)(_address.NegativeTtl.TotalSeconds * _time.TimestampFrequency);
             return null;
         }
-        try
-        {
-            return await SubstituteAsync(narInfo, cancellationToken).ConfigureAwait(false);
-        }
-        catch (StoreValidationException e)
-        {
-            LogRejected(narInfo.NarInfo.StorePath.AbsolutePath, e.Message);
-            throw;
-        }
+        // A bad NAR is thrown, naming the store path, for the caller to report once (the mount logs
+        // and answers EIO; copy lists it); a path that is absent is logged here, as no one else sees why.
+        return await SubstituteAsync(narInfo, cancellationToken).ConfigureAwait(false);
     }
 
     private string KeyNames() => string.Join(", ", _address.TrustedPublicKeys.Select(k => k.Name));
@@ -263,7 +306,7 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
             await _kept.DisposeAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "binary cache: {StorePath} rejected: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{StorePath}: rejected, as absent: {Reason}")]
     private partial void LogRejected(string storePath, string reason);
 }
 
