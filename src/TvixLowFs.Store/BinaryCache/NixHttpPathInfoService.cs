@@ -38,6 +38,9 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
     private readonly NarCalculator _narCalculator;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    /// <summary>How far the download runs ahead of decompression, and decompression ahead of ingestion.</summary>
+    private const int ReadAheadBytes = 4 << 20;
+
     private readonly ConcurrentDictionary<StorePathHash, Task<PathInfo?>> _fetches = new();
     private readonly ConcurrentDictionary<StorePathHash, long> _absentUntil = new();
     private readonly CancellationTokenSource _lifetime = new();
@@ -198,8 +201,10 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
         NarIngestResult result;
         try
         {
-            await using Stream download = await _http.OpenReadAsync(narInfo.Url, cancellationToken).ConfigureAwait(false);
-            await using Stream nar = NarCompression.Open(download, narInfo.Compression);
+            // Three stages on their own threads, each a bounded pipe ahead of the next: the download,
+            // the decompression, and the ingestion (parse, SHA-256, BLAKE3, write).
+            Stream download = await _http.OpenReadAsync(narInfo.Url, cancellationToken).ConfigureAwait(false);
+            await using Stream nar = new ReadAheadStream(NarCompression.Open(new ReadAheadStream(download, ReadAheadBytes), narInfo.Compression), ReadAheadBytes);
             result = await new NarIngester(_blobs, _directories).IngestAsync(nar, narInfo.NarSize, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is InvalidNarException or InvalidDataException or StoreNotFoundException)
