@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using static TvixLowFs.Store.Interop;
 
 namespace TvixLowFs.Store.BinaryCache;
@@ -8,32 +7,22 @@ namespace TvixLowFs.Store.BinaryCache;
 /// which checks every block's CRC and the stream's combined CRC. Streams written one after another
 /// decode as one, as <c>bzip2 -d</c> does; anything else after a stream's end marker fails.
 /// </summary>
-internal sealed unsafe class Bzip2DecoderStream : DecoderStream
+internal sealed unsafe class Bzip2DecoderStream : NativeDecoderStream<Bzip2.BzStream>
 {
-    // libbz2 remembers the struct's address and refuses calls through another: native memory.
-    private Bzip2.BzStream* _stream;
     private bool _betweenStreams;
 
     public Bzip2DecoderStream(Stream inner) : base(inner)
     {
-        _stream = (Bzip2.BzStream*)NativeMemory.AllocZeroed((nuint)sizeof(Bzip2.BzStream));
-        int ret = Bzip2.DecompressInit(_stream, 0, 0);
+        int ret = Bzip2.DecompressInit(State, 0, 0);
         if (ret != Bzip2.Ok)
-        {
-            NativeMemory.Free(_stream);
-            _stream = null;
-            GC.SuppressFinalize(this);
-            throw new InvalidOperationException($"BZ2_bzDecompressInit failed ({ret})");
-        }
+            throw InitFailed($"BZ2_bzDecompressInit failed ({ret})");
     }
-
-    ~Bzip2DecoderStream() => Dispose(false);
 
     protected override string Method => "bzip2";
 
     protected override int Decode(ReadOnlySpan<byte> input, Span<byte> output, bool inputEnded, out int consumed, out bool finished)
     {
-        Bzip2.BzStream* stream = _stream != null ? _stream : throw new ObjectDisposedException(nameof(Bzip2DecoderStream));
+        Bzip2.BzStream* stream = State;
         consumed = 0;
         finished = false;
         if (_betweenStreams)
@@ -44,9 +33,7 @@ internal sealed unsafe class Bzip2DecoderStream : DecoderStream
                 finished = inputEnded;
                 return 0;
             }
-            ReadOnlySpan<byte> magic = "BZh"u8;
-            int known = Math.Min(magic.Length, input.Length);
-            if (!input[..known].SequenceEqual(magic[..known])) throw TrailingData();
+            if (!MayStartWith(input, "BZh"u8)) throw TrailingData();
             Bzip2.DecompressEnd(stream);
             *stream = default;
             int init = Bzip2.DecompressInit(stream, 0, 0);
@@ -88,14 +75,5 @@ internal sealed unsafe class Bzip2DecoderStream : DecoderStream
         }
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        if (_stream != null)
-        {
-            Bzip2.DecompressEnd(_stream);
-            NativeMemory.Free(_stream);
-            _stream = null;
-        }
-        base.Dispose(disposing);
-    }
+    protected override void End(Bzip2.BzStream* state) => Bzip2.DecompressEnd(state);
 }

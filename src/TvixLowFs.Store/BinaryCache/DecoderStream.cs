@@ -9,7 +9,7 @@ namespace TvixLowFs.Store.BinaryCache;
 /// caller's buffer, so a read returns at most what was asked for and nothing piles up on the
 /// output side; compressed input goes through one 64 KiB buffer.
 /// </summary>
-internal abstract class DecoderStream : Stream
+internal abstract class DecoderStream : ReadOnlyStream
 {
     private const int InputBufferSize = 64 * 1024;
 
@@ -104,6 +104,16 @@ internal abstract class DecoderStream : Stream
         return 0;
     }
 
+    /// <summary>
+    /// Whether <paramref name="input"/> may be the start of another stream that opens with
+    /// <paramref name="magic"/>: as much of it as is there matches (the rest comes with the next read).
+    /// </summary>
+    protected static bool MayStartWith(ReadOnlySpan<byte> input, ReadOnlySpan<byte> magic)
+    {
+        int known = Math.Min(magic.Length, input.Length);
+        return input[..known].SequenceEqual(magic[..known]);
+    }
+
     protected InvalidDataException Truncated() =>
         new($"truncated {Method} data: the input ended before the end of the compressed stream");
 
@@ -121,12 +131,4 @@ internal abstract class DecoderStream : Stream
     }
 
     public override bool CanRead => _inner is not null;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -8,7 +8,7 @@ namespace TvixLowFs.Store.BinaryCache;
 /// libarchive do for every name but none and br; no match is a <see cref="StoreValidationException"/>
 /// naming the compression.
 /// </summary>
-internal sealed class DetectingDecoderStream(Stream compressed, string compression) : Stream
+internal sealed class DetectingDecoderStream(Stream compressed, string compression) : ReadOnlyStream
 {
     private Stream? _decoder;
     private bool _disposed;
@@ -73,12 +73,4 @@ internal sealed class DetectingDecoderStream(Stream compressed, string compressi
     }
 
     public override bool CanRead => !_disposed;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -8,33 +8,24 @@ namespace TvixLowFs.Store.BinaryCache;
 /// Members written one after another decode as one, as <c>gzip -d</c> does; anything else after
 /// a member's trailer (gzip -d ignores it with a warning) and input that ends inside a member fail.
 /// </summary>
-internal sealed unsafe class GzipDecoderStream : DecoderStream
+internal sealed unsafe class GzipDecoderStream : NativeDecoderStream<Zlib.ZStream>
 {
-    private Zlib.ZStream* _stream;
     private bool _betweenMembers;
 
     public GzipDecoderStream(Stream inner) : base(inner)
     {
-        _stream = (Zlib.ZStream*)NativeMemory.AllocZeroed((nuint)sizeof(Zlib.ZStream));
         int ret;
         fixed (byte* version = Zlib.Version)
-            ret = Zlib.InflateInit2(_stream, Zlib.GzipWindowBits, version, sizeof(Zlib.ZStream));
+            ret = Zlib.InflateInit2(State, Zlib.GzipWindowBits, version, sizeof(Zlib.ZStream));
         if (ret != Zlib.Ok)
-        {
-            NativeMemory.Free(_stream);
-            _stream = null;
-            GC.SuppressFinalize(this);
-            throw new InvalidOperationException($"zlib inflateInit2 failed ({ret})");
-        }
+            throw InitFailed($"zlib inflateInit2 failed ({ret})");
     }
-
-    ~GzipDecoderStream() => Dispose(false);
 
     protected override string Method => "gzip";
 
     protected override int Decode(ReadOnlySpan<byte> input, Span<byte> output, bool inputEnded, out int consumed, out bool finished)
     {
-        Zlib.ZStream* stream = _stream != null ? _stream : throw new ObjectDisposedException(nameof(GzipDecoderStream));
+        Zlib.ZStream* stream = State;
         consumed = 0;
         finished = false;
         if (_betweenMembers)
@@ -45,9 +36,7 @@ internal sealed unsafe class GzipDecoderStream : DecoderStream
                 finished = inputEnded;
                 return 0;
             }
-            ReadOnlySpan<byte> magic = [0x1F, 0x8B];
-            int known = Math.Min(magic.Length, input.Length);
-            if (!input[..known].SequenceEqual(magic[..known])) throw TrailingData();
+            if (!MayStartWith(input, [0x1F, 0x8B])) throw TrailingData();
             int reset = Zlib.InflateReset(stream);
             if (reset != Zlib.Ok) throw new InvalidOperationException($"zlib inflateReset failed ({reset})");
             _betweenMembers = false;
@@ -88,14 +77,5 @@ internal sealed unsafe class GzipDecoderStream : DecoderStream
         }
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        if (_stream != null)
-        {
-            Zlib.InflateEnd(_stream);
-            NativeMemory.Free(_stream);
-            _stream = null;
-        }
-        base.Dispose(disposing);
-    }
+    protected override void End(Zlib.ZStream* state) => Zlib.InflateEnd(state);
 }

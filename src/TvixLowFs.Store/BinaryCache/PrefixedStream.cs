@@ -1,7 +1,7 @@
 namespace TvixLowFs.Store.BinaryCache;
 
 /// <summary>A read-only stream of <c>prefix</c> followed by the rest of <c>inner</c>: bytes read ahead (to detect a format) given back.</summary>
-internal sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner) : Stream
+internal sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner) : ReadOnlyStream
 {
     private int _prefixPosition;
 
@@ -32,12 +32,4 @@ internal sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inn
     }
 
     public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

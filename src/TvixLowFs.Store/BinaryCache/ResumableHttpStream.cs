@@ -14,7 +14,7 @@ namespace TvixLowFs.Store.BinaryCache;
 /// another range fails. Each read is one execution of the client's retry pipeline, so MaxAttempts
 /// bounds consecutive attempts without progress. Not thread-safe, like any stream.
 /// </summary>
-internal sealed class ResumableHttpStream(BinaryCacheHttpClient client, Uri uri) : Stream
+internal sealed class ResumableHttpStream(BinaryCacheHttpClient client, Uri uri) : ReadOnlyStream
 {
     private const int SkipBufferSize = 64 * 1024;
 
@@ -240,12 +240,4 @@ internal sealed class ResumableHttpStream(BinaryCacheHttpClient client, Uri uri)
     }
 
     public override bool CanRead => !_disposed;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

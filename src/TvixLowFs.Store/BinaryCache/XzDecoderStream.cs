@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using static TvixLowFs.Store.Interop;
 
 namespace TvixLowFs.Store.BinaryCache;
@@ -13,38 +12,28 @@ namespace TvixLowFs.Store.BinaryCache;
 /// liblzma cannot verify is refused rather than decoded unchecked (xz writes CRC32, CRC64 or
 /// SHA-256, all verified). The decoder's memory is bounded by <see cref="MemoryLimit"/>.
 /// </summary>
-internal sealed unsafe class XzDecoderStream : DecoderStream
+internal sealed unsafe class XzDecoderStream : NativeDecoderStream<Lzma.LzmaStream>
 {
     /// <summary>xz -9 needs 65 MiB to decode; a hostile header may ask for gigabytes.</summary>
     internal const ulong MemoryLimit = 512UL * 1024 * 1024;
 
-    // In native memory: a stable address for the decoder's lifetime, freed by Dispose or the finalizer.
-    private Lzma.LzmaStream* _stream;
     private bool _betweenStreams;
     private long _paddingBytes;
 
     public XzDecoderStream(Stream inner) : base(inner)
     {
-        _stream = (Lzma.LzmaStream*)NativeMemory.AllocZeroed((nuint)sizeof(Lzma.LzmaStream));
-        int ret = Lzma.StreamDecoder(_stream, MemoryLimit, Lzma.TellUnsupportedCheck);
+        int ret = Lzma.StreamDecoder(State, MemoryLimit, Lzma.TellUnsupportedCheck);
         if (ret != Lzma.Ok)
-        {
-            NativeMemory.Free(_stream);
-            _stream = null;
-            GC.SuppressFinalize(this);
-            throw new InvalidOperationException($"lzma_stream_decoder failed (lzma_ret {ret})");
-        }
+            throw InitFailed($"lzma_stream_decoder failed (lzma_ret {ret})");
     }
 
     private static ReadOnlySpan<byte> StreamMagic => [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0x00];
-
-    ~XzDecoderStream() => Dispose(false);
 
     protected override string Method => "xz";
 
     protected override int Decode(ReadOnlySpan<byte> input, Span<byte> output, bool inputEnded, out int consumed, out bool finished)
     {
-        Lzma.LzmaStream* stream = _stream != null ? _stream : throw new ObjectDisposedException(nameof(XzDecoderStream));
+        Lzma.LzmaStream* stream = State;
         if (_betweenStreams)
         {
             // After a stream: padding, then the end of the input or another stream.
@@ -60,8 +49,7 @@ internal sealed unsafe class XzDecoderStream : DecoderStream
                 return 0;
             }
             ReadOnlySpan<byte> rest = input[consumed..];
-            int known = Math.Min(StreamMagic.Length, rest.Length);
-            if (_paddingBytes % 4 != 0 || !rest[..known].SequenceEqual(StreamMagic[..known])) throw TrailingData();
+            if (_paddingBytes % 4 != 0 || !MayStartWith(rest, StreamMagic)) throw TrailingData();
             // Another stream: a fresh decoder (lzma_stream_decoder on a used stream reinitialises it).
             int init = Lzma.StreamDecoder(stream, MemoryLimit, Lzma.TellUnsupportedCheck);
             if (init != Lzma.Ok) throw new InvalidOperationException($"lzma_stream_decoder failed (lzma_ret {init})");
@@ -108,14 +96,5 @@ internal sealed unsafe class XzDecoderStream : DecoderStream
         };
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        if (_stream != null)
-        {
-            Lzma.End(_stream);
-            NativeMemory.Free(_stream);
-            _stream = null;
-        }
-        base.Dispose(disposing);
-    }
+    protected override void End(Lzma.LzmaStream* state) => Lzma.End(state);
 }

@@ -54,11 +54,12 @@ internal sealed class RealNix
     }
 
     /// <summary>Runs and returns stdout, throwing with everything Nix printed when it fails.</summary>
-    public string Check(string tool, params string[] arguments)
-    {
-        ChildProcess.Result result = Run(tool, arguments);
-        if (result.ExitCode != 0)
-            throw new InvalidOperationException($"{tool} {string.Join(' ', arguments)} failed: {result}");
-        return result.Out;
-    }
+    public string Check(string tool, params string[] arguments) => Check(300, tool, arguments);
+
+    /// <summary>The same, killed (a <see cref="TimeoutException"/>) after <paramref name="timeoutSeconds"/>.</summary>
+    public string Check(int timeoutSeconds, string tool, params string[] arguments) =>
+        Run(timeoutSeconds, tool, arguments).Succeeded($"{tool} {string.Join(' ', arguments)}").Out;
+
+    /// <summary>The NAR Nix makes of <paramref name="path"/> (<c>nix-store --dump</c>).</summary>
+    public byte[] Dump(string path, int timeoutSeconds = 300) => Run(timeoutSeconds, "nix-store", "--dump", path).Succeeded("nix-store --dump " + path).Stdout;
 }

@@ -1,40 +1,25 @@
-using System.Diagnostics;
 using NUnit.Framework;
 
 namespace TvixLowFs.Tests.BinaryCache.Http;
 
-/// <summary>Runs a real tool (xz, zstd, nix-store, …) to completion with bounded time, stdout as bytes.</summary>
+/// <summary>Runs a real tool (xz, zstd, make, …) to completion with bounded time, stdout as bytes; a failure fails the test.</summary>
 internal static class ExternalTool
 {
-    public static byte[] Run(string file, IEnumerable<string> arguments, byte[]? input = null, IDictionary<string, string>? environment = null)
+    public static byte[] Run(string file, IEnumerable<string> arguments, byte[]? input = null)
     {
-        var start = new ProcessStartInfo(file)
+        string[] list = [.. arguments];
+        ChildProcess.Result result;
+        try
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string argument in arguments) start.ArgumentList.Add(argument);
-        if (environment is not null)
-        {
-            foreach (var (name, value) in environment) start.Environment[name] = value;
+            result = ChildProcess.Run(file, list, timeoutSeconds: 120, input: input);
         }
-        using Process process = Process.Start(start) ?? throw new AssertionException($"{file} did not start");
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        var stdout = new MemoryStream();
-        Task copy = process.StandardOutput.BaseStream.CopyToAsync(stdout);
-        if (input is not null) process.StandardInput.BaseStream.Write(input);
-        process.StandardInput.Close();
-        if (!process.WaitForExit(120_000))
+        catch (TimeoutException timeout)
         {
-            process.Kill(entireProcessTree: true);
-            throw new AssertionException($"{file} {string.Join(' ', arguments)} took over 120 s");
+            throw new AssertionException(timeout.Message);
         }
-        copy.Wait(TimeSpan.FromSeconds(30));
-        if (process.ExitCode != 0)
-            throw new AssertionException($"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {stderr.Result}");
-        return stdout.ToArray();
+        if (result.ExitCode != 0)
+            throw new AssertionException($"{file} {string.Join(' ', list)} exited {result.ExitCode}: {result.Error}");
+        return result.Stdout;
     }
 
     /// <summary>The bytes <paramref name="tool"/> (xz, zstd, bzip2, brotli, gzip) makes of <paramref name="data"/>, with extra flags.</summary>

@@ -51,6 +51,26 @@ public sealed class HostileServerTests
         return output.ToArray();
     }
 
+    /// <summary>
+    /// A server whose first response is cut after 1000 bytes of the NAR (connection closed); every
+    /// later request, the resumption, gets <paramref name="resumed"/>.
+    /// </summary>
+    private static HostileHttpServer CutOnceThen(Func<HostileConnection, Task> resumed)
+    {
+        int calls = 0;
+        return new HostileHttpServer(async (request, connection) =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                await connection.WriteHeadAsync(200, NarFile.Length);
+                await connection.WriteAsync(NarFile.AsMemory(0, 1000));
+                connection.Close();
+                return;
+            }
+            await resumed(connection);
+        });
+    }
+
     [Test]
     public async Task A500ThenA200IsRetriedAndSucceeds()
     {
@@ -221,18 +241,7 @@ public sealed class HostileServerTests
     [Test]
     public async Task AServerSendingAnotherFileOnResumeFails()
     {
-        int calls = 0;
-        await using var server = new HostileHttpServer(async (request, connection) =>
-        {
-            if (Interlocked.Increment(ref calls) == 1)
-            {
-                await connection.WriteHeadAsync(200, NarFile.Length);
-                await connection.WriteAsync(NarFile.AsMemory(0, 1000));
-                connection.Close();
-                return;
-            }
-            await connection.RespondAsync(200, NarFile.AsMemory(0, NarFile.Length - 8));
-        });
+        await using var server = CutOnceThen(connection => connection.RespondAsync(200, NarFile.AsMemory(0, NarFile.Length - 8)));
         using var client = new BinaryCacheHttpClient(server.BaseUri, Options());
         await using Stream stream = await client.OpenReadAsync("nar/abc.nar", Cancel);
         var failure = await Assert.ThrowsAsync<StoreUnavailableException>(() => ReadAllAsync(stream));
@@ -243,18 +252,7 @@ public sealed class HostileServerTests
     [Test]
     public async Task AWrongContentRangeFails()
     {
-        int calls = 0;
-        await using var server = new HostileHttpServer(async (request, connection) =>
-        {
-            if (Interlocked.Increment(ref calls) == 1)
-            {
-                await connection.WriteHeadAsync(200, NarFile.Length);
-                await connection.WriteAsync(NarFile.AsMemory(0, 1000));
-                connection.Close();
-                return;
-            }
-            await connection.RespondAsync(206, NarFile.AsMemory(10), ("Content-Range", $"bytes 10-{NarFile.Length - 1}/{NarFile.Length}"));
-        });
+        await using var server = CutOnceThen(connection => connection.RespondAsync(206, NarFile.AsMemory(10), ("Content-Range", $"bytes 10-{NarFile.Length - 1}/{NarFile.Length}")));
         using var client = new BinaryCacheHttpClient(server.BaseUri, Options());
         await using Stream stream = await client.OpenReadAsync("nar/abc.nar", Cancel);
         var failure = await Assert.ThrowsAsync<StoreUnavailableException>(() => ReadAllAsync(stream));

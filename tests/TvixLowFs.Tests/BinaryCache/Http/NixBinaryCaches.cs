@@ -64,19 +64,16 @@ public sealed class NixBinaryCaches
         File.SetUnixFileMode(Path.Combine(tree, "run.sh"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.CreateSymbolicLink(Path.Combine(tree, "link"), "hello.txt");
 
-        var environment = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(root, "xdg-cache") };
-        string[] options = ["--option", "substituters", "", "--option", "build-users-group", ""];
+        var nix = new RealNix(root);
         string store = Path.Combine(root, "store");
-        StorePath = System.Text.Encoding.UTF8.GetString(
-            ExternalTool.Run("nix-store", ["--store", store, .. options, "--add", tree], environment: environment)).Trim();
+        StorePath = nix.Check("nix-store", "--store", store, "--add", tree).Trim();
         foreach (string compression in Compressions)
         {
             string cache = Path.Combine(root, "cache-" + compression);
-            ExternalTool.Run("nix", ["--extra-experimental-features", "nix-command", "copy", "--store", store, .. options,
-                "--to", $"file://{cache}?compression={compression}", StorePath], environment: environment);
+            nix.Check("nix", "copy", "--store", store, "--to", $"file://{cache}?compression={compression}", StorePath);
             Caches[compression] = cache;
         }
-        nar = ExternalTool.Run("nix-store", [.. options, "--dump", tree], environment: environment);
+        nar = nix.Dump(tree);
     }
 
     [OneTimeTearDown]

@@ -17,7 +17,7 @@ namespace TvixLowFs.Tests.BinaryCache.Model;
 [CancelAfter(120_000)]
 public sealed class RealNixCacheTests
 {
-    private RealNix _nix = null!;
+    private NixChrootStore _nix = null!;
     private string _cache = null!;
     private string _secretKeyFile = null!;
     private string _publicKeyFile = null!;
@@ -26,7 +26,7 @@ public sealed class RealNixCacheTests
     [OneTimeSetUp]
     public void MakeSignedCache()
     {
-        _nix = new RealNix(Path.Combine(Path.GetTempPath(), "tvixlowfs-narinfo-" + Guid.NewGuid().ToString("N")));
+        _nix = new NixChrootStore(Path.Combine(Path.GetTempPath(), "tvixlowfs-narinfo-" + Guid.NewGuid().ToString("N")));
         (_secretKeyFile, _publicKeyFile) = _nix.GenerateKey("test-cache-1");
 
         string source = Path.Combine(_nix.Directory, "src");

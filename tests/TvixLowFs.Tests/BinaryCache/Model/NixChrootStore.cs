@@ -1,23 +1,23 @@
-using System.Diagnostics;
-
 namespace TvixLowFs.Tests.BinaryCache.Model;
 
 /// <summary>
-/// Debian's real Nix 2.8 (nix-bin) run as the independent party, against a chroot store in a temporary
-/// directory: no daemon, no network (<c>--option substituters ''</c>), its own XDG_CACHE_HOME (Nix's
-/// narinfo cache), builds sandboxed with the host's /bin, /lib, /lib64 and /usr so a <c>/bin/sh</c>
-/// builder runs (without the sandbox a chroot store's builder finds no /bin/sh).
+/// A chroot Nix store in a temporary directory, driven by Debian's real Nix 2.8 (nix-bin) through
+/// <see cref="BinaryCache.RealNix"/> (no daemon, no network, our configuration only, a fresh
+/// XDG_CACHE_HOME per call); builds sandboxed with the host's /bin, /lib, /lib64 and /usr so a
+/// <c>/bin/sh</c> builder runs (without the sandbox a chroot store's builder finds no /bin/sh).
 /// </summary>
-public sealed class RealNix
+public sealed class NixChrootStore
 {
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
+    private const int CommandTimeoutSeconds = 60;
 
-    public RealNix(string directory)
+    private readonly BinaryCache.RealNix _nix;
+
+    public NixChrootStore(string directory)
     {
         Directory = directory;
         System.IO.Directory.CreateDirectory(directory);
         StoreRoot = Path.Combine(directory, "store");
-        CacheHome = Path.Combine(directory, "xdg-cache");
+        _nix = new BinaryCache.RealNix(directory);
     }
 
     public string Directory { get; }
@@ -25,52 +25,27 @@ public sealed class RealNix
     /// <summary>The chroot store: <c>--store DIR</c> keeps its paths under DIR/nix/store.</summary>
     public string StoreRoot { get; }
 
-    public string CacheHome { get; }
-
-    /// <summary>The options every store command gets.</summary>
+    /// <summary>
+    /// The options every store command gets (no substituters and no build users come from
+    /// <see cref="BinaryCache.RealNix.Config"/>; the sandbox here is on, unlike there).
+    /// </summary>
     public string[] StoreOptions =>
     [
         "--store", StoreRoot,
-        "--option", "substituters", "",
-        "--option", "build-users-group", "",
         "--option", "sandbox", "true",
         "--option", "sandbox-paths", "/bin /lib /lib64 /usr",
     ];
 
     /// <summary>Runs a Nix program; returns stdout, throws with stderr when it exits non-zero.</summary>
-    public string Run(string program, params string[] arguments)
-    {
-        var (exitCode, stdout, stderr) = TryRun(program, arguments);
-        if (exitCode != 0)
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {exitCode}: {stderr}");
-        return stdout;
-    }
+    public string Run(string program, params string[] arguments) => _nix.Check(CommandTimeoutSeconds, program, arguments);
 
     /// <summary><c>nix</c> with nix-command enabled.</summary>
     public string RunNix(params string[] arguments) => Run("nix", ["--extra-experimental-features", "nix-command", .. arguments]);
 
     public (int ExitCode, string Stdout, string Stderr) TryRun(string program, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Directory,
-        };
-        foreach (string argument in arguments)
-            start.ArgumentList.Add(argument);
-        start.Environment["XDG_CACHE_HOME"] = CacheHome;
-        start.Environment["HOME"] = Directory;
-        start.Environment["NIX_CONF_DIR"] = Directory; // no host nix.conf
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(CommandTimeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish in {CommandTimeout}");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        ChildProcess.Result result = _nix.Run(CommandTimeoutSeconds, program, arguments);
+        return (result.ExitCode, result.Out, result.Error);
     }
 
     /// <summary><c>nix-store --add</c> (recursive, sha256): a <c>fixed:r:sha256</c> path.</summary>
