@@ -22,6 +22,8 @@ internal sealed class LocalBlobWriteBatch(LocalStore store) : IBlobWriteBatch
         return new LocalBlobService.Writer(store, this);
     }
 
+    public bool ClosesWithoutWaiting => true;
+
     /// <summary>Takes a closed temp file holding the blob to be named <paramref name="finalPath"/>.</summary>
     internal void Add(string tempPath, string finalPath)
     {
@@ -47,6 +49,7 @@ internal sealed class LocalBlobWriteBatch(LocalStore store) : IBlobWriteBatch
             closed = _closed;
             _closed = [];
         }
+        var renamed = new HashSet<string>(StringComparer.Ordinal);
         try
         {
             // A blob already stored is durable (the store's contract), and one written twice in
@@ -61,7 +64,10 @@ internal sealed class LocalBlobWriteBatch(LocalStore store) : IBlobWriteBatch
             var batch = new PublishBatch(store);
             batch.SyncTempFiles(pending.ConvertAll(p => p.TempPath));
             foreach ((string tempPath, string finalPath) in pending)
+            {
                 batch.Rename(tempPath, finalPath);
+                renamed.Add(tempPath);
+            }
             batch.SyncRenames();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -71,7 +77,10 @@ internal sealed class LocalBlobWriteBatch(LocalStore store) : IBlobWriteBatch
         finally
         {
             foreach ((string tempPath, _) in closed)
-                LocalStore.TryDelete(tempPath); // no-op for the renamed ones
+            {
+                if (!renamed.Contains(tempPath))
+                    LocalStore.TryDelete(tempPath);
+            }
         }
         return ValueTask.CompletedTask;
     }

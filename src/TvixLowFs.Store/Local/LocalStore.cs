@@ -174,6 +174,7 @@ public sealed class LocalStore
     {
         ArgumentNullException.ThrowIfNull(objects);
         var written = new List<(string TempPath, string FinalPath)>(objects.Count);
+        int renamed = 0;
         try
         {
             foreach ((string finalPath, byte[] bytes) in objects)
@@ -188,13 +189,17 @@ public sealed class LocalStore
             var batch = new PublishBatch(this);
             batch.SyncTempFiles(written.ConvertAll(w => w.TempPath));
             foreach ((string tempPath, string finalPath) in written)
+            {
                 batch.Rename(tempPath, finalPath);
+                renamed++;
+            }
             batch.SyncRenames();
         }
         finally
         {
-            foreach ((string tempPath, _) in written)
-                File.Delete(tempPath); // no-op for the renamed ones
+            // Renamed in order: the ones from here on are still temp files.
+            for (int i = renamed; i < written.Count; i++)
+                TryDelete(written[i].TempPath);
         }
     }
 
@@ -204,8 +209,14 @@ public sealed class LocalStore
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>Whether this shard directory is known to exist durably (a rename into it needs no sync of its parent).</summary>
+    internal bool IsDurableShard(string directory) => _knownShards.ContainsKey(directory);
+
+    /// <summary>Records a shard directory whose creation a <see cref="PublishBatch"/> has made durable.</summary>
+    internal void MarkDurableShard(string directory) => _knownShards.TryAdd(directory, true);
+
     /// <summary>Creates a shard directory (blobs/ab) once, durably, so renames into it survive a crash.</summary>
-    internal void EnsureShard(string directory)
+    private void EnsureShard(string directory)
     {
         if (_knownShards.ContainsKey(directory))
             return;

@@ -17,7 +17,9 @@ public sealed class PublishBatch(LocalStore store)
     /// </summary>
     private const int FSyncEachLimit = 4;
 
-    private readonly HashSet<string> _touchedShards = new(StringComparer.Ordinal);
+    // Directories whose entries the renames changed: shards, and the parents of shards this batch created.
+    private readonly HashSet<string> _touched = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _newShards = new(StringComparer.Ordinal);
 
     /// <summary>Makes the bytes of these closed temp files durable; call before any of them is renamed.</summary>
     public void SyncTempFiles(IReadOnlyCollection<string> tempPaths)
@@ -37,32 +39,41 @@ public sealed class PublishBatch(LocalStore store)
     }
 
     /// <summary>
-    /// Renames one synced temp file to its final name (creating its shard durably if needed). An
-    /// existing object of that name is replaced by the same bytes: rename is atomic and a reader
-    /// keeps the inode it opened.
+    /// Renames one synced temp file to its final name. An existing object of that name is replaced
+    /// by the same bytes: rename is atomic and a reader keeps the inode it opened. A shard directory
+    /// not yet known durable is created (if need be) without a sync of its own: its parent is synced
+    /// with the renames, before the batch is done.
     /// </summary>
     public void Rename(string tempPath, string finalPath)
     {
         string shard = Path.GetDirectoryName(finalPath)!;
-        store.EnsureShard(shard);
+        if (!store.IsDurableShard(shard) && _newShards.Add(shard))
+        {
+            // A no-op when it exists: another process's, or one of this process not yet synced.
+            System.IO.Directory.CreateDirectory(shard);
+            _touched.Add(Path.GetDirectoryName(shard)!);
+        }
         Interop.Libc.Rename(tempPath, finalPath);
-        _touchedShards.Add(shard);
+        _touched.Add(shard);
     }
 
-    /// <summary>Makes every rename since the last call durable.</summary>
+    /// <summary>Makes every rename since the last call durable, and the shard directories they went into.</summary>
     public void SyncRenames()
     {
-        if (_touchedShards.Count == 0)
+        if (_touched.Count == 0)
             return;
-        if (_touchedShards.Count <= FSyncEachLimit)
+        if (_touched.Count <= FSyncEachLimit)
         {
-            foreach (string shard in _touchedShards)
-                Interop.Libc.FSyncDirectory(shard);
+            foreach (string directory in _touched)
+                Interop.Libc.FSyncDirectory(directory);
         }
         else
         {
             Interop.Libc.SyncFileSystemOf(store.TempDirectory);
         }
-        _touchedShards.Clear();
+        _touched.Clear();
+        foreach (string shard in _newShards)
+            store.MarkDurableShard(shard);
+        _newShards.Clear();
     }
 }

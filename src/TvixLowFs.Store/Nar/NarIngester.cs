@@ -15,8 +15,9 @@ namespace TvixLowFs.Store.Nar;
 /// </summary>
 /// <remarks>
 /// The blobs go into one write batch (<see cref="BlobWriteBatch"/>): a local store names them all
-/// with a few syncs when the archive has been read, before the graph put names any of them. Blob
-/// closes (for a remote store: a round trip) overlap the reading: up to
+/// with a few syncs when the archive has been read, before the graph put names any of them, and
+/// its closes only finish the hash, so they run inline. Other blob closes (a remote store: a round
+/// trip) overlap the reading: up to
 /// <see cref="MaxOutstandingCloses"/> run at once on their own threads (<see cref="BlobCloseQueue"/>),
 /// and a directory waits only for its own files' closes before it is put. Nothing but
 /// content-addressed blobs and directories is written, so a failed ingest leaves nothing any store
@@ -147,6 +148,13 @@ public sealed class NarIngester(IBlobService blobs, IDirectoryService directorie
         {
             await writer.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+        if (batch.ClosesWithoutWaiting)
+        {
+            // Only the hash is left to finish: a hand-over to another thread would cost more.
+            await using (writer.ConfigureAwait(false))
+                file.Digest = (await writer.CloseAsync(cancellationToken).ConfigureAwait(false)).ToByteString();
+            return;
         }
         // The queue owns the writer from here: it closes it, fills file.Digest and disposes it.
         await closes.StartAsync(writer, file, cancellationToken).ConfigureAwait(false);

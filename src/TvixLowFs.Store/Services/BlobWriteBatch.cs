@@ -17,6 +17,8 @@ public static class BlobWriteBatch
     {
         public BlobWriter OpenWrite() => blobs.OpenWrite();
 
+        public bool ClosesWithoutWaiting => false;
+
         public ValueTask CommitAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

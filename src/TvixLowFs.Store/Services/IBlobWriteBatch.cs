@@ -11,8 +11,14 @@ namespace TvixLowFs.Store.Services;
 /// </summary>
 public interface IBlobWriteBatch : IAsyncDisposable
 {
-    /// <summary>Starts a blob of this batch; its close returns the digest without waiting for the disk.</summary>
+    /// <summary>Starts a blob of this batch.</summary>
     BlobWriter OpenWrite();
+
+    /// <summary>
+    /// True when a writer's close only finishes the hash (durability waits for the commit): a caller
+    /// may close inline instead of overlapping closes with its own work.
+    /// </summary>
+    bool ClosesWithoutWaiting { get; }
 
     /// <summary>Makes every blob closed in this batch so far durable and stored; the batch can go on after it.</summary>
     ValueTask CommitAsync(CancellationToken cancellationToken = default);
