@@ -154,15 +154,18 @@ internal static partial class Interop
         }
 
         /// <summary>Makes the entries of <paramref name="directory"/> (a rename into it) durable.</summary>
-        public static void FSyncDirectory(string directory)
+        public static void FSyncDirectory(string directory) => FSyncPath(directory);
+
+        /// <summary>Makes a file's bytes, or a directory's entries, durable: any descriptor of the inode will do.</summary>
+        public static void FSyncPath(string path)
         {
-            int fd = Open(directory, O_RDONLY | O_CLOEXEC);
+            int fd = Open(path, O_RDONLY | O_CLOEXEC);
             if (fd < 0)
-                throw new IOException($"cannot open directory '{directory}' to fsync it: {Marshal.GetLastPInvokeErrorMessage()}");
+                throw new IOException($"cannot open '{path}' to fsync it: {Marshal.GetLastPInvokeErrorMessage()}");
             try
             {
                 if (FSync(fd) < 0)
-                    throw new IOException($"cannot fsync directory '{directory}': {Marshal.GetLastPInvokeErrorMessage()}");
+                    throw new IOException($"cannot fsync '{path}': {Marshal.GetLastPInvokeErrorMessage()}");
             }
             finally
             {

@@ -9,7 +9,8 @@ namespace TvixLowFs.Store.Caching;
 /// Gives verified objects of a local cache store their final names in the background, in batches
 /// and in the order they were handed over: one <c>syncfs</c> makes a whole batch of temp files
 /// durable before any of them is renamed (so a final name still only ever holds a complete
-/// object), where <see cref="LocalStore.Publish"/> costs two fsyncs per object. Until its batch
+/// object), where <see cref="LocalStore.Publish"/> costs two fsyncs per object: the store's own
+/// <see cref="PublishBatch"/>, fed from a queue. Until its batch
 /// is done, the caching service serves an object from its temp file or memory, so a fetch is
 /// answered as soon as its bytes are verified, not once they are on disk.
 /// </summary>
@@ -26,15 +27,14 @@ internal sealed class CachePublisher : IAsyncDisposable
     /// </summary>
     private static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(20);
 
-    private readonly LocalStore _store;
+    private readonly PublishBatch _publish;
     private volatile bool _stopping;
-    private readonly HashSet<string> _knownShards = new(StringComparer.Ordinal);
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
 
     public CachePublisher(LocalStore store)
     {
-        _store = store;
+        _publish = new PublishBatch(store);
         _loop = Task.Run(PublishLoopAsync);
     }
 
@@ -66,7 +66,7 @@ internal sealed class CachePublisher : IAsyncDisposable
             try
             {
                 // Every temp file's bytes on disk before any of them gets its final name.
-                Interop.Libc.SyncFileSystemOf(_store.TempDirectory);
+                _publish.SyncTempFiles(batch.ConvertAll(item => item.TempPath));
                 foreach (Item item in batch)
                     renamed |= TryRename(item);
             }
@@ -90,8 +90,8 @@ internal sealed class CachePublisher : IAsyncDisposable
             }
             if (renamed)
             {
-                // The renames themselves (and new shard directories) durable, as LocalStore makes them.
-                try { Interop.Libc.SyncFileSystemOf(_store.TempDirectory); }
+                // The renames themselves durable, as LocalStore makes them.
+                try { _publish.SyncRenames(); }
                 catch (IOException) { }
             }
         }
@@ -104,15 +104,8 @@ internal sealed class CachePublisher : IAsyncDisposable
             return false;
         try
         {
-            // An object another process named meanwhile is replaced by the same bytes (rename
-            // is atomic, and its readers keep the inode they opened): no stat per object.
-            string shard = Path.GetDirectoryName(item.FinalPath)!;
-            if (!_knownShards.Contains(shard))
-            {
-                System.IO.Directory.CreateDirectory(shard);
-                _knownShards.Add(shard);
-            }
-            Interop.Libc.Rename(item.TempPath, item.FinalPath);
+            // An object another process named meanwhile is replaced by the same bytes: no stat per object.
+            _publish.Rename(item.TempPath, item.FinalPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -124,10 +117,7 @@ internal sealed class CachePublisher : IAsyncDisposable
         return true;
     }
 
-    public static void TryDelete(string path)
-    {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public static void TryDelete(string path) => LocalStore.TryDelete(path);
 
     /// <summary>Publishes what is queued, then stops.</summary>
     public async ValueTask DisposeAsync()

@@ -18,7 +18,7 @@ public readonly record struct ImportProgress(int FilesDone, int FilesTotal, long
 /// <summary>
 /// <c>tvixlowfs import</c>: stores a planned path and registers it under the store path
 /// <c>nix-store --add</c> would give. Order matters for crash safety: file contents (in parallel,
-/// streamed), then the directories (one graph put, leaves first), then the NAR hash, and only then
+/// streamed, into one write batch committed before anything names them), then the directories (one graph put, leaves first), then the NAR hash, and only then
 /// the PathInfo, so an interrupted import never leaves a PathInfo pointing at missing data.
 /// </summary>
 public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
@@ -45,7 +45,12 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
     public async Task<PreparedImport> PrepareAsync(ImportPlan plan, Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        await IngestFilesAsync(plan, progress, cancellationToken).ConfigureAwait(false);
+        await using (IBlobWriteBatch batch = BlobWriteBatch.Begin(store.Blobs))
+        {
+            await IngestFilesAsync(plan, batch, progress, cancellationToken).ConfigureAwait(false);
+            // Every file durable and named before the directories naming them are written.
+            await batch.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
         Node root = await StoreTreeAsync(plan.Root, cancellationToken).ConfigureAwait(false);
 
         NarHash nar = await store.PathInfos.CalculateNarAsync(root, cancellationToken).ConfigureAwait(false);
@@ -66,21 +71,21 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
         await store.PathInfos.PutAsync(prepared.PathInfo, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task IngestFilesAsync(ImportPlan plan, Action<ImportProgress>? progress, CancellationToken cancellationToken)
+    private async Task IngestFilesAsync(ImportPlan plan, IBlobWriteBatch batch, Action<ImportProgress>? progress, CancellationToken cancellationToken)
     {
         int filesDone = 0;
         long bytesDone = 0;
         var options = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(plan.Files, options, async (file, token) =>
         {
-            await IngestFileAsync(file, token).ConfigureAwait(false);
+            await IngestFileAsync(file, batch, token).ConfigureAwait(false);
             long bytes = Interlocked.Add(ref bytesDone, file.StoredSize);
             int files = Interlocked.Increment(ref filesDone);
             progress?.Invoke(new ImportProgress(files, plan.FileCount, bytes, plan.ByteCount));
         }).ConfigureAwait(false);
     }
 
-    private async Task IngestFileAsync(PlannedFile file, CancellationToken cancellationToken)
+    private static async Task IngestFileAsync(PlannedFile file, IBlobWriteBatch batch, CancellationToken cancellationToken)
     {
         SafeFileHandle handle;
         try
@@ -94,7 +99,7 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
-            await using BlobWriter writer = store.Blobs.OpenWrite();
+            await using BlobWriter writer = batch.OpenWrite();
             long offset = 0;
             while (true)
             {

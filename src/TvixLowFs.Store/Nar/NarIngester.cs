@@ -14,12 +14,15 @@ namespace TvixLowFs.Store.Nar;
 /// after the archive has been read to its verified end.
 /// </summary>
 /// <remarks>
-/// Blob closes (for a local store: fsync, rename, directory fsync) overlap the reading: up to
+/// The blobs go into one write batch (<see cref="BlobWriteBatch"/>): a local store names them all
+/// with a few syncs when the archive has been read, before the graph put names any of them, and
+/// its closes only finish the hash, so they run inline. Other blob closes (a remote store: a round
+/// trip) overlap the reading: up to
 /// <see cref="MaxOutstandingCloses"/> run at once on their own threads (<see cref="BlobCloseQueue"/>),
 /// and a directory waits only for its own files' closes before it is put. Nothing but
 /// content-addressed blobs and directories is written, so a failed ingest leaves nothing any store
-/// path names: directories are stored only by the final close of the graph put, and a blob is
-/// harmless garbage at worst.
+/// path names: directories are stored only by the final close of the graph put, a local store's
+/// uncommitted blobs are deleted with their batch, and a blob stored early is harmless garbage at worst.
 /// </remarks>
 public sealed class NarIngester(IBlobService blobs, IDirectoryService directories)
 {
@@ -49,6 +52,7 @@ public sealed class NarIngester(IBlobService blobs, IDirectoryService directorie
         ArgumentNullException.ThrowIfNull(nar);
         using var reader = new NarReader(nar, maxNarSize);
         using var closes = new BlobCloseQueue(MaxOutstandingCloses);
+        await using IBlobWriteBatch batch = BlobWriteBatch.Begin(blobs);
         IDirectoryPutter? putter = null;
         try
         {
@@ -71,7 +75,7 @@ public sealed class NarIngester(IBlobService blobs, IDirectoryService directorie
                             Size = reader.FileSize,
                             Executable = reader.Executable,
                         };
-                        await WriteBlobAsync(reader, file, closes, cancellationToken).ConfigureAwait(false);
+                        await WriteBlobAsync(reader, batch, file, closes, cancellationToken).ConfigureAwait(false);
                         if (open.TryPeek(out OpenDirectory? parent))
                             parent.Directory.Files.Add(file);
                         else
@@ -107,6 +111,8 @@ public sealed class NarIngester(IBlobService blobs, IDirectoryService directorie
                     }
                     case NarEvent.End:
                         await closes.CompleteFromAsync(0).ConfigureAwait(false);
+                        // Every blob durable and named before any Directory naming one is.
+                        await batch.CommitAsync(cancellationToken).ConfigureAwait(false);
                         if (putter is not null)
                             await putter.CloseAsync(cancellationToken).ConfigureAwait(false);
                         return new NarIngestResult(
@@ -125,9 +131,9 @@ public sealed class NarIngester(IBlobService blobs, IDirectoryService directorie
         }
     }
 
-    private async ValueTask WriteBlobAsync(NarReader reader, FileNode file, BlobCloseQueue closes, CancellationToken cancellationToken)
+    private static async ValueTask WriteBlobAsync(NarReader reader, IBlobWriteBatch batch, FileNode file, BlobCloseQueue closes, CancellationToken cancellationToken)
     {
-        BlobWriter writer = blobs.OpenWrite();
+        BlobWriter writer = batch.OpenWrite();
         try
         {
             while (true)
@@ -142,6 +148,13 @@ public sealed class NarIngester(IBlobService blobs, IDirectoryService directorie
         {
             await writer.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+        if (batch.ClosesWithoutWaiting)
+        {
+            // Only the hash is left to finish: a hand-over to another thread would cost more.
+            await using (writer.ConfigureAwait(false))
+                file.Digest = (await writer.CloseAsync(cancellationToken).ConfigureAwait(false)).ToByteString();
+            return;
         }
         // The queue owns the writer from here: it closes it, fills file.Digest and disposes it.
         await closes.StartAsync(writer, file, cancellationToken).ConfigureAwait(false);
