@@ -6,7 +6,8 @@ namespace TvixLowFs.Bench;
 /// <summary>
 /// <c>dotnet run -c Release --project bench</c> runs the whole micro suite; any BenchmarkDotNet
 /// arguments (<c>--filter '*Nix*'</c>, <c>--job short</c>, <c>--list flat</c>) select and shape it.
-/// <c>e2e</c> as the first argument runs the end-to-end comparison (bench/E2e, <c>e2e --help</c>).
+/// <c>e2e</c> as the first argument runs the end-to-end comparison (bench/E2e, <c>e2e --help</c>);
+/// <c>binary-cache</c> the substitution benchmark against real Nix (bench/BinaryCache, <c>binary-cache --help</c>).
 /// </summary>
 public static class Program
 {
@@ -15,6 +16,10 @@ public static class Program
         if (args.Length > 0 && args[0] == "e2e")
         {
             return E2e.EndToEndBenchmark.Run(args[1..]);
+        }
+        if (args.Length > 0 && args[0] == "binary-cache")
+        {
+            return BinaryCache.BinaryCacheBenchmark.Run(args[1..]);
         }
         // Without arguments BenchmarkSwitcher would ask interactively; run everything instead.
         string[] switcherArgs = args.Length == 0 ? ["--filter", "*"] : args;
