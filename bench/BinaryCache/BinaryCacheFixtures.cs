@@ -26,13 +26,14 @@ internal sealed record BinaryCacheFixtures(
     private const string BigName = "big-nar";
 
     /// <summary>
-    /// How the xz caches are written: Nix's default preset (6) with parallel-compression, so the
-    /// ~1 GB of the full corpus compresses on every core (single-threaded it took over an hour on
-    /// a loaded 2-core machine). The stream is then a series of independent xz blocks (24 MiB of
-    /// input each at preset 6), which every xz decoder reads as usual; `xz -dc` (5.4) and Nix 2.8
-    /// decompress it on one thread.
+    /// How the xz caches are written: preset 1 with parallel-compression. At Nix's default preset
+    /// (6), single-threaded, this machine's xz compressed about 8 MiB a minute under load: over two
+    /// hours for the full corpus. Preset 1 has a 1 MiB dictionary and so 3 MiB blocks, which
+    /// parallel-compression spreads over every core. Every xz decoder reads the block sequence as
+    /// one stream, and Nix 2.8 and `xz -dc` (5.4, default one thread) decompress it on one thread;
+    /// decoding costs about the same per byte at any preset (it depends on the ratio, not the search).
     /// </summary>
-    public const string XzParameters = "compression=xz&parallel-compression=true";
+    public const string XzParameters = "compression=xz&compression-level=1&parallel-compression=true";
 
     public static BinaryCacheFixtures Ensure(ClosureShape shape, string profile, string nixVersion)
     {
