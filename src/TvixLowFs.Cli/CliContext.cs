@@ -37,9 +37,32 @@ public sealed class CliContext
     public StoreServices OpenStore(ParseResult parseResult)
     {
         (StoreAddress blobs, StoreAddress directories, StoreAddress pathInfos) = Options.ResolveAddresses(parseResult, Environment);
-        // The connector's own hold on its channels ends here; the services keep theirs.
+        return Opener(parseResult).Open(blobs, directories, pathInfos);
+    }
+
+    /// <summary>
+    /// Opens services with the command line's remote options. The connector's own hold on its
+    /// channels ends when the opener is done; the services keep theirs.
+    /// </summary>
+    public StoreOpener Opener(ParseResult parseResult)
+    {
         using var remote = StoreConnectors.Remote(Remote.ClientOptions(parseResult, Environment));
-        return new StoreOpener(remote).Open(blobs, directories, pathInfos);
+        return new StoreOpener(remote, Remote.BinaryCacheOptions(parseResult, Environment, CreateLoggerFactory(parseResult)));
+    }
+
+    /// <summary>
+    /// One cheap call, so an unreachable store is one clear line and a non-zero exit rather than a
+    /// mount (or copy) whose every lookup fails. A binary cache's nix-cache-info is checked too.
+    /// </summary>
+    public static async Task ProbeAsync(IPathInfoService pathInfos, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(pathInfos);
+        using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        probe.CancelAfter(TimeSpan.FromSeconds(30));
+        if (pathInfos is TvixLowFs.Store.BinaryCache.NixHttpPathInfoService binaryCache)
+            await binaryCache.CheckReachableAsync(probe.Token);
+        else
+            await pathInfos.GetAsync(default, probe.Token);
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Fuse;
+using TvixLowFs.Store.BinaryCache;
 using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Cli;
@@ -49,13 +50,7 @@ public static class MountCommand
 
             string mountPoint = MountPoint.Prepare(dest, line => context.Error.WriteLine("tvixlowfs: " + line));
             await using StoreServices store = context.OpenStoreForMount(parseResult);
-            // One cheap call first, so an unreachable store is one clear line and a non-zero exit
-            // rather than a mount whose every lookup fails.
-            using (var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                probe.CancelAfter(TimeSpan.FromSeconds(30));
-                await store.PathInfos.GetAsync(default, probe.Token);
-            }
+            await CliContext.ProbeAsync(store.PathInfos, cancellationToken);
             using ILoggerFactory loggers = context.CreateLoggerFactory(parseResult);
             ILogger logger = loggers.CreateLogger("mount");
             FuseDiagnostics.Error = line => logger.LogError("{Line}", line);
@@ -68,6 +63,8 @@ public static class MountCommand
                 BackingFiles = backingFiles,
                 AnswerMissesInline = context.StoreIsOnThisMachine(parseResult),
                 ReadaheadConcurrency = Math.Max(parseResult.GetValue(treeReadahead), 0),
+                // A lookup in a binary cache waits for its NAR; the HTTP stall timeout bounds a dead server.
+                PathInfoTimeout = store.PathInfos is NixHttpPathInfoService ? StoreFilesystemOptions.SubstitutionTimeout : null,
             }, loggers.CreateLogger("filesystem"));
             bool others = parseResult.GetValue(allowOther);
             int result;

@@ -41,7 +41,7 @@ public static class Program
         var root = new RootCommand(
             "tvixlowfs: a tvix content-addressed store (blobs, directories, PathInfos) with a read-only FUSE mount.\n" +
             "Store addresses: memory://, local:///ABS/DIR (the default, " + CommonOptions.DefaultStoreDescription + "), " +
-            "grpc+http://HOST:PORT, grpc+unix:///ABS/SOCKET.");
+            "grpc+http://HOST:PORT, grpc+unix:///ABS/SOCKET; for PathInfos also a Nix binary cache, nix+http(s)://HOST[:PORT][/PATH]?trusted-public-keys=NAME:KEY.");
         context.Options.AddTo(root);
         context.Remote.AddTo(root);
         // One line per command.
@@ -49,6 +49,7 @@ public static class Program
         root.Add(MountCommand.Create(context));
         root.Add(DaemonCommand.Create(context));
         root.Add(VerifyCommand.Create(context));
+        root.Add(CopyCommand.Create(context));
         return root;
     }
 

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 using TvixLowFs.Store;
+using TvixLowFs.Store.BinaryCache;
 using TvixLowFs.Store.Caching;
 using TvixLowFs.Store.Grpc.Client;
 using TvixLowFs.Store.Services;
@@ -26,6 +28,13 @@ public sealed class RemoteStoreOptions
         HelpName = "DIR",
     };
 
+    public Option<double?> HttpTimeout { get; } = new("--http-timeout")
+    {
+        Description = "Longest a transfer from a nix+http(s) binary cache may stall, in seconds, before it is retried or fails (default 30).",
+        Recursive = true,
+        HelpName = "SECONDS",
+    };
+
     public Option<bool> NoCache { get; } = new("--no-cache")
     {
         Description = "Do not keep what mount fetches from a grpc+ store (each open file is still fetched once, into an unlinked temp file).",
@@ -34,6 +43,11 @@ public sealed class RemoteStoreOptions
 
     public RemoteStoreOptions()
     {
+        HttpTimeout.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is { } seconds && (!double.IsFinite(seconds) || seconds <= 0 || seconds > 86400))
+                result.AddError($"--http-timeout must be a number of seconds above 0 and at most 86400, got {seconds}");
+        });
         GrpcTimeout.Validators.Add(result =>
         {
             string? text = result.GetValueOrDefault<string?>();
@@ -55,6 +69,7 @@ public sealed class RemoteStoreOptions
         ArgumentNullException.ThrowIfNull(root);
         root.Add(GrpcTimeout);
         root.Add(CacheDirectory);
+        root.Add(HttpTimeout);
         root.Add(NoCache);
     }
 
@@ -88,17 +103,40 @@ public sealed class RemoteStoreOptions
         StoreAddress blobAddress, StoreAddress directoryAddress)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
+        return CacheDirectoryOf(parseResult, environment) is { } directory
+            ? ReadThroughCache.Wrap(store, directory, blobAddress, directoryAddress)
+            : store;
+    }
+
+    /// <summary>The <c>--cache-dir</c> (else <c>$XDG_CACHE_HOME/tvixlowfs</c>, else <c>~/.cache/tvixlowfs</c>), or null with <c>--no-cache</c>.</summary>
+    public string? CacheDirectoryOf(ParseResult parseResult, Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        ArgumentNullException.ThrowIfNull(environment);
         if (parseResult.GetValue(NoCache))
-            return store;
+            return null;
         string? directory = parseResult.GetValue(CacheDirectory);
-        if (string.IsNullOrEmpty(directory))
+        if (!string.IsNullOrEmpty(directory))
+            return directory;
+        string? xdg = environment("XDG_CACHE_HOME");
+        string? home = environment("HOME");
+        return !string.IsNullOrEmpty(xdg) && Path.IsPathFullyQualified(xdg) ? Path.Join(xdg, "tvixlowfs")
+            : !string.IsNullOrEmpty(home) ? Path.Join(home, ".cache", "tvixlowfs")
+            : ReadThroughCache.DefaultDirectory();
+    }
+
+    /// <summary>How nix+http(s) PathInfo services are opened: their PathInfos kept below the cache directory.</summary>
+    public BinaryCacheOpenOptions BinaryCacheOptions(ParseResult parseResult, Func<string, string?> environment, ILoggerFactory loggers)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        var http = new BinaryCacheHttpOptions();
+        if (parseResult.GetValue(HttpTimeout) is { } seconds)
+            http = new BinaryCacheHttpOptions { StallTimeout = TimeSpan.FromSeconds(seconds) };
+        return new BinaryCacheOpenOptions
         {
-            string? xdg = environment("XDG_CACHE_HOME");
-            string? home = environment("HOME");
-            directory = !string.IsNullOrEmpty(xdg) && Path.IsPathFullyQualified(xdg) ? Path.Join(xdg, "tvixlowfs")
-                : !string.IsNullOrEmpty(home) ? Path.Join(home, ".cache", "tvixlowfs")
-                : ReadThroughCache.DefaultDirectory();
-        }
-        return ReadThroughCache.Wrap(store, directory, blobAddress, directoryAddress);
+            KeptDirectory = CacheDirectoryOf(parseResult, environment) is { } directory ? Path.GetFullPath(directory) : null,
+            Http = http,
+            Loggers = loggers,
+        };
     }
 }

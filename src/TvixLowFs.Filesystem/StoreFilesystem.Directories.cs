@@ -197,6 +197,7 @@ public sealed partial class StoreFilesystem
             FuseEntryParam entry = default;
             entry.Attr.Ino = inode;
             entry.Attr.Mode = FileType.Directory | ReadOnlyDirectoryMode;
+            SetStoreTimes(ref entry.Attr);
             size = FuseDirectoryBuffer.AddPlus(remaining, nameWithNul, in entry, nextOffset);
         }
         else
@@ -204,6 +205,7 @@ public sealed partial class StoreFilesystem
             Stat attributes = default;
             attributes.Ino = inode;
             attributes.Mode = FileType.Directory | ReadOnlyDirectoryMode;
+            SetStoreTimes(ref attributes);
             size = FuseDirectoryBuffer.Add(remaining, nameWithNul, in attributes, nextOffset);
         }
         return size <= remaining.Length ? size : -1;

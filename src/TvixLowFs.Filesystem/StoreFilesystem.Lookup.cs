@@ -120,9 +120,10 @@ public sealed partial class StoreFilesystem
             try
             {
                 RootEntry? entry = null;
-                using (CancellationTokenSource deadline = BackendDeadline())
+                TimeSpan timeout = _options.PathInfoTimeout ?? _options.BackendTimeout;
+                using (var deadline = new CancellationTokenSource(timeout))
                 {
-                    PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
+                    PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(timeout).ConfigureAwait(false);
                     if (pathInfo is not null)
                     {
                         entry = RegisterStorePath(pathInfo, hash);

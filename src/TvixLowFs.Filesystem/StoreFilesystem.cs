@@ -320,10 +320,18 @@ public sealed partial class StoreFilesystem : IFuseOperations
 
     public void Modify(FuseRequest request, FuseModifyOperation operation) => _reply.Err(request, Errno.EROFS);
 
-    /// <summary>Attributes of an inode: read-only modes, owner root, all times 0.</summary>
+    /// <summary>
+    /// The time of every inode: 1 s after the epoch, as Nix canonicalises every store file, so tools
+    /// comparing modification times (Python's .pyc checks, make) see what a real /nix/store shows.
+    /// atime and ctime are the same (never later than mtime).
+    /// </summary>
+    internal const long StoreTimeSeconds = 1;
+
+    /// <summary>Attributes of an inode: read-only modes, owner root, times <see cref="StoreTimeSeconds"/>.</summary>
     internal static void FillAttributes(InodeRecord record, ref Stat stat)
     {
         stat.Ino = record.Inode;
+        SetStoreTimes(ref stat);
         stat.Size = record.Size;
         switch (record.Kind)
         {
@@ -342,6 +350,13 @@ public sealed partial class StoreFilesystem : IFuseOperations
         }
         stat.Blksize = BlockSize;
         stat.Blocks = (record.Size + 511) / 512;
+    }
+
+    internal static void SetStoreTimes(ref Stat stat)
+    {
+        stat.Atime.Seconds = StoreTimeSeconds;
+        stat.Mtime.Seconds = StoreTimeSeconds;
+        stat.Ctime.Seconds = StoreTimeSeconds;
     }
 
     /// <summary>Replies with the entry of <paramref name="record"/>'s content; returns the record it referenced.</summary>

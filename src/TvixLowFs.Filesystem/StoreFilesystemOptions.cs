@@ -87,4 +87,14 @@ public sealed class StoreFilesystemOptions
 
     /// <summary>How long one backend call (Directory, PathInfo, blob open) may take before the request gets EIO.</summary>
     public TimeSpan BackendTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long a lookup at the root may wait for its PathInfo; null: <see cref="BackendTimeout"/>.
+    /// A binary cache answers a lookup only once the path's whole NAR is ingested, which for a large
+    /// path takes longer than any one call should.
+    /// </summary>
+    public TimeSpan? PathInfoTimeout { get; init; }
+
+    /// <summary>The lookup deadline for a PathInfo service that substitutes from a binary cache.</summary>
+    public static TimeSpan SubstitutionTimeout { get; } = TimeSpan.FromMinutes(30);
 }

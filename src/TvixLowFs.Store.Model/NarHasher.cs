@@ -3,18 +3,24 @@ using System.Security.Cryptography;
 namespace TvixLowFs.Store.Model;
 
 /// <summary>
-/// A write-only stream that keeps nothing but the running SHA-256 and byte count of what is written:
-/// the target of a <see cref="NarWriter"/> when only <c>nar_size</c> and <c>nar_sha256</c> are wanted.
+/// A write-only stream that keeps nothing but the running hash (SHA-256 unless told otherwise) and
+/// byte count of what is written: the target of a <see cref="NarWriter"/> when only <c>nar_size</c>
+/// and <c>nar_sha256</c> are wanted (or the NAR hash of another algorithm a content address names).
 /// </summary>
-public sealed class NarHasher : Stream
+public sealed class NarHasher(HashAlgorithmName algorithm) : Stream
 {
-    private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(algorithm);
     private ulong _size;
+
+    public NarHasher()
+        : this(HashAlgorithmName.SHA256)
+    {
+    }
 
     /// <summary>The number of bytes written so far (the NAR size once the archive is complete).</summary>
     public ulong Size => _size;
 
-    /// <summary>SHA-256 of everything written so far (the hash keeps running; more writes may follow).</summary>
+    /// <summary>The hash (SHA-256 by default) of everything written so far (the hash keeps running; more writes may follow).</summary>
     public byte[] CurrentSha256() => _sha256.GetCurrentHash();
 
     public override void Write(ReadOnlySpan<byte> buffer)

@@ -1,3 +1,5 @@
+using TvixLowFs.Store.Model.BinaryCache;
+
 namespace TvixLowFs.Store;
 
 /// <summary>The kinds of store a <see cref="StoreAddress"/> can name.</summary>
@@ -11,6 +13,8 @@ public enum StoreAddressKind
     GrpcHttp,
     /// <summary><c>grpc+unix:///ABS/SOCKET</c>: a tvix store daemon on a unix socket.</summary>
     GrpcUnix,
+    /// <summary><c>nix+http(s)://HOST[:PORT][/PATH]</c>: a Nix binary cache (PathInfos only).</summary>
+    NixHttp,
 }
 
 /// <summary>
@@ -19,7 +23,10 @@ public enum StoreAddressKind
 /// </summary>
 public sealed class StoreAddress : IEquatable<StoreAddress>
 {
-    public const string Forms = "memory://, local:///ABS/DIR, grpc+http://HOST:PORT or grpc+unix:///ABS/SOCKET";
+    public const string Forms = "memory://, local:///ABS/DIR, grpc+http://HOST:PORT, grpc+unix:///ABS/SOCKET or nix+http(s)://HOST[:PORT][/PATH] (PathInfos only)";
+
+    /// <summary>How long a nix+http store remembers that a path is absent, unless the address says otherwise.</summary>
+    public static readonly TimeSpan DefaultNegativeTtl = TimeSpan.FromSeconds(30);
 
     private StoreAddress(string text, StoreAddressKind kind, string? path, string? host, int port)
     {
@@ -28,6 +35,14 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
         Path = path;
         Host = host;
         Port = port;
+    }
+
+    private StoreAddress(string text, Uri binaryCache, IReadOnlyList<NixPublicKey> trustedKeys, TimeSpan negativeTtl)
+        : this(text, StoreAddressKind.NixHttp, null, binaryCache.Host, binaryCache.Port)
+    {
+        BinaryCache = binaryCache;
+        TrustedPublicKeys = trustedKeys;
+        NegativeTtl = negativeTtl;
     }
 
     /// <summary>The address as given.</summary>
@@ -39,6 +54,15 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
     public string? Host { get; }
     /// <summary>The port (grpc+http).</summary>
     public int Port { get; }
+
+    /// <summary>The binary cache's base URL (nix+http(s)), http:// or https://, ending with '/'.</summary>
+    public Uri? BinaryCache { get; }
+
+    /// <summary>The keys whose signatures make a narinfo trusted (nix+http(s) <c>trusted-public-keys</c>); empty: signatures not required.</summary>
+    public IReadOnlyList<NixPublicKey> TrustedPublicKeys { get; } = [];
+
+    /// <summary>How long an absent path is remembered as absent (nix+http(s) <c>negative-ttl</c>, seconds).</summary>
+    public TimeSpan NegativeTtl { get; } = DefaultNegativeTtl;
 
     public static StoreAddress Memory { get; } = new("memory://", StoreAddressKind.Memory, null, null, 0);
 
@@ -69,6 +93,9 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
             case "grpc+http":
                 (string host, int port) = HostAndPort(text, rest);
                 return new StoreAddress(text, StoreAddressKind.GrpcHttp, null, host, port);
+            case "nix+http":
+            case "nix+https":
+                return ParseBinaryCache(text, scheme[4..], rest);
             default:
                 throw new StoreAddressException(text, $"unknown scheme '{scheme}'; expected {Forms}");
         }
@@ -99,11 +126,89 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
         return (host, port);
     }
 
+    /// <summary>
+    /// <c>nix+http(s)://HOST[:PORT][/PATH]?trusted-public-keys=NAME:KEY[+NAME:KEY...]&amp;negative-ttl=SECONDS</c>.
+    /// The query is form-encoded as snix reads it: keys are separated by spaces, written <c>%20</c> or
+    /// <c>+</c>. A base64 key may itself hold '+' (it should be written %2B): a piece without a ':' can
+    /// only be the rest of the key before it, so it is joined back with '+' (snix would reject it).
+    /// </summary>
+    private static StoreAddress ParseBinaryCache(string text, string httpScheme, string rest)
+    {
+        string query = "";
+        int queryStart = rest.IndexOf('?', StringComparison.Ordinal);
+        if (queryStart >= 0)
+        {
+            query = rest[(queryStart + 1)..];
+            rest = rest[..queryStart];
+        }
+        if (rest.Contains('#') || rest.Length == 0 || rest.StartsWith('/'))
+            throw new StoreAddressException(text, $"expected nix+{httpScheme}://HOST[:PORT][/PATH]");
+        if (!Uri.TryCreate($"{httpScheme}://{rest.TrimEnd('/')}/", UriKind.Absolute, out Uri? baseUri)
+            || baseUri.UserInfo.Length != 0 || Uri.CheckHostName(baseUri.IdnHost) == UriHostNameType.Unknown)
+            throw new StoreAddressException(text, $"'{rest}' is not HOST[:PORT][/PATH]");
+
+        IReadOnlyList<NixPublicKey> keys = [];
+        TimeSpan negativeTtl = DefaultNegativeTtl;
+        foreach (string pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            string name = FormDecode(equals < 0 ? pair : pair[..equals]);
+            string value = equals < 0 ? "" : FormDecode(pair[(equals + 1)..]);
+            switch (name)
+            {
+                case "trusted-public-keys":
+                    keys = ParseKeys(text, value);
+                    break;
+                case "negative-ttl":
+                    if (!double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds)
+                        || !double.IsFinite(seconds) || seconds < 0 || seconds > 86400)
+                        throw new StoreAddressException(text, $"negative-ttl '{value}' is not a number of seconds from 0 to 86400");
+                    negativeTtl = TimeSpan.FromSeconds(seconds);
+                    break;
+                default:
+                    throw new StoreAddressException(text, $"unknown option '{name}'; nix+{httpScheme} takes trusted-public-keys and negative-ttl");
+            }
+        }
+        return new StoreAddress(text, baseUri, keys, negativeTtl);
+    }
+
+    private static string FormDecode(string text) => Uri.UnescapeDataString(text.Replace('+', ' '));
+
+    private static List<NixPublicKey> ParseKeys(string text, string value)
+    {
+        // Empty pieces are kept: a run of raw '+' inside a key decodes to a run of spaces. A valid key's
+        // base64 (32 bytes) ends with '=', so '+' left at a key's end can only be an extra separator.
+        var pieces = new List<string>();
+        foreach (string piece in value.Split(' '))
+        {
+            if (piece.Contains(':', StringComparison.Ordinal) || (pieces.Count == 0 && piece.Length > 0))
+                pieces.Add(piece);
+            else if (pieces.Count > 0)
+                pieces[^1] += "+" + piece;
+        }
+        for (int i = 0; i < pieces.Count; i++)
+            pieces[i] = pieces[i].TrimEnd('+');
+        var keys = new List<NixPublicKey>(pieces.Count);
+        foreach (string piece in pieces)
+        {
+            try
+            {
+                keys.Add(NixPublicKey.Parse(piece));
+            }
+            catch (FormatException e)
+            {
+                throw new StoreAddressException(text, $"trusted public key '{piece}': {e.Message}");
+            }
+        }
+        return keys;
+    }
+
     public bool Equals(StoreAddress? other) =>
-        other is not null && Kind == other.Kind && Path == other.Path && Host == other.Host && Port == other.Port;
+        other is not null && Kind == other.Kind && Path == other.Path && Host == other.Host && Port == other.Port
+        && BinaryCache == other.BinaryCache;
 
     public override bool Equals(object? obj) => Equals(obj as StoreAddress);
-    public override int GetHashCode() => HashCode.Combine(Kind, Path, Host, Port);
+    public override int GetHashCode() => HashCode.Combine(Kind, Path, Host, Port, BinaryCache);
     public override string ToString() => Text;
 }
 

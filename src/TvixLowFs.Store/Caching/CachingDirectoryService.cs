@@ -144,7 +144,7 @@ public sealed class CachingDirectoryService : IDirectoryService
         }
         if (!received.ContainsKey(root))
             return FillResult.Absent;
-        var leavesFirst = LeavesFirst(root, received);
+        var leavesFirst = DirectoryGraph.LeavesFirst(root, received);
         if (_cacheStore is null)
         {
             await using var putter = Local.BeginPut();
@@ -206,33 +206,6 @@ public sealed class CachingDirectoryService : IDirectoryService
                 failed = true;
             }
         }
-    }
-
-    /// <summary>
-    /// Every directory after all of its children (post-order from the root, each once). Reversing the
-    /// breadth-first order is not enough: a shared child may sit deeper under one parent than another.
-    /// </summary>
-    private static List<Directory> LeavesFirst(B3Digest root, Dictionary<B3Digest, Directory> graph)
-    {
-        var order = new List<Directory>(graph.Count);
-        var done = new HashSet<B3Digest>();
-        var stack = new Stack<(B3Digest Digest, int NextChild)>();
-        stack.Push((root, 0));
-        done.Add(root);
-        while (stack.TryPop(out var frame))
-        {
-            var directory = graph[frame.Digest];
-            if (frame.NextChild < directory.Directories.Count)
-            {
-                stack.Push((frame.Digest, frame.NextChild + 1));
-                var child = B3Digest.FromByteString(directory.Directories[frame.NextChild].Digest);
-                if (graph.ContainsKey(child) && done.Add(child))
-                    stack.Push((child, 0));
-                continue;
-            }
-            order.Add(directory);
-        }
-        return order;
     }
 
     /// <summary>Waits for the fetches and cache writes still running, names what was written, then closes both stores.</summary>

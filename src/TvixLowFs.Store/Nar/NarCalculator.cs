@@ -16,7 +16,11 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
 {
     private const int ChunkSize = 256 * 1024;
 
-    public async ValueTask<NarHash> CalculateAsync(Node node, CancellationToken cancellationToken = default)
+    public ValueTask<NarHash> CalculateAsync(Node node, CancellationToken cancellationToken = default) =>
+        CalculateAsync(node, System.Security.Cryptography.HashAlgorithmName.SHA256, cancellationToken);
+
+    /// <summary>The NAR's size and its hash by <paramref name="algorithm"/> (a content address may name MD5, SHA-1 or SHA-512).</summary>
+    public async ValueTask<NarHash> CalculateAsync(Node node, System.Security.Cryptography.HashAlgorithmName algorithm, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(node);
         DirectoryRules.ValidateNode(node, requireName: false);
@@ -28,7 +32,7 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
                 graph.TryAdd(DirectoryRules.Digest(directory), directory);
         }
 
-        using var hasher = new NarHasher();
+        using var hasher = new NarHasher(algorithm);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {

@@ -79,7 +79,27 @@ public sealed class StoreFilesystemMountTests
     }
 
     [Test]
-    public void RootIsADirectory0555OwnedByRootWithZeroTimes()
+    public void EveryInodeHasTheTimeOfARealNixStore()
+    {
+        // Directories, files and symlinks, the store paths' roots among them: mtime 1 s, atime and ctime no later.
+        string[] paths = [P(_rootFile), P(_rootLink), P(_tree), P(_tree, "a-file"), P(_tree, "b-exec"), P(_tree, "c-link"),
+            P(_tree, "d-dir"), P(_tree, "d-dir", "x"), P(_tree, "d-dir", "y"), P(_tree, "g-empty"), P(_tree, "j-many")];
+        Assert.Multiple(() =>
+        {
+            foreach (string path in paths)
+            {
+                Stat stat = Libc.LStat(path);
+                Assert.That((stat.Mtime.Seconds, stat.Mtime.Nanoseconds), Is.EqualTo((1L, 0L)), path);
+                Assert.That(stat.Atime.Seconds, Is.LessThanOrEqualTo(1), path);
+                Assert.That(stat.Ctime.Seconds, Is.LessThanOrEqualTo(1), path);
+            }
+            // What Python's .pyc check and make use: the modification time as the runtime reports it.
+            Assert.That(File.GetLastWriteTimeUtc(P(_tree, "a-file")), Is.EqualTo(DateTime.UnixEpoch.AddSeconds(1)));
+        });
+    }
+
+    [Test]
+    public void RootIsADirectory0555OwnedByRootWithTheStoreTime()
     {
         Stat root = Libc.LStat(_mount.MountPoint);
         Assert.Multiple(() =>
@@ -88,9 +108,10 @@ public sealed class StoreFilesystemMountTests
             Assert.That(root.Mode, Is.EqualTo(S_IFDIR | 0x16D));
             Assert.That(root.Uid, Is.Zero);
             Assert.That(root.Gid, Is.Zero);
-            Assert.That(root.Mtime.Seconds, Is.Zero);
-            Assert.That(root.Atime.Seconds, Is.Zero);
-            Assert.That(root.Ctime.Seconds, Is.Zero);
+            // 1 s, as Nix canonicalises every store file; atime and ctime no later.
+            Assert.That(root.Mtime.Seconds, Is.EqualTo(1));
+            Assert.That(root.Atime.Seconds, Is.EqualTo(1));
+            Assert.That(root.Ctime.Seconds, Is.EqualTo(1));
         });
     }
 
@@ -150,7 +171,7 @@ public sealed class StoreFilesystemMountTests
             Assert.That(file.Blocks, Is.EqualTo(1));
             Assert.That(file.Blksize, Is.GreaterThanOrEqualTo(512));
             Assert.That(file.Uid + file.Gid, Is.Zero);
-            Assert.That(file.Mtime.Seconds + file.Ctime.Seconds + file.Atime.Seconds, Is.Zero);
+            Assert.That((file.Mtime.Seconds, file.Ctime.Seconds, file.Atime.Seconds), Is.EqualTo((1L, 1L, 1L)));
             Assert.That(exec.Mode, Is.EqualTo(S_IFREG | 0x16D), "executable 0555");
             Assert.That(exec.Size, Is.EqualTo(ScriptBytes.Length));
             Assert.That(link.Mode, Is.EqualTo(S_IFLNK | 0x124), "symlink 0444");

@@ -1,0 +1,149 @@
+using Google.Protobuf;
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Store.Nar;
+
+/// <summary>
+/// Turns a NAR stream into blobs and Directory messages in any blob and directory service: the
+/// model's <see cref="NarReader"/> validates the archive event by event; each regular file is
+/// streamed into a <see cref="BlobWriter"/> (never whole in memory) and each directory becomes a
+/// Directory put, leaves first, in one <see cref="IDirectoryPutter"/> graph put that is closed only
+/// after the archive has been read to its verified end.
+/// </summary>
+/// <remarks>
+/// Blob closes (for a local store: fsync, rename, directory fsync) overlap the reading: up to
+/// <see cref="MaxOutstandingCloses"/> run at once on their own threads (<see cref="BlobCloseQueue"/>),
+/// and a directory waits only for its own files' closes before it is put. Nothing but
+/// content-addressed blobs and directories is written, so a failed ingest leaves nothing any store
+/// path names: directories are stored only by the final close of the graph put, and a blob is
+/// harmless garbage at worst.
+/// </remarks>
+public sealed class NarIngester(IBlobService blobs, IDirectoryService directories)
+{
+    /// <summary>
+    /// How many blob closes may run at once. Small files dominate real NARs and each local close
+    /// waits for the disk twice; 16 keeps a disk's queue busy without a thread per file.
+    /// </summary>
+    public const int MaxOutstandingCloses = 16;
+
+    private sealed class OpenDirectory(ByteString name, long closeMark)
+    {
+        public ByteString Name { get; } = name;
+        public long CloseMark { get; } = closeMark;
+        public Directory Directory { get; } = new();
+    }
+
+    /// <summary>
+    /// Reads exactly one NAR from <paramref name="nar"/> (the decompressed stream), writing every regular
+    /// file as a blob and every directory as a Directory (one graph put, leaves first, root last).
+    /// Returns the root node with an empty name, plus the NAR's size and SHA-256 over every byte
+    /// consumed. Reads at most <paramref name="maxNarSize"/> bytes (+1 to see that nothing follows):
+    /// a longer NAR fails as soon as that is known. Trailing bytes fail. Any invalid NAR throws
+    /// <see cref="InvalidNarException"/> saying what and at which byte.
+    /// </summary>
+    public async Task<NarIngestResult> IngestAsync(Stream nar, ulong maxNarSize, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(nar);
+        using var reader = new NarReader(nar, maxNarSize);
+        using var closes = new BlobCloseQueue(MaxOutstandingCloses);
+        IDirectoryPutter? putter = null;
+        try
+        {
+            var open = new Stack<OpenDirectory>();
+            Node? root = null;
+            while (true)
+            {
+                NarEvent next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                switch (next)
+                {
+                    case NarEvent.Directory:
+                        putter ??= directories.BeginPut();
+                        open.Push(new OpenDirectory(ByteString.CopyFrom(reader.Name), closes.Mark));
+                        break;
+                    case NarEvent.File:
+                    {
+                        var file = new FileNode
+                        {
+                            Name = ByteString.CopyFrom(reader.Name),
+                            Size = reader.FileSize,
+                            Executable = reader.Executable,
+                        };
+                        await WriteBlobAsync(reader, file, closes, cancellationToken).ConfigureAwait(false);
+                        if (open.TryPeek(out OpenDirectory? parent))
+                            parent.Directory.Files.Add(file);
+                        else
+                            root = new Node { File = file };
+                        break;
+                    }
+                    case NarEvent.Symlink:
+                    {
+                        var symlink = new SymlinkNode { Name = ByteString.CopyFrom(reader.Name), Target = ByteString.CopyFrom(reader.Target) };
+                        if (open.TryPeek(out OpenDirectory? parent))
+                            parent.Directory.Symlinks.Add(symlink);
+                        else
+                            root = new Node { Symlink = symlink };
+                        break;
+                    }
+                    case NarEvent.EndDirectory:
+                    {
+                        OpenDirectory done = open.Pop();
+                        // Its files' digests must be known before the Directory naming them is hashed.
+                        await closes.CompleteFromAsync(done.CloseMark).ConfigureAwait(false);
+                        B3Digest digest = await putter!.PutAsync(done.Directory, cancellationToken).ConfigureAwait(false);
+                        var node = new DirectoryNode
+                        {
+                            Name = done.Name,
+                            Digest = digest.ToByteString(),
+                            Size = DirectoryRules.Size(done.Directory),
+                        };
+                        if (open.TryPeek(out OpenDirectory? parent))
+                            parent.Directory.Directories.Add(node);
+                        else
+                            root = new Node { Directory = node };
+                        break;
+                    }
+                    case NarEvent.End:
+                        await closes.CompleteFromAsync(0).ConfigureAwait(false);
+                        if (putter is not null)
+                            await putter.CloseAsync(cancellationToken).ConfigureAwait(false);
+                        return new NarIngestResult(
+                            root ?? throw new InvalidOperationException("the NAR reader ended without a root node"),
+                            reader.NarSize,
+                            reader.NarSha256);
+                }
+            }
+        }
+        finally
+        {
+            // On success every close is done already; after a failure none may outlive this call.
+            await closes.DrainAsync().ConfigureAwait(false);
+            if (putter is not null)
+                await putter.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask WriteBlobAsync(NarReader reader, FileNode file, BlobCloseQueue closes, CancellationToken cancellationToken)
+    {
+        BlobWriter writer = blobs.OpenWrite();
+        try
+        {
+            while (true)
+            {
+                ReadOnlyMemory<byte> chunk = await reader.ReadFileContentsAsync(cancellationToken).ConfigureAwait(false);
+                if (chunk.IsEmpty)
+                    break;
+                await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await writer.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        // The queue owns the writer from here: it closes it, fills file.Digest and disposes it.
+        await closes.StartAsync(writer, file, cancellationToken).ConfigureAwait(false);
+    }
+}
