@@ -31,8 +31,9 @@ install_packages() {
     if [ "$command" = test ]; then wanted+=(nix-bin python3 xz-utils zstd bzip2 brotli); fi
     # bench: squashfuse_ll and its image tool (the peer); xz-utils to unpack libfuse's source when
     # the e2e harness must fetch example/passthrough_ll.c (the reference) with `apt-get source`
-    # because libfuse3-dev's copy under /usr/share/doc is missing.
-    if [ "$command" = bench ]; then wanted+=(squashfuse squashfs-tools xz-utils); fi
+    # because libfuse3-dev's copy under /usr/share/doc is missing; nix-bin (the peer), python3
+    # (the cache server), curl and zstd for `bench binary-cache` (bench/BinaryCache).
+    if [ "$command" = bench ]; then wanted+=(squashfuse squashfs-tools xz-utils nix-bin python3 curl zstd); fi
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

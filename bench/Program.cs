@@ -7,7 +7,8 @@ namespace TvixLowFs.Bench;
 /// <c>dotnet run -c Release --project bench</c> runs the whole micro suite; any BenchmarkDotNet
 /// arguments (<c>--filter '*Nix*'</c>, <c>--job short</c>, <c>--list flat</c>) select and shape it.
 /// <c>e2e</c> as the first argument runs the end-to-end comparison (bench/E2e, <c>e2e --help</c>);
-/// <c>nar-ingest</c> NAR ingestion against <c>nix-store --restore</c> (bench/Nar, <c>nar-ingest --help</c>).
+/// <c>nar-ingest</c> NAR ingestion against <c>nix-store --restore</c> (bench/Nar, <c>nar-ingest --help</c>);
+/// <c>binary-cache</c> the substitution benchmark against real Nix (bench/BinaryCache, <c>binary-cache --help</c>).
 /// </summary>
 public static class Program
 {
@@ -20,6 +21,10 @@ public static class Program
         if (args.Length > 0 && args[0] == "nar-ingest")
         {
             return Nar.NarRestoreComparison.Run(args[1..]);
+        }
+        if (args.Length > 0 && args[0] == "binary-cache")
+        {
+            return BinaryCache.BinaryCacheBenchmark.Run(args[1..]);
         }
         // Without arguments BenchmarkSwitcher would ask interactively; run everything instead.
         string[] switcherArgs = args.Length == 0 ? ["--filter", "*"] : args;

@@ -9,37 +9,6 @@ namespace TvixLowFs.Bench.E2e;
 /// </summary>
 public static class EndToEndBenchmark
 {
-    public static int Run(string[] args)
-    {
-        BenchmarkOptions options;
-        try
-        {
-            options = BenchmarkOptions.Parse(args);
-        }
-        catch (ArgumentException e)
-        {
-            Console.Error.WriteLine($"e2e: {e.Message}");
-            Console.Error.WriteLine(BenchmarkOptions.Usage);
-            return 2;
-        }
-        if (options.ShowHelp)
-        {
-            Console.WriteLine(BenchmarkOptions.Usage);
-            return 0;
-        }
-        Teardown.Instance.InstallHooks();
-        try
-        {
-            return new EndToEndRun(options).Execute();
-        }
-        catch (BenchmarkFailure e)
-        {
-            Console.Error.WriteLine($"e2e: FAILED: {e.Message}");
-            return 1;
-        }
-        finally
-        {
-            Teardown.Instance.RemoveEverything();
-        }
-    }
+    public static int Run(string[] args) =>
+        BenchmarkEntry.Run("e2e", BenchmarkOptions.Usage, () => BenchmarkOptions.Parse(args), o => o.ShowHelp, o => new EndToEndRun(o).Execute());
 }

@@ -13,13 +13,11 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
     private RunRecord run = null!;
     private Corpus corpus = null!;
     private Process? daemon;
-    private bool cachesWarned;
     private string? remoteCacheNote;
 
     public int Execute()
     {
-        var started = DateTime.UtcNow;
-        var clock = Stopwatch.StartNew();
+        var metadata = new RunMetadata();
         var repository = BenchmarkOptions.RepositoryRoot();
         var binary = options.Binary ?? Path.Combine(repository ?? Environment.CurrentDirectory, "artifacts", "tvixlowfs");
         var profile = Path.Combine(options.WorkDirectory, options.Shape.Name);
@@ -39,7 +37,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         var passthrough = PreparePassthrough(profile, Path.Combine(mountRoot, PassthroughBinary.SystemName));
         run = new RunRecord
         {
-            StartedUtc = started,
+            Metadata = metadata,
             Shape = options.Shape,
             Repetitions = options.Repetitions,
             Binary = binary,
@@ -51,12 +49,8 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             Passthrough = passthrough,
         };
         if (remoteCacheNote is not null) run.Notes.Add(remoteCacheNote);
-        if (repository is not null) run.SourceRevision = SourceRevision(repository);
-        var load = MachineDescription.LoadAverage().Split(' ')[0];
-        if (double.TryParse(load, System.Globalization.CultureInfo.InvariantCulture, out var loadValue) && loadValue > 0.5)
-        {
-            run.Notes.Add($"the machine was not idle at the start (1-minute load {load}): figures are noisy");
-        }
+        metadata.DescribeSource(repository);
+        if (metadata.BusyNote() is { } busy) run.Notes.Add(busy);
 
         try
         {
@@ -78,11 +72,10 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         }
         CompareDigests();
 
-        run.Duration = clock.Elapsed;
-        run.LoadAtEnd = MachineDescription.LoadAverage();
+        metadata.Finish();
         var markdown = Report.Render(run);
         Console.WriteLine(markdown);
-        WriteResults(markdown, repository, started);
+        WriteResults(markdown, repository, metadata.StartedUtc);
         if (run.Failed) Console.Error.WriteLine("e2e: FAILED (see the report)");
         return run.Failed ? 1 : 0;
     }
@@ -449,20 +442,8 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         foreach (var failure in run.VerificationFailures) Console.Error.WriteLine($"e2e: VERIFICATION FAILED: {failure}");
     }
 
-    /// <summary>`sync; echo 3 > /proc/sys/vm/drop_caches`; without it the cold rows are not cold, which the report says.</summary>
-    private void DropCaches()
-    {
-        ExternalCommand.Run("sync", []);
-        try
-        {
-            File.WriteAllText("/proc/sys/vm/drop_caches", "3\n");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            if (!cachesWarned) run.Notes.Add($"**caches could not be dropped** ({e.Message}): the cold rows are not cold");
-            cachesWarned = true;
-        }
-    }
+    /// <summary>Drops the page cache; without it the cold rows are not cold, which the report says.</summary>
+    private void DropCaches() => PageCache.Drop(run.Notes, "the cold rows are not cold");
 
     private void StopDaemon()
     {
@@ -482,21 +463,6 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         // A smoke run must not replace the figures the README quotes.
         File.WriteAllText(Path.Combine(directory, options.Quick ? "latest-quick.md" : "latest.md"), markdown);
         Log($"wrote {dated}");
-    }
-
-    /// <summary>The commit the run measured, marked when the worktree has changes.</summary>
-    private static string SourceRevision(string repository)
-    {
-        try
-        {
-            var head = ExternalCommand.Run("git", ["-C", repository, "log", "-1", "--format=%h %s"], timeout: TimeSpan.FromSeconds(20));
-            var dirty = ExternalCommand.Run("git", ["-C", repository, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"], timeout: TimeSpan.FromSeconds(20));
-            return head.ExitCode != 0 ? "unknown (not a git checkout)" : $"commit {head.StandardOutput.Trim()}{(dirty.StandardOutput.Trim().Length > 0 ? " (with uncommitted changes)" : "")}";
-        }
-        catch (Exception e) when (e is BenchmarkFailure or System.ComponentModel.Win32Exception)
-        {
-            return "unknown (git: " + e.Message + ")";
-        }
     }
 
     private static List<FileSystemUnderTest> Rotate(List<FileSystemUnderTest> systems, int by) =>

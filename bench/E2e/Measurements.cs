@@ -12,21 +12,24 @@ internal enum Metric
     PeakResident,
 }
 
-/// <summary>Every sample of every repetition, keyed by metric and system name; the report takes medians.</summary>
-internal sealed class Measurements
+/// <summary>
+/// Every sample of every repetition, keyed by metric and system name; the report takes medians.
+/// Generic over the metric so the binary-cache benchmark (bench/BinaryCache) keeps its own.
+/// </summary>
+internal sealed class Measurements<TMetric> where TMetric : struct, Enum
 {
-    private readonly Dictionary<(Metric, string), List<double>> samples = [];
+    private readonly Dictionary<(TMetric, string), List<double>> samples = [];
 
-    public void Add(Metric metric, string system, double value)
+    public void Add(TMetric metric, string system, double value)
     {
         if (!samples.TryGetValue((metric, system), out var list)) samples[(metric, system)] = list = [];
         list.Add(value);
     }
 
-    public IReadOnlyList<double> Samples(Metric metric, string system) =>
+    public IReadOnlyList<double> Samples(TMetric metric, string system) =>
         samples.TryGetValue((metric, system), out var list) ? list : [];
 
-    public double? Median(Metric metric, string system)
+    public double? Median(TMetric metric, string system)
     {
         var list = Samples(metric, system);
         if (list.Count == 0) return null;
@@ -35,6 +38,6 @@ internal sealed class Measurements
         return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 
-    public IEnumerable<(Metric Metric, string System, IReadOnlyList<double> Values)> All() =>
+    public IEnumerable<(TMetric Metric, string System, IReadOnlyList<double> Values)> All() =>
         samples.OrderBy(p => p.Key.Item1).ThenBy(p => p.Key.Item2, StringComparer.Ordinal).Select(p => (p.Key.Item1, p.Key.Item2, (IReadOnlyList<double>)p.Value));
 }

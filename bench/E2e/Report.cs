@@ -6,7 +6,7 @@ namespace TvixLowFs.Bench.E2e;
 /// <summary>Everything one run produced, as the report needs it.</summary>
 internal sealed class RunRecord
 {
-    public required DateTime StartedUtc { get; init; }
+    public required RunMetadata Metadata { get; init; }
     public required CorpusShape Shape { get; init; }
     public required int Repetitions { get; init; }
     public required string Binary { get; init; }
@@ -17,12 +17,7 @@ internal sealed class RunRecord
     public required FileSystemUnderTest RemoteWarm { get; init; }
     /// <summary>The reference: libfuse's passthrough_ll over a copy of the native directory; not part of the targets.</summary>
     public required FileSystemUnderTest Passthrough { get; init; }
-    public string Machine { get; } = MachineDescription.Describe();
-    public string LoadAtStart { get; } = MachineDescription.LoadAverage();
-    public string LoadAtEnd { get; set; } = "";
-    public string SourceRevision { get; set; } = "unknown";
-    public TimeSpan Duration { get; set; }
-    public Measurements Measurements { get; } = new();
+    public Measurements<Metric> Measurements { get; } = new();
     public List<string> Notes { get; } = [];
     /// <summary>Per system name: what it returned (first repetition).</summary>
     public Dictionary<string, ContentDigest> Digests { get; } = [];
@@ -56,16 +51,12 @@ internal static class Report
     {
         var text = new StringBuilder();
         var culture = CultureInfo.InvariantCulture;
-        text.AppendLine(culture, $"# TvixLowFs end-to-end benchmark ({run.Shape.Name} corpus)");
-        text.AppendLine();
-        text.AppendLine(culture, $"- date: {run.StartedUtc:yyyy-MM-dd HH:mm} UTC (took {run.Duration.TotalMinutes:0.0} min)");
-        text.AppendLine(culture, $"- machine: {run.Machine}");
-        text.AppendLine(culture, $"- load average at start / end: {run.LoadAtStart} / {run.LoadAtEnd}");
+        run.Metadata.AppendHeader(text, $"TvixLowFs end-to-end benchmark ({run.Shape.Name} corpus)");
         text.AppendLine(culture, $"- corpus: {run.Shape.Describe()}");
         text.AppendLine(culture, $"- repetitions: {run.Repetitions}; medians below. Each cycle drops caches (`sync; echo 3 > /proc/sys/vm/drop_caches`) and mounts fresh; the system order rotates per repetition (A B C D, B C D A, C D A B, …).");
         text.AppendLine("- cycles per repetition: (1) W1, W2, W3 on one fresh mount (W1/W2 touch only big.bin, so W3's tree is still cold); (2) W4, W5 on another (W4 touches only tree/, so W5's file is still cold); (3) peak RSS: a fresh mount of each server runs W3 then W4, VmHWM read before unmounting; (4) remote: W1, then caches dropped again, W4, over grpc+unix with an empty cache directory; then the same after a remount with that cache warm.");
         text.AppendLine("- timing: W1 over dd's wall time, start to exit (includes open, where a remote mount may fetch); W2 by dd's own copy time; W3 entries/s and W4 tar-stream bytes/s over wall time; W5 the four readers' bytes over wall time; spawn → ready from process start to the mount listed in /proc/self/mountinfo with its root answering a stat.");
-        text.AppendLine(culture, $"- source: {run.SourceRevision}");
+        text.AppendLine(culture, $"- source: {run.Metadata.SourceRevision}");
         text.AppendLine(culture, $"- tvixlowfs: `{run.Binary}`; squashfuse_ll: default (multi-threaded), foreground, over an image made with `mksquashfs -noI -noD -noF -noX -no-xattrs`");
         if (run.Passthrough is PassthroughMount passthrough)
         {

@@ -29,7 +29,7 @@ internal sealed class Teardown
             {
                 context.Cancel = true;
                 lock (gate) interrupted = true;
-                Console.Error.WriteLine($"e2e: {context.Signal}: unmounting and stopping what was started");
+                Console.Error.WriteLine($"bench: {context.Signal}: unmounting and stopping what was started");
                 RemoveEverything();
                 Environment.Exit(130);
             }));
@@ -88,7 +88,7 @@ internal sealed class Teardown
     {
         foreach (var mountPoint in MountTable.MountPointsUnder(workDirectory).OrderByDescending(m => m.Length))
         {
-            Console.Error.WriteLine($"e2e: removing a stale mount at {mountPoint}");
+            Console.Error.WriteLine($"bench: removing a stale mount at {mountPoint}");
             UnmountNow(mountPoint, server: null);
         }
     }
@@ -102,12 +102,12 @@ internal sealed class Teardown
                 RunQuietly("fusermount3", "-u", mountPoint);
                 if (MountTable.IsMounted(mountPoint)) RunQuietly("fusermount3", "-u", "-z", mountPoint);
                 if (MountTable.IsMounted(mountPoint)) RunQuietly("umount", "-l", mountPoint);
-                if (MountTable.IsMounted(mountPoint)) Console.Error.WriteLine($"e2e: could not unmount {mountPoint}");
+                if (MountTable.IsMounted(mountPoint)) Console.Error.WriteLine($"bench: could not unmount {mountPoint}");
             }
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
-            Console.Error.WriteLine($"e2e: unmounting {mountPoint}: {e.Message}");
+            Console.Error.WriteLine($"bench: unmounting {mountPoint}: {e.Message}");
         }
         if (server is not null)
         {
@@ -116,7 +116,7 @@ internal sealed class Teardown
             {
                 if (!server.WaitForExit(TimeSpan.FromSeconds(5)))
                 {
-                    Console.Error.WriteLine($"e2e: the server of {mountPoint} (pid {server.Id}) did not exit within 5 s of its unmount; killing it");
+                    Console.Error.WriteLine($"bench: the server of {mountPoint} (pid {server.Id}) did not exit within 5 s of its unmount; killing it");
                     Kill(server);
                 }
             }
