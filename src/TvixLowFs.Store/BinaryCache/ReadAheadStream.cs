@@ -10,7 +10,7 @@ namespace TvixLowFs.Store.BinaryCache;
 /// decompression and hashing+writing overlap instead of taking turns on one thread. A failure of the
 /// source is thrown, as it was, by the read that reaches it. Owns (and disposes) the source.
 /// </summary>
-internal sealed class ReadAheadStream : Stream
+internal sealed class ReadAheadStream : ReadOnlyStream
 {
     private const int SegmentBytes = 64 * 1024;
 
@@ -90,12 +90,4 @@ internal sealed class ReadAheadStream : Stream
     }
 
     public override bool CanRead => _disposed == 0;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
