@@ -62,4 +62,16 @@ public static class PathInfoRules
             _ => Google.Protobuf.ByteString.Empty,
         };
     }
+
+    /// <summary>Gives the node (whatever its kind) the name <paramref name="name"/>: a root node gets its store path basename once its NAR hash is known.</summary>
+    public static void SetNodeName(Node node, Google.Protobuf.ByteString name)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        switch (node.NodeCase)
+        {
+            case Node.NodeOneofCase.Directory: node.Directory.Name = name; break;
+            case Node.NodeOneofCase.File: node.File.Name = name; break;
+            case Node.NodeOneofCase.Symlink: node.Symlink.Name = name; break;
+        }
+    }
 }

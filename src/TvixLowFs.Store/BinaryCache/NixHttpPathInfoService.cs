@@ -230,13 +230,7 @@ public sealed partial class NixHttpPathInfoService : IPathInfoService
         Interlocked.Add(ref _narBytesIngested, (long)result.NarSize);
 
         Node root = result.Root;
-        ByteString name = ByteString.CopyFromUtf8(narInfo.StorePath.Basename);
-        switch (root.NodeCase)
-        {
-            case Node.NodeOneofCase.Directory: root.Directory.Name = name; break;
-            case Node.NodeOneofCase.File: root.File.Name = name; break;
-            case Node.NodeOneofCase.Symlink: root.Symlink.Name = name; break;
-        }
+        PathInfoRules.SetNodeName(root, ByteString.CopyFromUtf8(narInfo.StorePath.Basename));
         return await _kept.PutAsync(narInfo.ToPathInfo(root), cancellationToken).ConfigureAwait(false);
     }
 

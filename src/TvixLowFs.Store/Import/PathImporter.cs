@@ -55,7 +55,7 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
 
         NarHash nar = await store.PathInfos.CalculateNarAsync(root, cancellationToken).ConfigureAwait(false);
         Model.StorePath storePath = NixStorePathBuilder.ForSource(nar.NarSha256, plan.Name);
-        Rename(root, ByteString.CopyFromUtf8(storePath.Basename));
+        PathInfoRules.SetNodeName(root, ByteString.CopyFromUtf8(storePath.Basename));
         var pathInfo = new PathInfo
         {
             Node = root,
@@ -188,14 +188,4 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
         Name = UnsafeByteOperations.UnsafeWrap(symlink.Name),
         Target = UnsafeByteOperations.UnsafeWrap(symlink.Target),
     };
-
-    private static void Rename(Node node, ByteString name)
-    {
-        switch (node.NodeCase)
-        {
-            case Node.NodeOneofCase.Directory: node.Directory.Name = name; break;
-            case Node.NodeOneofCase.File: node.File.Name = name; break;
-            case Node.NodeOneofCase.Symlink: node.Symlink.Name = name; break;
-        }
-    }
 }
