@@ -65,6 +65,20 @@ build_all() {
     log "ready: artifacts/tvixlowfs"
 }
 
+list_failures() {
+    python3 - "$1" <<'PY' || true
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns):
+    if r.get("outcome") == "Passed":
+        continue
+    message = r.findtext(".//t:Message", default="", namespaces=ns).strip().splitlines()
+    print(f"FAILED {r.get('testName')} ({r.get('outcome')}, {r.get('duration')})")
+    for line in message[:6]:
+        print(f"    {line}")
+PY
+}
+
 run_tests() {
     if [ ! -e /dev/fuse ]; then
         echo "build.sh: /dev/fuse is missing: the mount tests cannot run (this is a failure, not a skip)" >&2
@@ -86,6 +100,8 @@ run_tests() {
         total=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
         passed=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
         failed=$(( ${total:-0} - ${passed:-0} ))
+        # CI keeps only the tail of the log: name every failure again just above the count.
+        [ "$failed" -eq 0 ] || list_failures "$trx"
         echo "${passed:-0} passed, ${failed} failed"
     else
         echo "0 passed, 1 failed"
