@@ -385,9 +385,10 @@ public sealed partial class StoreFilesystem
         }
         catch (Exception e)
         {
-            LogBlobFailed(digest.ToString(), e.Message);
+            // Answered before it is logged: the waiters do not depend on the log line.
             Volatile.Write(ref record.BlobOpen, null);
-            completion.SetException(e);
+            completion.TrySetException(e);
+            LogBlobFailed(digest.ToString(), e.Message);
         }
     }
 
