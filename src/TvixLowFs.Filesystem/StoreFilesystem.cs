@@ -318,7 +318,13 @@ public sealed partial class StoreFilesystem : IFuseOperations
         _reply.Err(request, (mask & W_OK) != 0 ? Errno.EROFS : 0);
     }
 
-    public void Modify(FuseRequest request, FuseModifyOperation operation) => _reply.Err(request, Errno.EROFS);
+    /// <summary>
+    /// Every write-type request is EROFS, except fsync and fsyncdir: like read-only ext4 and
+    /// squashfs, there is nothing to write back, so they succeed (a program that syncs what it
+    /// only read must not fail).
+    /// </summary>
+    public void Modify(FuseRequest request, FuseModifyOperation operation) =>
+        _reply.Err(request, operation is FuseModifyOperation.Fsync or FuseModifyOperation.FsyncDir ? 0 : Errno.EROFS);
 
     /// <summary>
     /// The time of every inode: 1 s after the epoch, as Nix canonicalises every store file, so tools
