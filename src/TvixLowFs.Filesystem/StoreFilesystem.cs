@@ -81,12 +81,14 @@ public sealed partial class StoreFilesystem : IFuseOperations
     {
         // Background prefetches stop first; they never hold a request up.
         _shutdown.Cancel();
-        // libfuse frees the session after this returns: let requests still waiting on the backend
-        // answer for a few seconds, then drop any later reply (the kernel has given up on them).
+        // The session calls this before it closes /dev/fuse: requests still waiting on the backend
+        // are answered while the grace period lasts. Later replies are dropped (the channel closes
+        // when this returns, and the kernel fails what is left); Close waits for replies already
+        // being written.
         WaitForPendingRequests(_options.ShutdownGrace);
         _reply.Close();
-        WaitForPendingRequests(TimeSpan.FromSeconds(1)); // a reply that passed the check just before Close
-        // Readaheads stop at their next file once cancelled; a fetch in flight ends within its deadline.
+        // Readaheads stop at their next file once cancelled; a fetch in flight ends within its
+        // deadline. Waited for so that no blob they open outlives the drop below.
         WaitUntilZero(ref _pendingReadaheads, _options.ShutdownGrace);
         LogReadaheadTotals(FilesReadAhead);
         // No request can use an open blob any more.

@@ -80,13 +80,6 @@ internal static unsafe class FuseEntryPoints
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    internal static void Destroy(nint userData)
-    {
-        try { OperationsOf(userData).Destroy(); }
-        catch (Exception e) { Report("destroy", e, ""); }
-    }
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     internal static void Lookup(nint req, ulong parent, byte* name)
     {
         try { OperationsFor(req).Lookup(new FuseRequest(req), parent, Name(name)); }
