@@ -38,7 +38,9 @@ public sealed partial class StoreFilesystem
             // The root's listing changes as paths are imported, so the kernel must not cache it.
             if (_options.ListRoot)
                 opened.Fh = (ulong)GCHandle.ToIntPtr(GCHandle.Alloc(new RootListing(_store.PathInfos)));
-            _reply.Open(request, in opened);
+            // Not delivered: no releasedir will come for this handle.
+            if (_reply.Open(request, in opened) != 0 && opened.Fh != 0)
+                ReleaseListing(opened.Fh);
             return;
         }
 
@@ -69,13 +71,16 @@ public sealed partial class StoreFilesystem
     public unsafe void ReleaseDir(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
         if (inode == RootInode && fileInfo->Fh != 0)
-        {
-            var handle = GCHandle.FromIntPtr((nint)fileInfo->Fh);
-            var listing = (RootListing)handle.Target!;
-            handle.Free();
-            _ = DisposeListingAsync(listing);
-        }
+            ReleaseListing(fileInfo->Fh);
         _reply.Err(request, 0);
+    }
+
+    private void ReleaseListing(ulong fh)
+    {
+        var handle = GCHandle.FromIntPtr((nint)fh);
+        var listing = (RootListing)handle.Target!;
+        handle.Free();
+        _ = DisposeListingAsync(listing);
     }
 
     private async Task DisposeListingAsync(RootListing listing)
@@ -182,7 +187,14 @@ public sealed partial class StoreFilesystem
                 break;
             used += written;
         }
-        _reply.Buf(request, page[..used]);
+        ReplyPage(request, page[..used], plus);
+    }
+
+    /// <summary>Replies with a listing page; a readdirplus page the kernel refused counts none of its entries.</summary>
+    private void ReplyPage(FuseRequest request, ReadOnlySpan<byte> page, bool plus)
+    {
+        if (_reply.Buf(request, page) != 0 && plus)
+            ForgetPlusPage(page);
     }
 
     /// <summary>
@@ -225,8 +237,8 @@ public sealed partial class StoreFilesystem
             entry.EntryTimeout = _timeout;
             FillAttributes(record, ref entry.Attr);
             size = FuseDirectoryBuffer.AddPlus(remaining, nameWithNul, in entry, nextOffset);
-            if (size > remaining.Length && record.Forget(1) == 0)
-                QueueForgotten(record); // the kernel forgot it meanwhile
+            if (size > remaining.Length)
+                ForgetRecord(record, 1);
         }
         else
         {

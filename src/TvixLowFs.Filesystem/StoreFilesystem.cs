@@ -155,6 +155,11 @@ public sealed partial class StoreFilesystem : IFuseOperations
     {
         if (inode == RootInode || _inodes.Get(inode) is not { } record)
             return;
+        ForgetRecord(record, count);
+    }
+
+    private void ForgetRecord(InodeRecord record, ulong count)
+    {
         // What the kernel no longer references: the open blob's descriptor goes at once; the
         // record waits among the recently forgotten (a walk often comes back) and is retired
         // when it falls out of that queue.
@@ -377,8 +382,24 @@ public sealed partial class StoreFilesystem : IFuseOperations
         entry.AttrTimeout = _timeout;
         entry.EntryTimeout = _timeout;
         FillAttributes(record, ref entry.Attr);
-        _reply.Entry(request, in entry);
+        // Not delivered (the kernel gave up on the request): it will never forget this reference.
+        if (_reply.Entry(request, in entry) != 0)
+            ForgetRecord(record, 1);
         return record;
+    }
+
+    /// <summary>
+    /// Takes back the lookups a readdirplus page counted when the kernel refused the page: one per
+    /// entry with a node id (the dot entries carry none).
+    /// </summary>
+    private void ForgetPlusPage(ReadOnlySpan<byte> page)
+    {
+        int offset = 0;
+        while (FuseDirectoryBuffer.NextPlusEntry(page, ref offset, out ulong nodeId))
+        {
+            if (nodeId != 0 && nodeId != RootInode && _inodes.Get(nodeId) is { } record)
+                ForgetRecord(record, 1);
+        }
     }
 
     /// <summary>The inode a PathInfo's (validated) root node stands for.</summary>
