@@ -249,16 +249,37 @@ public sealed partial class StoreFilesystem
         return size <= remaining.Length ? size : -1;
     }
 
-    /// <summary>A page of the root listing, pulling more PathInfos from the service only as far as needed.</summary>
+    /// <summary>
+    /// Invalid PathInfos one root-listing readdir skips at most before it answers: with its
+    /// entries so far, or EIO when it has none (a listing of nothing but invalid PathInfos
+    /// cannot hold a request).
+    /// </summary>
+    internal const int MaxSkippedPerListingPage = 4096;
+
+    /// <summary>
+    /// A page of the root listing, pulling more PathInfos from the service only as far as needed.
+    /// One readdir waits for the listing at most <see cref="StoreFilesystemOptions.BackendTimeout"/>
+    /// in all (however slowly the PathInfos drip in) and skips at most
+    /// <see cref="MaxSkippedPerListingPage"/> invalid ones; then it answers what it has, or EIO
+    /// when that is nothing. After a failure the entries already in the page are answered (and
+    /// counted); the next readdir reports the failure.
+    /// </summary>
     private async Task ReadRootListingAsync(FuseRequest request, RootListing listing, int pageSize, long offset, bool plus)
     {
         byte[] page = ArrayPool<byte>.Shared.Rent(pageSize);
         int used = 0;
-        bool failed = false;
-        await listing.Gate.WaitAsync().ConfigureAwait(false);
+        string? failure = null;
+        bool entered = false;
         try
         {
-            for (long index = Math.Max(offset, 0); ; index++)
+            // Inside the try: a releasedir racing this readdir must not leave it unanswered.
+            await listing.Gate.WaitAsync().ConfigureAwait(false);
+            entered = true;
+            if (listing.IsReleased)
+                throw new IOException("the listing was released");
+            long giveUp = Environment.TickCount64 + (long)_options.BackendTimeout.TotalMilliseconds;
+            int skipped = 0;
+            for (long index = Math.Max(offset, 0); failure is null; index++)
             {
                 int written;
                 if (index < 2)
@@ -268,12 +289,22 @@ public sealed partial class StoreFilesystem
                 else
                 {
                     int position = checked((int)(index - 2));
-                    while (position >= listing.Entries.Count && await listing.NextAsync(_options.BackendTimeout).ConfigureAwait(false) is { } pathInfo)
+                    while (position >= listing.Entries.Count)
                     {
+                        long left = giveUp - Environment.TickCount64;
+                        if (left <= 0 || skipped >= MaxSkippedPerListingPage)
+                        {
+                            failure = $"no valid PathInfo within {(left <= 0 ? $"{_options.BackendTimeout.TotalSeconds:0.#} s" : $"{skipped} listed")}";
+                            break;
+                        }
+                        if (await listing.NextAsync(TimeSpan.FromMilliseconds(left)).ConfigureAwait(false) is not { } pathInfo)
+                            break;
                         if (TryRegisterListed(pathInfo) is { } listed)
                             listing.Entries.Add(listed);
+                        else
+                            skipped++;
                     }
-                    if (position >= listing.Entries.Count)
+                    if (failure is not null || position >= listing.Entries.Count)
                         break;
                     RootEntry entry = listing.Entries[position];
                     written = AddEntry(page.AsSpan(used, pageSize - used), entry.NameWithNul, entry.Record, index + 1, plus);
@@ -285,18 +316,20 @@ public sealed partial class StoreFilesystem
         }
         catch (Exception e)
         {
-            LogListingFailed(e.Message);
-            failed = true;
+            failure = e.Message;
         }
         finally
         {
-            listing.Gate.Release();
+            if (entered)
+                listing.Gate.Release();
         }
-        if (failed)
+        if (failure is not null && used == 0)
             _reply.Err(request, Errno.EIO);
         else
-            _reply.Buf(request, page.AsSpan(0, used));
+            ReplyPage(request, page.AsSpan(0, used), plus);
         ArrayPool<byte>.Shared.Return(page);
+        if (failure is not null)
+            LogListingFailed(failure);
     }
 
     /// <summary>A listed PathInfo as a root entry (and remembered for lookups), or null when it is not valid.</summary>
