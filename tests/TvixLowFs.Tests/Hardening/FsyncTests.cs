@@ -21,18 +21,25 @@ public sealed class FsyncTests
             ("f", FileSpec.Text("nothing to sync\n")), ("sub", new DirSpec(("g", FileSpec.Text("g\n"))))));
         using var mount = new InProcessMount(temporary.Store, new StoreFilesystemOptions());
 
-        (int file, int fileErrno) = Libc.Open(mount.PathOf(basename, "f"), Libc.O_RDONLY);
+        (int file, int fileErrno) = BoundedCall.Run(() => Libc.Open(mount.PathOf(basename, "f"), Libc.O_RDONLY), "open of a file");
         Assert.That(fileErrno, Is.Zero);
-        (int directory, int directoryErrno) = Libc.Open(mount.PathOf(basename, "sub"), Libc.O_RDONLY | Libc.O_DIRECTORY);
+        (int directory, int directoryErrno) = BoundedCall.Run(() => Libc.Open(mount.PathOf(basename, "sub"), Libc.O_RDONLY | Libc.O_DIRECTORY), "open of a directory");
         Assert.That(directoryErrno, Is.Zero);
         try
         {
+            int[] results =
+            [
+                BoundedCall.Run(() => Libc.Fsync(file), "fsync of a file"),
+                BoundedCall.Run(() => Libc.Fdatasync(file), "fdatasync of a file"),
+                BoundedCall.Run(() => Libc.Fsync(directory), "fsync of a directory"),
+                BoundedCall.Run(() => Libc.Fdatasync(directory), "fdatasync of a directory"),
+            ];
             Assert.Multiple(() =>
             {
-                Assert.That(Libc.Fsync(file), Is.Zero, "fsync of a file");
-                Assert.That(Libc.Fdatasync(file), Is.Zero, "fdatasync of a file");
-                Assert.That(Libc.Fsync(directory), Is.Zero, "fsync of a directory");
-                Assert.That(Libc.Fdatasync(directory), Is.Zero, "fdatasync of a directory");
+                Assert.That(results[0], Is.Zero, "fsync of a file");
+                Assert.That(results[1], Is.Zero, "fdatasync of a file");
+                Assert.That(results[2], Is.Zero, "fsync of a directory");
+                Assert.That(results[3], Is.Zero, "fdatasync of a directory");
             });
             // Writing stays refused.
             Assert.That(Libc.Open(mount.PathOf(basename, "f"), Libc.O_WRONLY).Errno, Is.EqualTo(Libc.EROFS));

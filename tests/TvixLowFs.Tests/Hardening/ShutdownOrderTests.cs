@@ -31,7 +31,7 @@ public sealed class ShutdownOrderTests
         try
         {
             string file = mount.PathOf(basename, "f");
-            Assert.That(Libc.LStat(file, out _), Is.Zero);
+            Assert.That(BoundedCall.Run(() => Libc.LStat(file, out _), "lookup"), Is.Zero);
             Task<(int Fd, int Errno)> open = Task.Run(() => Libc.Open(file, Libc.O_RDONLY));
             Assert.That(blobs.Entered.Wait(TimeSpan.FromSeconds(30)), Is.True, "the open reached the backend");
 
