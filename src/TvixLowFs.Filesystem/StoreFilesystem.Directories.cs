@@ -237,8 +237,10 @@ public sealed partial class StoreFilesystem
             entry.EntryTimeout = _timeout;
             FillAttributes(record, ref entry.Attr);
             size = FuseDirectoryBuffer.AddPlus(remaining, nameWithNul, in entry, nextOffset);
-            if (size > remaining.Length)
-                ForgetRecord(record, 1);
+            // Not sent: give the count back (only queued when that leaves it unreferenced; a blob
+            // read ahead for it stays open).
+            if (size > remaining.Length && record.Forget(1) == 0)
+                QueueForgotten(record);
         }
         else
         {
