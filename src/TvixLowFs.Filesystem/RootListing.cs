@@ -17,8 +17,17 @@ internal sealed class RootListing : IAsyncDisposable
         _source = pathInfos.ListAsync(_lifetime.Token).GetAsyncEnumerator(_lifetime.Token);
     }
 
-    /// <summary>Held while a readdir extends or reads the entries (the kernel may race them on one handle).</summary>
+    /// <summary>
+    /// Held while a readdir extends or reads the entries (the kernel may race them on one handle),
+    /// and by <see cref="DisposeAsync"/> while it releases the source. Never disposed: a readdir
+    /// may still be waiting for it when releasedir comes (it then finds <see cref="IsReleased"/>).
+    /// </summary>
     public SemaphoreSlim Gate { get; } = new(1, 1);
+
+    private volatile bool _released;
+
+    /// <summary>Set once releasedir has come: a readdir that gets the gate after it answers EIO.</summary>
+    public bool IsReleased => _released;
 
     public List<RootEntry> Entries { get; } = [];
 
@@ -35,6 +44,8 @@ internal sealed class RootListing : IAsyncDisposable
     {
         if (Failed)
             throw new IOException("the root listing failed earlier");
+        if (_released)
+            throw new IOException("the listing was released");
         if (Exhausted)
             return null;
         try
@@ -53,9 +64,16 @@ internal sealed class RootListing : IAsyncDisposable
         return null;
     }
 
+    /// <summary>
+    /// Ends the listing at releasedir: cancels the source (a readdir waiting on it then fails and
+    /// answers EIO), waits for the readdir holding the gate (bounded by its own deadline), then
+    /// disposes the source.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        _released = true;
         await _lifetime.CancelAsync().ConfigureAwait(false);
+        await Gate.WaitAsync().ConfigureAwait(false);
         try
         {
             await _source.DisposeAsync().ConfigureAwait(false);
@@ -64,7 +82,10 @@ internal sealed class RootListing : IAsyncDisposable
         {
             // A source still busy with a timed-out MoveNext cannot be disposed; cancellation ends it.
         }
-        _lifetime.Dispose();
-        Gate.Dispose();
+        finally
+        {
+            Gate.Release();
+            _lifetime.Dispose();
+        }
     }
 }

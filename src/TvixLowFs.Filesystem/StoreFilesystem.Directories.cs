@@ -38,7 +38,9 @@ public sealed partial class StoreFilesystem
             // The root's listing changes as paths are imported, so the kernel must not cache it.
             if (_options.ListRoot)
                 opened.Fh = (ulong)GCHandle.ToIntPtr(GCHandle.Alloc(new RootListing(_store.PathInfos)));
-            _reply.Open(request, in opened);
+            // Not delivered: no releasedir will come for this handle.
+            if (_reply.Open(request, in opened) != 0 && opened.Fh != 0)
+                ReleaseListing(opened.Fh);
             return;
         }
 
@@ -69,13 +71,16 @@ public sealed partial class StoreFilesystem
     public unsafe void ReleaseDir(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
         if (inode == RootInode && fileInfo->Fh != 0)
-        {
-            var handle = GCHandle.FromIntPtr((nint)fileInfo->Fh);
-            var listing = (RootListing)handle.Target!;
-            handle.Free();
-            _ = DisposeListingAsync(listing);
-        }
+            ReleaseListing(fileInfo->Fh);
         _reply.Err(request, 0);
+    }
+
+    private void ReleaseListing(ulong fh)
+    {
+        var handle = GCHandle.FromIntPtr((nint)fh);
+        var listing = (RootListing)handle.Target!;
+        handle.Free();
+        _ = DisposeListingAsync(listing);
     }
 
     private async Task DisposeListingAsync(RootListing listing)
@@ -182,7 +187,14 @@ public sealed partial class StoreFilesystem
                 break;
             used += written;
         }
-        _reply.Buf(request, page[..used]);
+        ReplyPage(request, page[..used], plus);
+    }
+
+    /// <summary>Replies with a listing page; a readdirplus page the kernel refused counts none of its entries.</summary>
+    private void ReplyPage(FuseRequest request, ReadOnlySpan<byte> page, bool plus)
+    {
+        if (_reply.Buf(request, page) != 0 && plus)
+            ForgetPlusPage(page);
     }
 
     /// <summary>
@@ -225,8 +237,10 @@ public sealed partial class StoreFilesystem
             entry.EntryTimeout = _timeout;
             FillAttributes(record, ref entry.Attr);
             size = FuseDirectoryBuffer.AddPlus(remaining, nameWithNul, in entry, nextOffset);
+            // Not sent: give the count back (only queued when that leaves it unreferenced; a blob
+            // read ahead for it stays open).
             if (size > remaining.Length && record.Forget(1) == 0)
-                QueueForgotten(record); // the kernel forgot it meanwhile
+                QueueForgotten(record);
         }
         else
         {
@@ -237,16 +251,37 @@ public sealed partial class StoreFilesystem
         return size <= remaining.Length ? size : -1;
     }
 
-    /// <summary>A page of the root listing, pulling more PathInfos from the service only as far as needed.</summary>
+    /// <summary>
+    /// Invalid PathInfos one root-listing readdir skips at most before it answers: with its
+    /// entries so far, or EIO when it has none (a listing of nothing but invalid PathInfos
+    /// cannot hold a request).
+    /// </summary>
+    internal const int MaxSkippedPerListingPage = 4096;
+
+    /// <summary>
+    /// A page of the root listing, pulling more PathInfos from the service only as far as needed.
+    /// One readdir waits for the listing at most <see cref="StoreFilesystemOptions.BackendTimeout"/>
+    /// in all (however slowly the PathInfos drip in) and skips at most
+    /// <see cref="MaxSkippedPerListingPage"/> invalid ones; then it answers what it has, or EIO
+    /// when that is nothing. After a failure the entries already in the page are answered (and
+    /// counted); the next readdir reports the failure.
+    /// </summary>
     private async Task ReadRootListingAsync(FuseRequest request, RootListing listing, int pageSize, long offset, bool plus)
     {
         byte[] page = ArrayPool<byte>.Shared.Rent(pageSize);
         int used = 0;
-        bool failed = false;
-        await listing.Gate.WaitAsync().ConfigureAwait(false);
+        string? failure = null;
+        bool entered = false;
         try
         {
-            for (long index = Math.Max(offset, 0); ; index++)
+            // Inside the try: a releasedir racing this readdir must not leave it unanswered.
+            await listing.Gate.WaitAsync().ConfigureAwait(false);
+            entered = true;
+            if (listing.IsReleased)
+                throw new IOException("the listing was released");
+            long giveUp = Environment.TickCount64 + (long)_options.BackendTimeout.TotalMilliseconds;
+            int skipped = 0;
+            for (long index = Math.Max(offset, 0); failure is null; index++)
             {
                 int written;
                 if (index < 2)
@@ -256,12 +291,22 @@ public sealed partial class StoreFilesystem
                 else
                 {
                     int position = checked((int)(index - 2));
-                    while (position >= listing.Entries.Count && await listing.NextAsync(_options.BackendTimeout).ConfigureAwait(false) is { } pathInfo)
+                    while (position >= listing.Entries.Count)
                     {
+                        long left = giveUp - Environment.TickCount64;
+                        if (left <= 0 || skipped >= MaxSkippedPerListingPage)
+                        {
+                            failure = $"no valid PathInfo within {(left <= 0 ? $"{_options.BackendTimeout.TotalSeconds:0.#} s" : $"{skipped} listed")}";
+                            break;
+                        }
+                        if (await listing.NextAsync(TimeSpan.FromMilliseconds(left)).ConfigureAwait(false) is not { } pathInfo)
+                            break;
                         if (TryRegisterListed(pathInfo) is { } listed)
                             listing.Entries.Add(listed);
+                        else
+                            skipped++;
                     }
-                    if (position >= listing.Entries.Count)
+                    if (failure is not null || position >= listing.Entries.Count)
                         break;
                     RootEntry entry = listing.Entries[position];
                     written = AddEntry(page.AsSpan(used, pageSize - used), entry.NameWithNul, entry.Record, index + 1, plus);
@@ -273,18 +318,20 @@ public sealed partial class StoreFilesystem
         }
         catch (Exception e)
         {
-            LogListingFailed(e.Message);
-            failed = true;
+            failure = e.Message;
         }
         finally
         {
-            listing.Gate.Release();
+            if (entered)
+                listing.Gate.Release();
         }
-        if (failed)
+        if (failure is not null && used == 0)
             _reply.Err(request, Errno.EIO);
         else
-            _reply.Buf(request, page.AsSpan(0, used));
+            ReplyPage(request, page.AsSpan(0, used), plus);
         ArrayPool<byte>.Shared.Return(page);
+        if (failure is not null)
+            LogListingFailed(failure);
     }
 
     /// <summary>A listed PathInfo as a root entry (and remembered for lookups), or null when it is not valid.</summary>

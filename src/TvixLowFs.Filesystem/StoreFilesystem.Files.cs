@@ -88,12 +88,16 @@ public sealed partial class StoreFilesystem
             if (backingId >= 0)
                 record.AddOpenFile(1);
         }
+        int result;
         if (backingId > 0)
-            _reply.OpenPassthrough(request, in opened, backingId);
+            result = _reply.OpenPassthrough(request, in opened, backingId);
         else if (backingId == 0)
-            _reply.Open(request, in opened);
+            result = _reply.Open(request, in opened);
         else
-            _reply.Err(request, Errno.EIO);
+            result = _reply.Err(request, Errno.EIO);
+        // Not delivered (the kernel gave up on the request): no release will come for this open.
+        if (result != 0 && backingId >= 0)
+            CloseOpenFile(record);
         return true;
     }
 
@@ -311,29 +315,33 @@ public sealed partial class StoreFilesystem
     public unsafe void Release(FuseRequest request, ulong inode, FuseFileInfo* fileInfo)
     {
         if (_inodes.Get(inode) is { Kind: InodeKind.File } record)
+            CloseOpenFile(record);
+        _reply.Err(request, 0);
+    }
+
+    /// <summary>One open file of <paramref name="record"/> fewer (a release, or an open the kernel never got).</summary>
+    private void CloseOpenFile(InodeRecord record)
+    {
+        bool forgotten = false;
+        lock (record)
         {
-            bool forgotten = false;
-            lock (record)
+            if (record.AddOpenFile(-1) <= 0)
             {
-                if (record.AddOpenFile(-1) <= 0)
+                if (record.Lookups == 0)
                 {
-                    if (record.Lookups == 0)
-                    {
-                        // The kernel's forget overtook this release: the record can go now.
-                        DropBlob(record);
-                        forgotten = true;
-                    }
-                    else if (Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget() && record.Blob is { LocalFile: not null })
-                    {
-                        // Reads hold a reference on the descriptor, and a read after this reopens the blob.
-                        DropBlob(record);
-                    }
+                    // The kernel's forget overtook this release: the record can go now.
+                    DropBlob(record);
+                    forgotten = true;
+                }
+                else if (Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget() && record.Blob is { LocalFile: not null })
+                {
+                    // Reads hold a reference on the descriptor, and a read after this reopens the blob.
+                    DropBlob(record);
                 }
             }
-            if (forgotten)
-                QueueForgotten(record);
         }
-        _reply.Err(request, 0);
+        if (forgotten)
+            QueueForgotten(record);
     }
 
     /// <summary>
@@ -385,9 +393,10 @@ public sealed partial class StoreFilesystem
         }
         catch (Exception e)
         {
-            LogBlobFailed(digest.ToString(), e.Message);
+            // Answered before it is logged: the waiters do not depend on the log line.
             Volatile.Write(ref record.BlobOpen, null);
-            completion.SetException(e);
+            completion.TrySetException(e);
+            LogBlobFailed(digest.ToString(), e.Message);
         }
     }
 

@@ -134,8 +134,9 @@ public sealed partial class StoreFilesystem
             }
             catch (Exception e)
             {
+                // Answered before it is logged: the waiters do not depend on the log line.
+                completion.TrySetException(e);
                 LogPathInfoFailed(hash.ToHex(), e.Message);
-                completion.SetException(e);
             }
             finally
             {
@@ -220,10 +221,10 @@ public sealed partial class StoreFilesystem
         }
         catch (Exception e)
         {
-            LogDirectoryFailed(digest.ToString(), e.Message);
-            // Not remembered: a later request tries again.
+            // Not remembered: a later request tries again. Answered before it is logged.
             Volatile.Write(ref directory.ContentsFetch, null);
-            completion.SetException(e);
+            completion.TrySetException(e);
+            LogDirectoryFailed(digest.ToString(), e.Message);
         }
     }
 

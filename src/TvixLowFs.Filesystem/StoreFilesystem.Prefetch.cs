@@ -61,6 +61,7 @@ public sealed partial class StoreFilesystem
         var expected = new HashSet<B3Digest> { rootDigest };
         int directories = 0;
         long bytes = 0;
+        Exception? stopped = null;
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
@@ -85,10 +86,12 @@ public sealed partial class StoreFilesystem
                 // A node claiming another size than the message has is left to the explicit
                 // fetch, which refuses it with EIO.
                 if (reservations.TryGetValue(digest, out Reservation reservation)
-                    && DirectoryRules.Size(message) == (ulong)reservation.Record.Size
-                    && reservations.Remove(digest))
+                    && DirectoryRules.Size(message) == (ulong)reservation.Record.Size)
                 {
+                    // Built while still reserved: if building throws, the finally below hands the
+                    // slot back with the others, so no waiter is left without an answer.
                     DirectoryContents contents = DirectoryContents.Build(message, _inodes);
+                    reservations.Remove(digest);
                     PublishContents(reservation.Record, contents);
                     // Its entries are in place before the slot is freed, so no one fetches it again.
                     Volatile.Write(ref reservation.Record.ContentsFetch, null);
@@ -101,20 +104,23 @@ public sealed partial class StoreFilesystem
         }
         catch (Exception e)
         {
-            LogPrefetchStopped(rootDigest.ToString(), e.Message);
+            stopped = e;
         }
         finally
         {
             // Slots still held: hand them back; their waiters fetch those directories themselves.
+            // First, before anything that could throw (logging allocates).
             foreach (Reservation abandoned in reservations.Values)
             {
                 _ = Interlocked.CompareExchange(ref abandoned.Record.ContentsFetch, null, abandoned.Completion.Task);
-                abandoned.Completion.SetResult(DirectoryContents.NotPrefetched);
+                abandoned.Completion.TrySetResult(DirectoryContents.NotPrefetched);
             }
-            LogPrefetchDone(rootDigest.ToString(), directories, bytes);
             _prefetchSlots.Release();
             Interlocked.Decrement(ref _pendingPrefetches);
         }
+        if (stopped is not null)
+            LogPrefetchStopped(rootDigest.ToString(), stopped.Message);
+        LogPrefetchDone(rootDigest.ToString(), directories, bytes);
     }
 
     /// <summary>

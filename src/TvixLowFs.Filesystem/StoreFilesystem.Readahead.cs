@@ -142,24 +142,50 @@ public sealed partial class StoreFilesystem
         }
     }
 
+    /// <summary>A directory a walk is in, and the entry it is at.</summary>
+    private struct WalkFrame(InodeRecord directory, DirectoryContents contents, int index)
+    {
+        public readonly InodeRecord Directory = directory;
+        public readonly DirectoryContents Contents = contents;
+        public int Index = index;
+    }
+
     /// <summary>
     /// Starts the directory's files from entry <paramref name="start"/> on and walks into its
     /// subdirectories in listing order, the order tar and cp -r open them in. The caller has taken
     /// the directory; if the window runs out before its end the directory is given back with the
-    /// place to resume from, so an open in it near there starts the next walk.
+    /// place to resume from, so an open in it near there starts the next walk. Iterative, with
+    /// the directories above the current one on an explicit stack: the awaits below complete
+    /// synchronously for entries already here, and nesting one call per level would overflow the
+    /// thread's stack in a chain of a few thousand directories.
     /// </summary>
     private async Task WalkDirectoryAsync(InodeRecord directory, DirectoryContents contents, int start, ReadaheadWindow window)
     {
-        for (int i = start; i < contents.Count; i++)
+        Stack<WalkFrame>? above = null;
+        var frame = new WalkFrame(directory, contents, start);
+        while (true)
         {
-            if (window.IsExhausted || _shutdown.IsCancellationRequested)
+            bool finished = frame.Index >= frame.Contents.Count;
+            if (finished || window.IsExhausted || _shutdown.IsCancellationRequested)
             {
-                Volatile.Write(ref directory.ReadaheadResume, i);
-                Volatile.Write(ref directory.ReadaheadTaken, 0);
-                window.StoppedIn ??= directory;
-                return;
+                if (finished)
+                {
+                    Volatile.Write(ref frame.Directory.ReadaheadResume, frame.Contents.Count);
+                }
+                else
+                {
+                    Volatile.Write(ref frame.Directory.ReadaheadResume, frame.Index);
+                    Volatile.Write(ref frame.Directory.ReadaheadTaken, 0);
+                    window.StoppedIn ??= frame.Directory;
+                }
+                if (above is not { Count: > 0 })
+                    return;
+                // Back in the parent, after the subdirectory just left.
+                frame = above.Pop();
+                frame.Index++;
+                continue;
             }
-            InodeRecord entry = contents.Record(i);
+            InodeRecord entry = frame.Contents.Record(frame.Index);
             if (entry.Kind == InodeKind.File)
             {
                 if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.Blob is null && !entry.IsRetired)
@@ -190,12 +216,19 @@ public sealed partial class StoreFilesystem
                     await FlushBatchAsync(window).ConfigureAwait(false);
                 DirectoryContents? children = await ContentsForReadaheadAsync(entry).ConfigureAwait(false);
                 if (children is null)
+                {
                     Volatile.Write(ref entry.ReadaheadTaken, 0);
+                }
                 else
-                    await WalkDirectoryAsync(entry, children, Volatile.Read(ref entry.ReadaheadResume), window).ConfigureAwait(false);
+                {
+                    // Into the subdirectory; its parent resumes after it.
+                    (above ??= new Stack<WalkFrame>()).Push(frame);
+                    frame = new WalkFrame(entry, children, Volatile.Read(ref entry.ReadaheadResume));
+                    continue;
+                }
             }
+            frame.Index++;
         }
-        Volatile.Write(ref directory.ReadaheadResume, contents.Count);
     }
 
     /// <summary>

@@ -81,12 +81,14 @@ public sealed partial class StoreFilesystem : IFuseOperations
     {
         // Background prefetches stop first; they never hold a request up.
         _shutdown.Cancel();
-        // libfuse frees the session after this returns: let requests still waiting on the backend
-        // answer for a few seconds, then drop any later reply (the kernel has given up on them).
+        // The session calls this before it closes /dev/fuse: requests still waiting on the backend
+        // are answered while the grace period lasts. Later replies are dropped (the channel closes
+        // when this returns, and the kernel fails what is left); Close waits for replies already
+        // being written.
         WaitForPendingRequests(_options.ShutdownGrace);
         _reply.Close();
-        WaitForPendingRequests(TimeSpan.FromSeconds(1)); // a reply that passed the check just before Close
-        // Readaheads stop at their next file once cancelled; a fetch in flight ends within its deadline.
+        // Readaheads stop at their next file once cancelled; a fetch in flight ends within its
+        // deadline. Waited for so that no blob they open outlives the drop below.
         WaitUntilZero(ref _pendingReadaheads, _options.ShutdownGrace);
         LogReadaheadTotals(FilesReadAhead);
         // No request can use an open blob any more.
@@ -153,6 +155,11 @@ public sealed partial class StoreFilesystem : IFuseOperations
     {
         if (inode == RootInode || _inodes.Get(inode) is not { } record)
             return;
+        ForgetRecord(record, count);
+    }
+
+    private void ForgetRecord(InodeRecord record, ulong count)
+    {
         // What the kernel no longer references: the open blob's descriptor goes at once; the
         // record waits among the recently forgotten (a walk often comes back) and is retired
         // when it falls out of that queue.
@@ -318,7 +325,13 @@ public sealed partial class StoreFilesystem : IFuseOperations
         _reply.Err(request, (mask & W_OK) != 0 ? Errno.EROFS : 0);
     }
 
-    public void Modify(FuseRequest request, FuseModifyOperation operation) => _reply.Err(request, Errno.EROFS);
+    /// <summary>
+    /// Every write-type request is EROFS, except fsync and fsyncdir: like read-only ext4 and
+    /// squashfs, there is nothing to write back, so they succeed (a program that syncs what it
+    /// only read must not fail).
+    /// </summary>
+    public void Modify(FuseRequest request, FuseModifyOperation operation) =>
+        _reply.Err(request, operation is FuseModifyOperation.Fsync or FuseModifyOperation.FsyncDir ? 0 : Errno.EROFS);
 
     /// <summary>
     /// The time of every inode: 1 s after the epoch, as Nix canonicalises every store file, so tools
@@ -369,8 +382,24 @@ public sealed partial class StoreFilesystem : IFuseOperations
         entry.AttrTimeout = _timeout;
         entry.EntryTimeout = _timeout;
         FillAttributes(record, ref entry.Attr);
-        _reply.Entry(request, in entry);
+        // Not delivered (the kernel gave up on the request): it will never forget this reference.
+        if (_reply.Entry(request, in entry) != 0)
+            ForgetRecord(record, 1);
         return record;
+    }
+
+    /// <summary>
+    /// Takes back the lookups a readdirplus page counted when the kernel refused the page: one per
+    /// entry with a node id (the dot entries carry none).
+    /// </summary>
+    private void ForgetPlusPage(ReadOnlySpan<byte> page)
+    {
+        int offset = 0;
+        while (FuseDirectoryBuffer.NextPlusEntry(page, ref offset, out ulong nodeId))
+        {
+            if (nodeId != 0 && nodeId != RootInode && _inodes.Get(nodeId) is { } record)
+                ForgetRecord(record, 1);
+        }
     }
 
     /// <summary>The inode a PathInfo's (validated) root node stands for.</summary>

@@ -100,6 +100,11 @@ internal static unsafe class FuseDeviceIo
                     return FailedWith(LibcDevice.EINTR); // exiting: libfuse checks fuse_session_exited first
             }
         }
+        catch (Exception)
+        {
+            // Nothing may escape an [UnmanagedCallersOnly] frame; libfuse ends the session on EIO.
+            return FailedWith(LibcDevice.EIO);
+        }
         finally
         {
             int ignored;
@@ -141,6 +146,19 @@ internal static unsafe class FuseDeviceIo
 
     [UnmanagedCallersOnly]
     private static nint Writev(int fd, IoVec* vectors, int count, nint userData)
+    {
+        try
+        {
+            return WritevChecked(fd, vectors, count);
+        }
+        catch (Exception)
+        {
+            // Nothing may escape an [UnmanagedCallersOnly] frame.
+            return FailedWith(LibcDevice.EIO);
+        }
+    }
+
+    private static nint WritevChecked(int fd, IoVec* vectors, int count)
     {
         if (t_initSession is { } backingFiles && count == 2
             && vectors[0].Length >= (nuint)sizeof(FuseOutHeader) && ((FuseOutHeader*)vectors[0].Base)->Unique == t_initUnique)

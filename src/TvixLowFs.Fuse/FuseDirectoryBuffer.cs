@@ -42,6 +42,32 @@ public static unsafe class FuseDirectoryBuffer
         }
     }
 
+    // struct fuse_direntplus: fuse_entry_out (128 bytes, nodeid first) then fuse_dirent
+    // (ino, off, namelen, type, name), padded to 8 bytes (FUSE_DIRENTPLUS_SIZE).
+    private const int EntryOutSize = 128;
+    private const int NameLengthOffset = EntryOutSize + 16;
+    private const int NameOffset = EntryOutSize + 24;
+
+    /// <summary>
+    /// Steps through a page built with <see cref="AddPlus"/>: the node id of the entry at
+    /// <paramref name="offset"/> (0 for one that carries no entry), and <paramref name="offset"/>
+    /// moved past it. False at the end of the page (or at a truncated entry).
+    /// </summary>
+    public static bool NextPlusEntry(ReadOnlySpan<byte> page, ref int offset, out ulong nodeId)
+    {
+        nodeId = 0;
+        if (offset < 0 || page.Length - offset < NameOffset)
+            return false;
+        ReadOnlySpan<byte> entry = page[offset..];
+        uint nameLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(entry[NameLengthOffset..]);
+        long size = (NameOffset + (long)nameLength + 7) & ~7L;
+        if (size > entry.Length)
+            return false;
+        nodeId = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(entry);
+        offset += (int)size;
+        return true;
+    }
+
     private static void CheckName(ReadOnlySpan<byte> nameWithNul)
     {
         if (nameWithNul.IsEmpty || nameWithNul[^1] != 0)

@@ -9,7 +9,9 @@ namespace TvixLowFs.Fuse;
 /// <see cref="IFuseOperations"/> through the userdata GCHandle (no allocation), turns C strings into
 /// spans and calls the handler. An exception that escapes a handler is logged through
 /// <see cref="FuseDiagnostics"/> and, unless the same thread already answered this request through
-/// <see cref="KernelReplySink"/>, answered with EIO so the kernel never waits forever.
+/// <see cref="KernelReplySink"/>, answered with EIO so the kernel never waits forever; the answer
+/// comes before the description, and a failure that cannot be described (out of memory) is
+/// still answered.
 /// </summary>
 internal static unsafe class FuseEntryPoints
 {
@@ -31,21 +33,42 @@ internal static unsafe class FuseEntryPoints
 
     private static ReadOnlySpan<byte> Name(byte* name) => MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name);
 
+    // The last-resort catches below run when a handler has thrown, maybe because memory ran out:
+    // each answers first, with nothing before the reply that allocates or formats, and describes
+    // the failure only afterwards, inside its own catch, so nothing can escape the
+    // [UnmanagedCallersOnly] frame (which would end the process).
+
     private static void Fail(nint request, string operation, Exception exception)
     {
-        FuseDiagnostics.Report($"fuse {operation}: handler threw {exception.GetType().Name}: {exception.Message}; answering EIO");
         if (LastAnsweredRequest != request)
-        {
             LibFuse.ReplyErr(request, EIO);
-        }
+        Report(operation, exception, "; answered EIO");
     }
 
     private static void FailWithoutReply(nint request, string operation, Exception exception)
     {
-        FuseDiagnostics.Report($"fuse {operation}: handler threw {exception.GetType().Name}: {exception.Message}");
         if (request != 0 && LastAnsweredRequest != request)
-        {
             LibFuse.ReplyNone(request);
+        Report(operation, exception, "");
+    }
+
+    /// <summary>Describes a handler's failure; never throws (a failure that cannot be described is reported without its message).</summary>
+    private static void Report(string operation, Exception exception, string consequence)
+    {
+        try
+        {
+            FuseDiagnostics.Report($"fuse {operation}: handler threw {exception.GetType().Name}: {exception.Message}{consequence}");
+        }
+        catch (Exception)
+        {
+            try
+            {
+                FuseDiagnostics.Report("fuse " + operation + ": handler threw an exception that could not be described" + consequence);
+            }
+            catch (Exception)
+            {
+                // Nothing more can be done without memory; the request has its answer.
+            }
         }
     }
 
@@ -53,14 +76,7 @@ internal static unsafe class FuseEntryPoints
     internal static void Init(nint userData, FuseConnInfo* connection)
     {
         try { OperationsOf(userData).Init(connection); }
-        catch (Exception e) { FuseDiagnostics.Report($"fuse init: handler threw {e.GetType().Name}: {e.Message}"); }
-    }
-
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    internal static void Destroy(nint userData)
-    {
-        try { OperationsOf(userData).Destroy(); }
-        catch (Exception e) { FuseDiagnostics.Report($"fuse destroy: handler threw {e.GetType().Name}: {e.Message}"); }
+        catch (Exception e) { Report("init", e, ""); }
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
@@ -180,8 +196,31 @@ internal static unsafe class FuseEntryPoints
     private static void Modify(nint req, FuseModifyOperation operation)
     {
         try { OperationsFor(req).Modify(new FuseRequest(req), operation); }
-        catch (Exception e) { Fail(req, operation.ToString(), e); }
+        catch (Exception e) { Fail(req, ModifyName(operation), e); }
     }
+
+    /// <summary>The operation's name without formatting (a constant per value).</summary>
+    private static string ModifyName(FuseModifyOperation operation) => operation switch
+    {
+        FuseModifyOperation.SetAttr => "setattr",
+        FuseModifyOperation.MkNod => "mknod",
+        FuseModifyOperation.MkDir => "mkdir",
+        FuseModifyOperation.Unlink => "unlink",
+        FuseModifyOperation.RmDir => "rmdir",
+        FuseModifyOperation.Symlink => "symlink",
+        FuseModifyOperation.Rename => "rename",
+        FuseModifyOperation.Link => "link",
+        FuseModifyOperation.Write => "write",
+        FuseModifyOperation.WriteBuf => "write_buf",
+        FuseModifyOperation.Create => "create",
+        FuseModifyOperation.SetXattr => "setxattr",
+        FuseModifyOperation.RemoveXattr => "removexattr",
+        FuseModifyOperation.Fallocate => "fallocate",
+        FuseModifyOperation.CopyFileRange => "copy_file_range",
+        FuseModifyOperation.Fsync => "fsync",
+        FuseModifyOperation.FsyncDir => "fsyncdir",
+        _ => "write-type operation",
+    };
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     internal static void SetAttr(nint req, ulong inode, Stat* attr, int toSet, FuseFileInfo* fileInfo) => Modify(req, FuseModifyOperation.SetAttr);

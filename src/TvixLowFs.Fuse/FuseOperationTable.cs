@@ -4,7 +4,7 @@ namespace TvixLowFs.Fuse;
 
 /// <summary>
 /// The one place where <see cref="FuseLowLevelOps"/> is filled. Every operation of
-/// <see cref="IFuseOperations"/> is registered; flush, getlk/setlk, bmap, ioctl, poll,
+/// <see cref="IFuseOperations"/> but destroy is registered; flush, getlk/setlk, bmap, ioctl, poll,
 /// retrieve_reply, flock and lseek stay null, so libfuse answers ENOSYS and the kernel falls back
 /// (flush: ENOSYS makes the kernel stop sending it; close() still succeeds).
 /// </summary>
@@ -13,7 +13,8 @@ internal static unsafe class FuseOperationTable
     internal static FuseLowLevelOps Create() => new()
     {
         Init = &FuseEntryPoints.Init,
-        Destroy = &FuseEntryPoints.Destroy,
+        // Destroy stays null: FuseSession.Dispose calls IFuseOperations.Destroy itself, before it
+        // unmounts; libfuse would call it from fuse_session_destroy, after the channel is closed.
         Lookup = &FuseEntryPoints.Lookup,
         Forget = &FuseEntryPoints.Forget,
         GetAttr = &FuseEntryPoints.GetAttr,

@@ -8,8 +8,9 @@ namespace TvixLowFs.Fuse;
 /// One mounted libfuse low-level session serving an <see cref="IFuseOperations"/>:
 /// <see cref="Mount"/> creates and mounts, <see cref="Run"/> blocks in the multi-threaded loop
 /// (fuse_session_loop_mt, 3.12 form) until <see cref="Exit"/>, a signal, or an external unmount,
-/// and <see cref="Dispose"/> unmounts and destroys (which calls <see cref="IFuseOperations.Destroy"/>
-/// if init ran). Handlers run on libfuse's worker threads, concurrently.
+/// and <see cref="Dispose"/> calls <see cref="IFuseOperations.Destroy"/> (if the loop ran) while
+/// the channel is still open, then unmounts and destroys the session. Handlers run on libfuse's
+/// worker threads, concurrently.
 /// </summary>
 public sealed unsafe class FuseSession : IDisposable
 {
@@ -17,6 +18,8 @@ public sealed unsafe class FuseSession : IDisposable
     private readonly Lock stateLock = new();
     private readonly ManualResetEventSlim loopReturned = new(false);
     private GCHandle operationsHandle;
+    private IFuseOperations? operations;
+    private bool loopRan;
     private nint session;
     private NativeArgs arguments;
     private bool mounted;
@@ -61,6 +64,7 @@ public sealed unsafe class FuseSession : IDisposable
         var argv = new List<string> { "tvixlowfs-fuse", "-o", options.MountOptionString() };
         if (options.Debug) argv.Add("-d");
         arguments = NativeArgs.Allocate(argv);
+        this.operations = operations;
         operationsHandle = GCHandle.Alloc(operations);
         var table = FuseOperationTable.Create(); // libfuse copies it into the session
         var args = new FuseArgs { Argc = arguments.Count, Argv = arguments.Argv };
@@ -109,6 +113,7 @@ public sealed unsafe class FuseSession : IDisposable
             ObjectDisposedException.ThrowIf(disposed, this);
             if (running) throw new InvalidOperationException("the session loop is already running");
             running = true;
+            loopRan = true;
             loopReturned.Reset();
         }
         var signals = options.HandleSignals
@@ -200,6 +205,18 @@ public sealed unsafe class FuseSession : IDisposable
             Exit();
             loopReturned.Wait();
         }
+        // Destroy before unmounting: requests still waiting on the filesystem's backend can be
+        // answered (unmounting closes /dev/fuse, and the kernel fails whatever is left), and
+        // backing ids are closed on the live descriptor. libfuse's own destroy callback is not
+        // registered (it would run after the unmount), so this is the one call.
+        bool destroy;
+        lock (stateLock)
+        {
+            destroy = loopRan && operations is not null;
+            loopRan = false;
+        }
+        if (destroy)
+            DestroyOperations(operations!);
         // Unmounting closes the device descriptor, and the backing ids with it: no ioctl may
         // reach that descriptor number afterwards (it may be reused by then).
         options.BackingFiles?.Detach();
@@ -217,6 +234,18 @@ public sealed unsafe class FuseSession : IDisposable
             FuseDeviceIo.Uninstall(GCHandle.ToIntPtr(operationsHandle));
         if (operationsHandle.IsAllocated) operationsHandle.Free();
         arguments.Free();
+    }
+
+    private static void DestroyOperations(IFuseOperations operations)
+    {
+        try
+        {
+            operations.Destroy();
+        }
+        catch (Exception e)
+        {
+            FuseDiagnostics.Report($"fuse destroy: handler threw {e.GetType().Name}: {e.Message}");
+        }
     }
 
     /// <summary>Who sent the request (uid, gid, pid, umask); valid until it is answered.</summary>

@@ -13,6 +13,12 @@ namespace TvixLowFs.Fuse;
 public unsafe interface IFuseOperations
 {
     void Init(FuseConnInfo* connection);
+
+    /// <summary>
+    /// Called once when the session ends (<see cref="FuseSession.Dispose"/>, after the loop has
+    /// stopped), while /dev/fuse is still open: replies made until it returns reach the kernel;
+    /// after it returns the channel closes and no reply may be made.
+    /// </summary>
     void Destroy();
 
     void Lookup(FuseRequest request, ulong parent, ReadOnlySpan<byte> name);

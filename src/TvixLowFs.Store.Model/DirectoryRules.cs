@@ -13,7 +13,14 @@ public static class DirectoryRules
     public const string RuleName = "a name is 1..255 bytes, not . or .., without / or NUL";
     public const string RuleDigest = "a digest is 32 bytes";
     public const string RuleTarget = "a symlink target is non-empty and has no NUL";
-    public const string RuleSize = "the recursive size fits in 64 bits";
+    /// <summary>
+    /// The kernel's sizes (st_size, off_t, loff_t) are signed 64-bit: a file's size, a directory
+    /// node's size and a Directory's own recursive size are each at most 2^63 - 1.
+    /// </summary>
+    public const string RuleSize = "a size (a file's, a directory node's, a directory's recursive size) is at most 2^63 - 1";
+
+    /// <summary>The largest size <see cref="RuleSize"/> allows: the kernel's off_t.</summary>
+    public const ulong MaxSize = long.MaxValue;
     public const string RuleChildSize = "a directory node's size is its child's recursive size";
     public const string RuleNodeSet = "a node is one of directory, file or symlink";
 
@@ -102,7 +109,8 @@ public static class DirectoryRules
 
     /// <summary>
     /// Checks every rule on one message: sorted unique names across the three lists, valid names,
-    /// 32-byte digests, non-empty NUL-free symlink targets, and that its own size does not overflow.
+    /// 32-byte digests, non-empty NUL-free symlink targets, and sizes the kernel can represent
+    /// (each node's and the message's own recursive size at most 2^63 - 1).
     /// Throws <see cref="StoreValidationException"/> naming the rule and the entry.
     /// </summary>
     public static void Validate(Directory directory)
@@ -114,6 +122,7 @@ public static class DirectoryRules
             var node = directories[i];
             CheckName(node.Name, "directory");
             CheckDigest(node.Digest, "directory", node.Name);
+            CheckSize(node.Size, "directory", node.Name);
             if (i > 0)
                 CheckAfter(directories[i - 1].Name, node.Name, "directory");
         }
@@ -123,6 +132,7 @@ public static class DirectoryRules
             var node = files[i];
             CheckName(node.Name, "file");
             CheckDigest(node.Digest, "file", node.Name);
+            CheckSize(node.Size, "file", node.Name);
             if (i > 0)
                 CheckAfter(files[i - 1].Name, node.Name, "file");
         }
@@ -186,19 +196,24 @@ public static class DirectoryRules
         }
     }
 
-    /// <summary>The size a DirectoryNode pointing at this directory must carry (checked for overflow).</summary>
+    /// <summary>The size a DirectoryNode pointing at this directory must carry (at most <see cref="MaxSize"/>).</summary>
     public static ulong Size(Directory directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
-        ulong size = (ulong)directory.Directories.Count + (ulong)directory.Files.Count + (ulong)directory.Symlinks.Count;
+        ulong entries = (ulong)directory.Directories.Count + (ulong)directory.Files.Count + (ulong)directory.Symlinks.Count;
+        ulong size = 0;
+        DirectoryNode? last = null;
         foreach (var node in directory.Directories)
         {
-            ulong sum = size + node.Size;
-            if (sum < size)
-                throw Broken(RuleSize, "directory", node.Name.Span, $"adding its size {node.Size} overflows");
-            size = sum;
+            // Both terms are at most 2^63 here, so the sum cannot wrap before it is compared.
+            size += Math.Min(node.Size, MaxSize + 1);
+            if (size > MaxSize)
+                throw Broken(RuleSize, "directory", node.Name.Span, $"adding its size {node.Size} makes the recursive size more than 2^63 - 1");
+            last = node;
         }
-        return size;
+        if (size + entries > MaxSize)
+            throw Broken(RuleSize, "directory", last!.Name.Span, $"with its size {last.Size} and {entries} entries the recursive size is more than 2^63 - 1");
+        return size + entries;
     }
 
     /// <summary>Checks that a directory node carries the recursive size of the Directory it points at.</summary>
@@ -226,11 +241,13 @@ public static class DirectoryRules
                 if (requireName)
                     CheckName(node.Directory.Name, "directory");
                 CheckDigest(node.Directory.Digest, "directory", node.Directory.Name);
+                CheckSize(node.Directory.Size, "directory", node.Directory.Name);
                 break;
             case Node.NodeOneofCase.File:
                 if (requireName)
                     CheckName(node.File.Name, "file");
                 CheckDigest(node.File.Digest, "file", node.File.Name);
+                CheckSize(node.File.Size, "file", node.File.Name);
                 break;
             case Node.NodeOneofCase.Symlink:
                 if (requireName)
@@ -359,6 +376,12 @@ public static class DirectoryRules
     {
         if (digest.Length != B3Digest.Length)
             throw Broken(RuleDigest, kind, name.Span, $"its digest is {digest.Length} bytes");
+    }
+
+    private static void CheckSize(ulong size, string kind, ByteString name)
+    {
+        if (size > MaxSize)
+            throw Broken(RuleSize, kind, name.Span, $"its size {size} is more than 2^63 - 1");
     }
 
     private static void CheckTarget(ByteString target, ByteString name)

@@ -47,7 +47,7 @@ internal static unsafe partial class LibcDevice
     [LibraryImport(Library, EntryPoint = "pthread_setcancelstate")]
     internal static partial int PthreadSetCancelState(int state, int* oldState);
 
-    internal const int EINTR = 4, EAGAIN = 11;
+    internal const int EINTR = 4, EIO = 5, EAGAIN = 11;
     internal const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
     internal const int EFD_CLOEXEC = 0x80000;
     internal const short POLLIN = 1;

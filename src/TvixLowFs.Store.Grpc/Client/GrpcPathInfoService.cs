@@ -38,11 +38,10 @@ public sealed class GrpcPathInfoService : IPathInfoService
         {
             throw _channel.Translate(e, $"get PathInfo {hash.ToHex()}", cancellationToken);
         }
-        // A PathInfo that is not the one asked for would mount the wrong tree under the name.
+        // A PathInfo that is not the one asked for would mount the wrong tree under the name; as
+        // on every other backend (README, DESIGN) the path asked for is then absent, not an error.
         var path = PathInfoRules.Validate(pathInfo);
-        if (path.Hash != hash)
-            throw new StoreValidationException($"{_channel.Address}: asked PathInfo {hash.ToHex()}, received one for {path}");
-        return pathInfo;
+        return path.Hash == hash ? pathInfo : null;
     }
 
     public async ValueTask<PathInfo> PutAsync(PathInfo pathInfo, CancellationToken cancellationToken = default)

@@ -31,6 +31,18 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
+    private static partial int FsyncNative(int fd);
+
+    [LibraryImport(Library, EntryPoint = "fdatasync", SetLastError = true)]
+    private static partial int FdatasyncNative(int fd);
+
+    /// <summary>fsync(2); returns 0 or errno.</summary>
+    public static int Fsync(int fd) => FsyncNative(fd) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>fdatasync(2); returns 0 or errno.</summary>
+    public static int Fdatasync(int fd) => FdatasyncNative(fd) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
     [LibraryImport(Library, EntryPoint = "pread", SetLastError = true)]
     private static partial nint PReadNative(int fd, byte* buffer, nuint count, long offset);
 

@@ -47,6 +47,31 @@ public sealed class FuseDirectoryBufferTests
     }
 
     [Test]
+    public void NextPlusEntryStepsThroughAPageBuiltWithAddPlus()
+    {
+        var page = new byte[1024];
+        int used = 0;
+        (string Name, ulong Ino)[] entries = [(".", 0), ("a", 17), ("a-longer-name", 23), ("exactly8", 31)];
+        foreach ((string name, ulong ino) in entries)
+        {
+            var entry = new FuseEntryParam { Ino = ino, Attr = new Stat { Ino = ino == 0 ? 1 : ino, Mode = 0x8000 } };
+            used += FuseDirectoryBuffer.AddPlus(page.AsSpan(used), System.Text.Encoding.UTF8.GetBytes(name + "\0"), entry, used + 1);
+        }
+        var seen = new List<ulong>();
+        int offset = 0;
+        while (FuseDirectoryBuffer.NextPlusEntry(page.AsSpan(0, used), ref offset, out ulong nodeId))
+            seen.Add(nodeId);
+        Assert.That(seen, Is.EqualTo(entries.Select(e => e.Ino)));
+        Assert.That(offset, Is.EqualTo(used), "every entry consumed, nothing beyond");
+        Assert.That(FuseDirectoryBuffer.NextPlusEntry(page.AsSpan(0, used - 1), ref offset, out _), Is.False);
+        offset = 0;
+        int truncated = 0;
+        while (FuseDirectoryBuffer.NextPlusEntry(page.AsSpan(0, used - 1), ref offset, out _))
+            truncated++;
+        Assert.That(truncated, Is.EqualTo(entries.Length - 1), "a cut-off last entry is not read");
+    }
+
+    [Test]
     public void NamesMustBeNulTerminated() =>
         Assert.That(() => FuseDirectoryBuffer.Add(new byte[64], "abc"u8, default, 1), Throws.ArgumentException);
 }

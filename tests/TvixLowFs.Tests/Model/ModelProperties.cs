@@ -80,10 +80,13 @@ public sealed class ModelProperties
             return false;
         if (!d.Symlinks.All(n => n.Target.Length > 0 && !n.Target.Span.Contains((byte)0)))
             return false;
+        // Sizes the kernel can represent: each node's and the recursive sum at most 2^63 - 1.
+        if (!d.Directories.All(n => n.Size <= long.MaxValue) || !d.Files.All(n => n.Size <= long.MaxValue))
+            return false;
         var size = new System.Numerics.BigInteger(all.Count);
         foreach (var n in d.Directories)
             size += n.Size;
-        return size <= ulong.MaxValue;
+        return size <= long.MaxValue;
     }
 
     /// <summary>Checks one decoded Directory; returns whether it was valid.</summary>
