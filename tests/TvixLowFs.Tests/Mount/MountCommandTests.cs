@@ -12,6 +12,7 @@ namespace TvixLowFs.Tests.Mount;
 /// exit 0, a stale mount is cleaned, bad destinations fail with one line.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class MountCommandTests
 {
     private string _root = null!;

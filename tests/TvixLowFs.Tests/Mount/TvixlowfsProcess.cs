@@ -24,7 +24,16 @@ internal sealed class TvixlowfsProcess : IDisposable
         process.BeginOutputReadLine();
     }
 
+    /// <summary>Starts the command; a <c>mount</c> is registered with <see cref="HungMounts"/>, so a test hung on it can be freed.</summary>
     public static TvixlowfsProcess Start(IEnumerable<string> arguments)
+    {
+        string[] list = [.. arguments];
+        if (list is ["mount", string mountPoint, ..])
+            HungMounts.Watch(mountPoint);
+        return Launch(list);
+    }
+
+    private static TvixlowfsProcess Launch(IEnumerable<string> arguments)
     {
         var start = new ProcessStartInfo
         {
@@ -53,7 +62,8 @@ internal sealed class TvixlowfsProcess : IDisposable
     /// <summary>Runs to completion (for import and failing mounts); returns exit code, stdout, stderr.</summary>
     public static (int ExitCode, string[] Out, string[] Error) Run(IEnumerable<string> arguments, int timeoutSeconds = 120)
     {
-        using TvixlowfsProcess process = Start(arguments);
+        // Not Start: a command run to completion leaves no mount to watch (a mount that succeeds here times out below).
+        using TvixlowfsProcess process = Launch(arguments);
         if (!process._process.WaitForExit(timeoutSeconds * 1000))
             throw new TimeoutException("tvixlowfs " + string.Join(' ', arguments) + " did not finish");
         process._process.WaitForExit(); // drains the redirected streams

@@ -14,6 +14,7 @@ namespace TvixLowFs.Tests.Reliability;
 /// store stays consistent (<c>verify</c> passes) and everything recovers by itself.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class FaultTests
 {
     private const int SIGSTOP = 19, SIGCONT = 18;

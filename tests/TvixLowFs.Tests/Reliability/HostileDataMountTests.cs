@@ -12,6 +12,7 @@ namespace TvixLowFs.Tests.Reliability;
 /// digest at fault, nothing the hostile names point at is reachable, and the healthy store path
 /// next to them keeps being served.
 /// </summary>
+[CancelAfter(300_000)]
 public abstract class HostileDataMountTestsBase
 {
     private protected HostileCatalogue Catalogue { get; private set; } = null!;
