@@ -3,7 +3,9 @@
 #   ./build.sh          install what is missing, build native/ (the first time it fetches BLAKE3's
 #                       C sources with apt-get download), build everything warning-free,
 #                       publish the NativeAOT binary to artifacts/tvixlowfs
-#   ./build.sh test     the same, then run the whole NUnit suite (results in artifacts/test-results)
+#   ./build.sh test     the same, then fuzz each decoder for 20 s (tests/TvixLowFs.Fuzz/fuzz.sh; set
+#                       TVIXLOWFS_FUZZ_SECONDS, 0 skips it; skipped too when ARGS are given) and
+#                       run the whole NUnit suite (results in artifacts/test-results)
 #   ./build.sh demo     the same, then import protos/ into a demo store and mount it in the
 #                       foreground at a printed path until Ctrl-C
 #   ./build.sh bench [ARGS]   the same, then `dotnet run -c Release --project bench -- ARGS`
@@ -28,7 +30,8 @@ install_packages() {
                   libsodium-dev liblzma-dev libbz2-dev)
     # test: real Nix 2.8 (nix-bin) is the independent party of the binary-cache tests; python3
     # serves their fixtures (http.server); xz-utils, zstd, bzip2 and brotli make hostile streams.
-    if [ "$command" = test ]; then wanted+=(nix-bin python3 xz-utils zstd bzip2 brotli); fi
+    # afl++: the fuzzer of tests/TvixLowFs.Fuzz (SharpFuzz's instrumenter comes as a local dotnet tool).
+    if [ "$command" = test ]; then wanted+=(nix-bin python3 xz-utils zstd bzip2 brotli afl++); fi
     # bench: squashfuse_ll and its image tool (the peer); xz-utils to unpack libfuse's source when
     # the e2e harness must fetch example/passthrough_ll.c (the reference) with `apt-get source`
     # because libfuse3-dev's copy under /usr/share/doc is missing; nix-bin (the peer), python3
@@ -79,6 +82,39 @@ for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns):
 PY
 }
 
+# The tests the blame collector found running when it killed a hung test host (Completed="False"
+# in its Sequence files), one per line; the hang dumps lie beside them.
+list_hung() {
+    python3 - "$1" <<'PY' || true
+import glob, os, sys, xml.etree.ElementTree as ET
+hung = {}  # the collector keeps a copy of each Sequence file under In/: one line per test
+for sequence in sorted(glob.glob(os.path.join(sys.argv[1], "**", "Sequence_*.xml"), recursive=True)):
+    for test in ET.parse(sequence).getroot().iter("Test"):
+        if test.get("Completed") == "False":
+            hung.setdefault(test.get("Name"), set()).update(glob.glob(os.path.join(os.path.dirname(sequence), "*hangdump*")))
+for name, dumps in hung.items():
+    print(f"HUNG {name} (killed after --blame-hang-timeout; dump: {', '.join(sorted(dumps)) or 'none'})")
+PY
+}
+
+# Set by run_fuzz, counted by run_tests: targets in which fuzzing found a crash or a hang.
+fuzz_failures=0
+fuzz_report=""
+
+run_fuzz() {
+    local seconds=${TVIXLOWFS_FUZZ_SECONDS:-20}
+    if [ "$seconds" -eq 0 ] || [ $# -gt 0 ]; then
+        return 0
+    fi
+    log "fuzzing every decoder for ${seconds} s (tests/TvixLowFs.Fuzz/fuzz.sh)"
+    local output
+    if ! output=$(tests/TvixLowFs.Fuzz/fuzz.sh "$seconds" 2>&1); then
+        fuzz_failures=1
+        fuzz_report=$(grep -E '^fuzzing found|^    /' <<<"$output" || true)
+    fi
+    printf '%s\n' "$output" >&2
+}
+
 run_tests() {
     if [ ! -e /dev/fuse ]; then
         echo "build.sh: /dev/fuse is missing: the mount tests cannot run (this is a failure, not a skip)" >&2
@@ -89,21 +125,35 @@ run_tests() {
     mkdir -p "$results"
     log "running the test suite"
     local status=0
+    # Hang detection: a mount-touching test has [CancelAfter] (at most 10 min, checked by
+    # MountTimeoutCoverageTests) after which its mounts are aborted; a test host silent for 15
+    # minutes anyway (a hang outside a test body) is dumped (mini dump) and killed by the blame
+    # collector, so a hang costs CI 15 minutes, not 90, and is named at the end of the log.
     TVIXLOWFS_BINARY="$repo/artifacts/tvixlowfs" dotnet test tests/TvixLowFs.Tests/TvixLowFs.Tests.csproj \
         -c Release --no-build -nologo \
+        --blame-hang-timeout 15m --blame-hang-dump-type mini \
         --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
         --results-directory "$results" "$@" || status=$?
-    local trx="$results/results.trx"
+    local trx="$results/results.trx" hung
+    hung=$(list_hung "$results")
     if [ -f "$trx" ]; then
         local counters passed failed total
         counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
         total=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
         passed=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
         failed=$(( ${total:-0} - ${passed:-0} ))
+        # A killed test host leaves its hung test out of the counts: count it as failed; a
+        # fuzzing crash counts as one failure too.
+        [ -z "$hung" ] || failed=$(( failed + $(wc -l <<<"$hung") ))
+        failed=$(( failed + fuzz_failures ))
+        [ -z "$fuzz_report" ] || echo "$fuzz_report"
         # CI keeps only the tail of the log: name every failure again just above the count.
         [ "$failed" -eq 0 ] || list_failures "$trx"
+        [ -z "$hung" ] || echo "$hung"
+        [ $status -ne 0 ] || [ "$failed" -eq 0 ] || status=1
         echo "${passed:-0} passed, ${failed} failed"
     else
+        [ -z "$hung" ] || echo "$hung"
         echo "0 passed, 1 failed"
         [ $status -ne 0 ] || status=1
     fi
@@ -127,7 +177,7 @@ run_demo() {
 install_packages
 case "$command" in
     build) build_all ;;
-    test) build_all; run_tests "$@" ;;
+    test) build_all; run_fuzz "$@"; run_tests "$@" ;;
     demo) build_all; run_demo ;;
     bench) build_all; exec dotnet run -c Release --project bench -- "$@" ;;
     *) echo "usage: ./build.sh [build|test|demo|bench [ARGS]]" >&2; exit 2 ;;

@@ -12,6 +12,8 @@ namespace TvixLowFs.Store.Grpc.Client;
 /// </summary>
 internal sealed class PooledBlobChunk
 {
+    private const ulong MaxFieldNumber = (1 << 29) - 1;
+
     private byte[] _array;
     private int _length;
 
@@ -65,7 +67,10 @@ internal sealed class PooledBlobChunk
             while (!reader.End)
             {
                 ulong tag = ReadVarint(ref reader);
-                int field = checked((int)(tag >> 3));
+                // A hostile tag or length must be rejected as bad data, not overflow (found by fuzzing).
+                if (tag >> 3 > MaxFieldNumber)
+                    throw new InvalidDataException("BlobChunk: a field number beyond protobuf's 2^29 - 1");
+                int field = (int)(tag >> 3);
                 int wireType = (int)(tag & 7);
                 if (field == 0)
                     throw new InvalidDataException("BlobChunk: field number 0");
@@ -78,9 +83,10 @@ internal sealed class PooledBlobChunk
                         Skip(ref reader, 8);
                         break;
                     case 2:
-                        long size = checked((long)ReadVarint(ref reader));
-                        if (size > reader.Remaining)
+                        ulong declared = ReadVarint(ref reader);
+                        if (declared > (ulong)reader.Remaining)
                             throw new InvalidDataException("BlobChunk: a field runs past the end of the message");
+                        long size = (long)declared;
                         if (field != 1)
                         {
                             Skip(ref reader, size);

@@ -9,6 +9,7 @@ namespace TvixLowFs.Tests.BinaryCache;
 /// per test the static servers, stores, cache directories and <c>tvixlowfs</c> processes it starts
 /// (all under one work directory; every mount is stopped and force-unmounted after the test).
 /// </summary>
+[CancelAfter(300_000)]
 public abstract class BinaryCacheMountTestBase
 {
     private readonly List<StaticHttpServer> _servers = [];

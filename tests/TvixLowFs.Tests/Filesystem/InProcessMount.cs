@@ -34,6 +34,7 @@ internal sealed class InProcessMount : IDisposable
             DefaultPermissions = false,
             BackingFiles = BackingFiles,
         });
+        Mount.HungMounts.Watch(MountPoint);
         _loop = new Thread(() => _session.Run()) { IsBackground = true, Name = "fuse-loop " + MountPoint };
         _loop.Start();
     }

@@ -12,6 +12,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// the table shrinks to what the forgotten-inode queue keeps; a second walk sees the same tree.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class InodeRetirementMountTests
 {
     private const int Directories = 40;

@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// open/read/close cycles race those closes and must still read the right bytes.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class LocalStoreMountTests
 {
     private string _storeDirectory = null!;

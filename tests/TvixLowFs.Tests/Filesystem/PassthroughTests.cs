@@ -58,6 +58,7 @@ internal sealed class BackingFilesDouble : IFuseBackingFiles
 /// mounts where the kernel reads local blob files itself.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class PassthroughTests
 {
     private TemporaryLocalStore _temporary = null!;

@@ -11,6 +11,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// the handler sees are 128 KiB with the kernel's default readahead, 512 KiB once it is raised.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class ReadRequestSizeMountTests
 {
     private string _storeDirectory = null!;

@@ -35,6 +35,7 @@ internal sealed class CountingBlobService(IBlobService inner) : IBlobService
 /// misses answered on the FUSE thread for stores on this machine.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class ReadaheadTests
 {
     private TemporaryLocalStore _temporary = null!;

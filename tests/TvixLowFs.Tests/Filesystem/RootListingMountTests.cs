@@ -14,6 +14,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// any offset, and is streamed from the PathInfoService once per open, never restarted.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class RootListingMountTests
 {
     private const int PathCount = 2000;

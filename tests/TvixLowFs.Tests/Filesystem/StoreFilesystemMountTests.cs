@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// memory store, through ordinary syscalls.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class StoreFilesystemMountTests
 {
     private const uint S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000;

@@ -10,6 +10,7 @@ namespace TvixLowFs.Tests.Fuse;
 /// workers wait in poll(2) instead of being cancelled.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class DeviceIoTests
 {
     [Test]

@@ -8,6 +8,7 @@ namespace TvixLowFs.Tests.Fuse;
 
 /// <summary>Real mounts through /dev/fuse of <see cref="HelloFilesystemDouble"/>, checked with ordinary syscalls.</summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed unsafe class MountTests
 {
     [Test]

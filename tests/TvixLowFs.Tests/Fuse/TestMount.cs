@@ -38,6 +38,7 @@ internal sealed class TestMount : IDisposable
             Directory.Delete(MountPoint);
             throw;
         }
+        Mount.HungMounts.Watch(MountPoint);
         Loop = Task.Factory.StartNew(Session.Run, TaskCreationOptions.LongRunning);
     }
 

@@ -19,6 +19,7 @@ namespace TvixLowFs.Tests.Grpc;
 /// verified into the read-through cache; and against a daemon without it (like tvix-store), the
 /// same results blob by blob.
 /// </summary>
+[CancelAfter(300_000)]
 public sealed class BlobBatchTests
 {
     private static readonly GrpcClientOptions ShortTimeout = new() { Timeout = TimeSpan.FromSeconds(5) };

@@ -15,6 +15,7 @@ namespace TvixLowFs.Tests.Grpc;
 /// The read-through cache fetching ahead: blobs prefetched into it, nothing fetched by a walk that
 /// only lists and stats, and readahead that fails without harming the mount.
 /// </summary>
+[CancelAfter(300_000)]
 public sealed class CachePrefetchTests
 {
     private static readonly GrpcClientOptions ShortTimeout = new() { Timeout = TimeSpan.FromSeconds(2) };

@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.Grpc;
 /// <c>tvixlowfs daemon</c> as a user runs it: the built binary (TVIXLOWFS_BINARY, else the apphost
 /// built next to the tests), <c>import</c> into it through BLOB_SERVICE_ADDR and friends, SIGTERM.
 /// </summary>
+[CancelAfter(300_000)]
 public sealed class DaemonBinaryTests
 {
     private string _directory = null!;
@@ -43,6 +44,8 @@ public sealed class DaemonBinaryTests
         };
         foreach (string arg in args)
             start.ArgumentList.Add(arg);
+        if (args is ["mount", string mountPoint, ..])
+            Mount.HungMounts.Watch(mountPoint);
         // Nothing of the user's environment leaks in: no real default store, no stray addresses.
         start.Environment["HOME"] = _directory;
         start.Environment["XDG_DATA_HOME"] = Path.Combine(_directory, "data");

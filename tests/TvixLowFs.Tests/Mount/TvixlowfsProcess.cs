@@ -24,8 +24,17 @@ internal sealed class TvixlowfsProcess : IDisposable
         process.BeginOutputReadLine();
     }
 
+    /// <summary>Starts the command; a <c>mount</c> is registered with <see cref="HungMounts"/>, so a test hung on it can be freed.</summary>
     /// <param name="ignoreInterrupt">Start it as a background job of a shell would be: SIGINT ignored.</param>
     public static TvixlowfsProcess Start(IEnumerable<string> arguments, bool ignoreInterrupt = false)
+    {
+        string[] list = [.. arguments];
+        if (list is ["mount", string mountPoint, ..])
+            HungMounts.Watch(mountPoint);
+        return Launch(list, ignoreInterrupt);
+    }
+
+    private static TvixlowfsProcess Launch(IEnumerable<string> arguments, bool ignoreInterrupt = false)
     {
         var start = new ProcessStartInfo
         {
@@ -59,7 +68,8 @@ internal sealed class TvixlowfsProcess : IDisposable
     /// <summary>Runs to completion (for import and failing mounts); returns exit code, stdout, stderr.</summary>
     public static (int ExitCode, string[] Out, string[] Error) Run(IEnumerable<string> arguments, int timeoutSeconds = 120)
     {
-        using TvixlowfsProcess process = Start(arguments);
+        // Not Start: a command run to completion leaves no mount to watch (a mount that succeeds here times out below).
+        using TvixlowfsProcess process = Launch(arguments);
         if (!process._process.WaitForExit(timeoutSeconds * 1000))
             throw new TimeoutException("tvixlowfs " + string.Join(' ', arguments) + " did not finish");
         process._process.WaitForExit(); // drains the redirected streams
@@ -74,20 +84,35 @@ internal sealed class TvixlowfsProcess : IDisposable
 
     public string[] ErrorLines => _stderr.ToArray();
 
+    /// <summary>How many stderr lines have arrived: a mark for <see cref="WaitForErrorLineAfter"/>.</summary>
+    public int ErrorLineCount => _stderr.Count;
+
     /// <summary>Waits for a stderr line containing <paramref name="text"/>; false if the process ends first or time runs out.</summary>
-    public bool WaitForErrorLine(string text, int timeoutSeconds = 60)
+    public bool WaitForErrorLine(string text, int timeoutSeconds = 60) =>
+        WaitForErrorLineAfter(0, line => line.Contains(text, StringComparison.Ordinal), timeoutSeconds);
+
+    /// <summary>
+    /// Waits for a stderr line that <paramref name="matches"/> among those after the first
+    /// <paramref name="mark"/> (<see cref="ErrorLineCount"/> taken before the action that should
+    /// print it, so lines from earlier actions do not count); false if the process ends first or
+    /// time runs out.
+    /// </summary>
+    public bool WaitForErrorLineAfter(int mark, Func<string, bool> matches, int timeoutSeconds = 60)
     {
         DateTime giveUp = DateTime.UtcNow.AddSeconds(timeoutSeconds);
         while (DateTime.UtcNow < giveUp)
         {
-            if (_stderr.Any(line => line.Contains(text, StringComparison.Ordinal)))
+            if (_stderr.Skip(mark).Any(matches))
                 return true;
             if (_process.HasExited && !_lines.Wait(100))
-                return _stderr.Any(line => line.Contains(text, StringComparison.Ordinal));
+                return _stderr.Skip(mark).Any(matches);
             _lines.Wait(200);
         }
         return false;
     }
+
+    /// <summary>The stderr lines after the first <paramref name="mark"/>.</summary>
+    public string[] ErrorLinesAfter(int mark) => [.. _stderr.Skip(mark)];
 
     public void Signal(int signal) => Libc.Kill(_process.Id, signal);
 

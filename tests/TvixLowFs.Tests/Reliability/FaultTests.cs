@@ -14,12 +14,24 @@ namespace TvixLowFs.Tests.Reliability;
 /// store stays consistent (<c>verify</c> passes) and everything recovers by itself.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class FaultTests
 {
     private const int SIGSTOP = 19, SIGCONT = 18;
 
-    /// <summary>Generous bound on "answered at all" (liveness, not speed: the deadline is 2 s).</summary>
+    /// <summary>Generous bound on "answered at all" (liveness, not speed).</summary>
     private static readonly TimeSpan Answered = TimeSpan.FromSeconds(60);
+
+    /// <summary>The mount's --grpc-timeout against the paused daemon.</summary>
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// "EIO within the deadline": a request against a paused daemon is answered once the deadline
+    /// of the calls it makes has passed (a lookup makes one, an open at most two: the blob's stat
+    /// then its read), plus slack for a busy 2-core machine that is far below the 60 s of
+    /// <see cref="Answered"/>: a request that waits for anything but the deadline fails here.
+    /// </summary>
+    private static readonly TimeSpan WithinTheDeadline = 2 * Deadline + TimeSpan.FromSeconds(8);
 
     private ReliabilityStore _store = null!;
     private readonly List<string> _tmpfs = [];
@@ -50,11 +62,41 @@ public sealed class FaultTests
     }
 
     /// <summary>Runs a syscall-making function on its own thread and returns its result, failing (not hanging) if it is never answered.</summary>
-    private static T Within<T>(string what, Func<T> call)
+    private static T Within<T>(string what, Func<T> call) => Within(what, Answered, call);
+
+    /// <summary>The same, failing if the answer takes longer than <paramref name="bound"/> (or the test's CancelAfter fires).</summary>
+    private static T Within<T>(string what, TimeSpan bound, Func<T> call)
     {
-        var task = Task.Factory.StartNew(call, TaskCreationOptions.LongRunning);
-        Assert.That(task.Wait(Answered), Is.True, what + " was never answered");
+        var task = Task.Factory.StartNew(call, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Assert.That(task.Wait(bound, TestContext.CurrentContext.CancellationToken), Is.True, $"{what} was not answered within {bound.TotalSeconds:F0} s");
         return task.Result;
+    }
+
+    /// <summary>
+    /// Waits until process <paramref name="pid"/> sleeps in the kernel waiting for a FUSE reply
+    /// (<c>/proc/PID/wchan</c> names a fuse function such as request_wait_answer), instead of
+    /// sleeping and hoping it got there; false if it does not within <see cref="Answered"/>.
+    /// </summary>
+    private static bool WaitUntilWaitingOnFuse(int pid)
+    {
+        DateTime giveUp = DateTime.UtcNow + Answered;
+        string wchan = "";
+        while (DateTime.UtcNow < giveUp)
+        {
+            try
+            {
+                wchan = File.ReadAllText($"/proc/{pid}/wchan");
+            }
+            catch (IOException)
+            {
+                return false; // it exited: it was never stuck
+            }
+            if (wchan.Contains("fuse", StringComparison.Ordinal) || wchan.Contains("request_wait_answer", StringComparison.Ordinal))
+                return true;
+            Thread.Sleep(20);
+        }
+        TestContext.Out.WriteLine($"last wchan of {pid}: {wchan}");
+        return false;
     }
 
     private TvixlowfsProcess StartDaemon(string socket)
@@ -80,7 +122,8 @@ public sealed class FaultTests
         string socket = Path.Combine(_store.Root, "daemon.sock");
         TvixlowfsProcess daemon = StartDaemon(socket);
         string mountPoint = _store.NewMountPoint();
-        TvixlowfsProcess mount = _store.Mount(mountPoint, RemoteFlags(socket, "--grpc-timeout", "2", "--cache-dir", Path.Combine(_store.Root, "cache")));
+        TvixlowfsProcess mount = _store.Mount(mountPoint, RemoteFlags(socket, "--grpc-timeout", Deadline.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--cache-dir", Path.Combine(_store.Root, "cache")));
         string P(int i) => Path.Combine(mountPoint, paths[i]);
 
         Assert.That(File.ReadAllBytes(P(0)), Is.EqualTo(contents[0]));
@@ -89,21 +132,21 @@ public sealed class FaultTests
 
         daemon.Signal(SIGSTOP);
         var clock = Stopwatch.StartNew();
-        Assert.That(Within("lookup", () => Libc.LStat(P(1), out _)), Is.EqualTo(Libc.EIO), "lookup (PathInfo) against a paused daemon");
+        Assert.That(Within("lookup against a paused daemon", WithinTheDeadline, () => Libc.LStat(P(1), out _)), Is.EqualTo(Libc.EIO), "lookup (PathInfo) against a paused daemon");
         double lookupSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
-        Assert.That(Within("open", () => Libc.Open(P(2), Libc.O_RDONLY).Errno), Is.EqualTo(Libc.EIO), "open (blob) against a paused daemon");
+        Assert.That(Within("open against a paused daemon", WithinTheDeadline, () => Libc.Open(P(2), Libc.O_RDONLY).Errno), Is.EqualTo(Libc.EIO), "open (blob) against a paused daemon");
         double openSeconds = clock.Elapsed.TotalSeconds;
 
         // A reader stuck on the paused daemon, killed: its request is answered or interrupted.
         using (var cat = Process.Start(new ProcessStartInfo("cat", [P(4)]) { RedirectStandardOutput = true })!)
         {
-            Thread.Sleep(300);
+            Assert.That(WaitUntilWaitingOnFuse(cat.Id), Is.True, "cat is blocked in a FUSE request (its wchan), not merely started");
             cat.Kill();
             Assert.That(cat.WaitForExit((int)Answered.TotalMilliseconds), Is.True, "the killed reader is gone");
         }
         Assert.That(File.ReadAllBytes(P(0)), Is.EqualTo(contents[0]), "what the mount holds is still served");
-        TestContext.Out.WriteLine($"paused daemon: lookup EIO after {lookupSeconds:F1} s, open EIO after {openSeconds:F1} s (deadline 2 s)");
+        TestContext.Out.WriteLine($"paused daemon: lookup EIO after {lookupSeconds:F1} s, open EIO after {openSeconds:F1} s (deadline {Deadline.TotalSeconds} s)");
 
         daemon.Signal(SIGCONT);
         Assert.That(File.ReadAllBytes(P(1)), Is.EqualTo(contents[1]), "recovered after SIGCONT");
@@ -112,7 +155,7 @@ public sealed class FaultTests
 
         daemon.Signal(Libc.SIGKILL);
         Assert.That(daemon.WaitForExit(30), Is.True);
-        Assert.That(Within("lookup", () => Libc.LStat(P(3), out _)), Is.EqualTo(Libc.EIO), "lookup with the daemon killed");
+        Assert.That(Within("lookup with the daemon killed", WithinTheDeadline, () => Libc.LStat(P(3), out _)), Is.EqualTo(Libc.EIO), "lookup with the daemon killed");
         StartDaemon(socket);
         Assert.That(File.ReadAllBytes(P(3)), Is.EqualTo(contents[3]), "recovered after a restart on the same socket");
         Assert.That(File.ReadAllBytes(P(5)), Is.EqualTo(contents[5]));

@@ -14,6 +14,7 @@ namespace TvixLowFs.Tests.Reliability;
 /// TVIXLOWFS_SOAK_SECONDS sets the soak's length (default 5; the long form is 60).
 /// </summary>
 [TestFixture]
+[CancelAfter(600_000)]
 public sealed class LoadTests
 {
     private const int Directories = 200, FilesPerDirectory = 100, Workers = 16;

@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.Reliability;
 /// that never carry file contents, even at Trace.
 /// </summary>
 [TestFixture]
+[CancelAfter(300_000)]
 public sealed class SafeDefaultsTests
 {
     private const string Secret = "TVIXLOWFS-SECRET-CONTENT-5c1e7";
