@@ -148,8 +148,9 @@ public sealed class DaemonHost : IAsyncDisposable
         string? status = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers["grpc-status"];
         if (string.IsNullOrEmpty(status))
             status = context.Response.Headers["grpc-status"];
-        // NOT_FOUND and INVALID_ARGUMENT are answers, not daemon errors.
-        bool failed = status is not ("0" or "3" or "5" or "1");
+        // NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS and PERMISSION_DENIED are answers, not daemon
+        // errors; a limit hit (RESOURCE_EXHAUSTED) is logged at warning so an operator sees it.
+        bool failed = status is not ("0" or "1" or "3" or "5" or "6" or "7");
         if (failed)
             logger.LogWarning("{Path} -> grpc-status {Status} (http {HttpStatus}) in {Milliseconds:0.#} ms",
                 context.Request.Path.Value, status, context.Response.StatusCode, elapsed.TotalMilliseconds);
