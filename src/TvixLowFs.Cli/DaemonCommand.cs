@@ -30,7 +30,7 @@ public static class DaemonCommand
         };
         var allowNonLoopback = new Option<bool>("--allow-non-loopback")
         {
-            Description = "Allow listening on a non-loopback address (the protocol has no authentication).",
+            Description = "Allow listening on a non-loopback address (anyone who connects may read; limit writes with --read-only or --client-ca-file).",
         };
         var noBlobBatch = new Option<bool>("--no-blob-batch")
         {

@@ -70,7 +70,7 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
                         visited += directory.Directories.Count + directory.Files.Count + directory.Symlinks.Count;
                         if (visited > MaxEntries)
                             throw new StoreLimitExceededException(
-                                $"the NAR has more than {MaxEntries} entries (directories shared many times over count each time); limit {limitName}");
+                                $"the NAR has more than {MaxEntries} entries, a directory shared many times over counted each time ({limitName})");
                     }
                     return ValueTask.FromResult(directory);
                 },
