@@ -95,7 +95,7 @@ public sealed class BlobServiceEndpoint : BlobService.BlobServiceBase
         {
             _writePolicy.Demand(context);
             using var slot = _putSlots.Take();
-            using var idle = new StreamIdleTimer(_limits.StreamIdleTimeout, context.CancellationToken);
+            using var idle = StreamIdleTimer.ForPut(context, _limits);
             long received = 0;
             while (await idle.NextAsync(requestStream).ConfigureAwait(false) is { } chunk)
             {

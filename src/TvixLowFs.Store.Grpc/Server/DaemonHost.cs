@@ -75,10 +75,10 @@ public sealed class DaemonHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            // Long transfers are normal (a closure's directories, large blobs), slow ones are not: a
-            // connection must keep moving MinDataRate bytes a second, averaged, once the grace is over.
-            // Kestrel counts only the time it waits on the client (a body it reads, a window it
-            // needs), and per connection, so a busy mount's many streams are judged together.
+            // Long transfers are normal (a closure's directories, large blobs), slow ones are not. For
+            // responses Kestrel judges each connection as a whole (a busy mount's many streams
+            // together); request bodies of client streams it cannot judge (grpc-dotnet turns the rate
+            // off for them), so Put streams check it themselves (StreamIdleTimer).
             MinDataRate? rate = limits.MinDataRate > 0 ? new MinDataRate(limits.MinDataRate, DaemonLimits.DataRateGrace) : null;
             kestrel.Limits.MinRequestBodyDataRate = rate;
             kestrel.Limits.MinResponseDataRate = rate;

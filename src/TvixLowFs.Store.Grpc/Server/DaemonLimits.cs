@@ -26,9 +26,10 @@ public sealed record DaemonLimits
     public TimeSpan StreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// Bytes per second a connection must keep moving, request bodies and responses alike, once
-    /// <see cref="DataRateGrace"/> has passed (min-data-rate; 0 turns the check off): a client that
-    /// trickles bytes or stops reading is disconnected. Kestrel's own default.
+    /// Bytes per second, averaged once <see cref="DataRateGrace"/> has passed (min-data-rate; 0 turns
+    /// the check off): a Put stream that trickles slower is refused by the daemon itself
+    /// (<see cref="StreamIdleTimer"/>), and Kestrel closes a connection whose client stops reading
+    /// responses. Kestrel's own default.
     /// </summary>
     public double MinDataRate { get; init; } = 240;
 

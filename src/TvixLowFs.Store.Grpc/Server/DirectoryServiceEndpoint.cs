@@ -53,7 +53,7 @@ public sealed class DirectoryServiceEndpoint : DirectoryService.DirectoryService
         {
             _writePolicy.Demand(context);
             using var slot = _putSlots.Take();
-            using var idle = new StreamIdleTimer(_limits.StreamIdleTimeout, context.CancellationToken);
+            using var idle = StreamIdleTimer.ForPut(context, _limits);
             // The putter holds the graph until the stream ends: a rejected stream stores nothing.
             await using var putter = directories.BeginPut();
             bool any = false;

@@ -150,25 +150,23 @@ public sealed class DaemonLimitsTests
         foreach (var call in open)
             await call.RequestStream.WriteAsync(new BlobChunk { Data = ByteString.CopyFrom(Samples.Bytes(10, 5)) });
 
-        // The two handlers start a moment after their headers: try a third until it is refused.
-        RpcException? refused = null;
-        for (int attempt = 0; attempt < 200 && refused is null; attempt++)
+        // Each handler opens its temp file when its first bytes arrive: two files, two slots held.
+        for (int attempt = 0; attempt < 300 && FilesUnder("tmp").Length < 2; attempt++)
+            await Task.Delay(50);
+        Assert.That(FilesUnder("tmp"), Has.Length.EqualTo(2), "both Put streams are being received");
+
+        using var third = blobs.Put(Deadline());
+        try
         {
-            using var third = blobs.Put(Deadline());
             await third.RequestStream.WriteAsync(new BlobChunk { Data = ByteString.CopyFrom(Samples.Bytes(10, 6)) });
             await third.RequestStream.CompleteAsync();
-            try
-            {
-                await third;
-                await Task.Delay(50);
-            }
-            catch (RpcException e)
-            {
-                refused = e;
-            }
         }
-        Assert.That(refused, Is.Not.Null, "a third Put stream was never refused");
-        Assert.That(refused!.StatusCode, Is.EqualTo(StatusCode.ResourceExhausted));
+        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
+        {
+            // the answer is the response's status
+        }
+        var refused = await FailsAsync(async () => await third.ResponseAsync);
+        Assert.That(refused.StatusCode, Is.EqualTo(StatusCode.ResourceExhausted));
         Assert.That(refused.Status.Detail, Does.Contain("max-concurrent-puts"));
 
         foreach (var call in open)
@@ -317,5 +315,32 @@ public sealed class DaemonLimitsTests
                 await Task.Delay(50);
         }
         Assert.That(later, Is.EqualTo(StatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task APutTrickledBelowMinDataRateIsRefusedAndNothingIsStored()
+    {
+        // 10 bytes every 200 ms against a floor of 1,000 bytes a second; the idle timeout (60 s) is not what ends it.
+        using var channel = await StartAsync(new DaemonLimits { MinDataRate = 1000 });
+        var blobs = new BlobService.BlobServiceClient(channel);
+        using var put = blobs.Put(Deadline(90));
+        try
+        {
+            // Bounded: the grace is 10 s, so the daemon answers long before the 300 messages are sent.
+            for (int message = 0; message < 300 && !put.ResponseAsync.IsCompleted; message++)
+            {
+                await put.RequestStream.WriteAsync(new BlobChunk { Data = ByteString.CopyFrom(Samples.Bytes(10, message)) });
+                await Task.Delay(200);
+            }
+            await put.RequestStream.CompleteAsync();
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
+        {
+            // the answer is the response's status
+        }
+        var refused = await FailsAsync(async () => await put.ResponseAsync);
+        Assert.That(refused.StatusCode, Is.EqualTo(StatusCode.ResourceExhausted), refused.Status.Detail);
+        Assert.That(refused.Status.Detail, Does.Contain("min-data-rate"));
+        AssertNothingStored();
     }
 }
