@@ -9,7 +9,10 @@ public enum StoreAddressKind
     Memory,
     /// <summary><c>local:///ABS/DIR</c>: the embedded on-disk store.</summary>
     Local,
-    /// <summary><c>grpc+http://HOST:PORT</c>: a tvix store daemon over cleartext HTTP/2.</summary>
+    /// <summary>
+    /// <c>grpc+http://HOST:PORT</c>: a tvix store daemon over cleartext HTTP/2, or over TLS as
+    /// <c>grpc+https://HOST:PORT</c> (<see cref="StoreAddress.Tls"/>).
+    /// </summary>
     GrpcHttp,
     /// <summary><c>grpc+unix:///ABS/SOCKET</c>: a tvix store daemon on a unix socket.</summary>
     GrpcUnix,
@@ -23,7 +26,16 @@ public enum StoreAddressKind
 /// </summary>
 public sealed class StoreAddress : IEquatable<StoreAddress>
 {
-    public const string Forms = "memory://, local:///ABS/DIR, grpc+http://HOST:PORT, grpc+unix:///ABS/SOCKET or nix+http(s)://HOST[:PORT][/PATH] (PathInfos only)";
+    public const string Forms = "memory://, local:///ABS/DIR, grpc+http://HOST:PORT, grpc+https://HOST:PORT, grpc+unix:///ABS/SOCKET or nix+http(s)://HOST[:PORT][/PATH] (PathInfos only)";
+
+    /// <summary>grpc+https query options, spelled as snix spells them: the CA to trust instead of the system's.</summary>
+    public const string TlsCaCertOption = "tls-ca-cert-path";
+
+    /// <summary>grpc+https query options: the client certificate (PEM) presented to the daemon, with its key.</summary>
+    public const string TlsClientCertOption = "tls-client-cert-path";
+
+    /// <summary>grpc+https query options: the client certificate's private key (PEM).</summary>
+    public const string TlsClientKeyOption = "tls-client-key-path";
 
     /// <summary>How long a nix+http store remembers that a path is absent, unless the address says otherwise.</summary>
     public static readonly TimeSpan DefaultNegativeTtl = TimeSpan.FromSeconds(30);
@@ -54,6 +66,18 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
     public string? Host { get; }
     /// <summary>The port (grpc+http).</summary>
     public int Port { get; }
+
+    /// <summary>grpc+https: HTTP/2 over TLS, the daemon's certificate checked against the system trust store or <see cref="TlsCaCertPath"/>.</summary>
+    public bool Tls { get; private init; }
+
+    /// <summary>grpc+https <c>tls-ca-cert-path</c>: a PEM file of the CA certificates to trust instead of the system's; null: the system's.</summary>
+    public string? TlsCaCertPath { get; private init; }
+
+    /// <summary>grpc+https <c>tls-client-cert-path</c>: a PEM client certificate to present (with <see cref="TlsClientKeyPath"/>).</summary>
+    public string? TlsClientCertPath { get; private init; }
+
+    /// <summary>grpc+https <c>tls-client-key-path</c>: the PEM private key of <see cref="TlsClientCertPath"/>.</summary>
+    public string? TlsClientKeyPath { get; private init; }
 
     /// <summary>The binary cache's base URL (nix+http(s)), http:// or https://, ending with '/'.</summary>
     public Uri? BinaryCache { get; }
@@ -91,8 +115,10 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
             case "grpc+unix":
                 return new StoreAddress(text, StoreAddressKind.GrpcUnix, AbsolutePath(text, rest, "grpc+unix:///ABS/SOCKET"), null, 0);
             case "grpc+http":
-                (string host, int port) = HostAndPort(text, rest);
+                (string host, int port) = HostAndPort(text, rest, "grpc+http");
                 return new StoreAddress(text, StoreAddressKind.GrpcHttp, null, host, port);
+            case "grpc+https":
+                return ParseGrpcHttps(text, rest);
             case "nix+http":
             case "nix+https":
                 return ParseBinaryCache(text, scheme[4..], rest);
@@ -111,12 +137,12 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
         return full.Length > 1 ? System.IO.Path.TrimEndingDirectorySeparator(full) : full;
     }
 
-    private static (string Host, int Port) HostAndPort(string text, string rest)
+    private static (string Host, int Port) HostAndPort(string text, string rest, string scheme)
     {
         rest = rest.EndsWith('/') ? rest[..^1] : rest;
         int colon = rest.LastIndexOf(':');
         if (colon <= 0 || rest.Contains('/') || rest.Contains('?') || rest.Contains('#'))
-            throw new StoreAddressException(text, "expected grpc+http://HOST:PORT");
+            throw new StoreAddressException(text, $"expected {scheme}://HOST:PORT");
         string host = rest[..colon];
         string portText = rest[(colon + 1)..];
         if (!int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
@@ -124,6 +150,48 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
         if (host.StartsWith('[') != host.EndsWith(']') || Uri.CheckHostName(host.Trim('[', ']')) == UriHostNameType.Unknown)
             throw new StoreAddressException(text, $"'{host}' is not a host name or IP address");
         return (host, port);
+    }
+
+    /// <summary>
+    /// <c>grpc+https://HOST:PORT[?tls-ca-cert-path=PEM][&amp;tls-client-cert-path=PEM&amp;tls-client-key-path=PEM]</c>,
+    /// the query as snix reads it. Paths must be absolute; a client certificate needs its key and the other way round.
+    /// </summary>
+    private static StoreAddress ParseGrpcHttps(string text, string rest)
+    {
+        string query = "";
+        int queryStart = rest.IndexOf('?', StringComparison.Ordinal);
+        if (queryStart >= 0)
+        {
+            query = rest[(queryStart + 1)..];
+            rest = rest[..queryStart];
+        }
+        (string host, int port) = HostAndPort(text, rest, "grpc+https");
+        string? ca = null, cert = null, key = null;
+        foreach (string pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            string name = FormDecode(equals < 0 ? pair : pair[..equals]);
+            string value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
+            if (!value.StartsWith('/') || value.Contains('\0'))
+                throw new StoreAddressException(text, $"{name} must be an absolute file path");
+            switch (name)
+            {
+                case TlsCaCertOption: ca = value; break;
+                case TlsClientCertOption: cert = value; break;
+                case TlsClientKeyOption: key = value; break;
+                default:
+                    throw new StoreAddressException(text, $"unknown option '{name}'; grpc+https takes {TlsCaCertOption}, {TlsClientCertOption} and {TlsClientKeyOption}");
+            }
+        }
+        if ((cert is null) != (key is null))
+            throw new StoreAddressException(text, $"{TlsClientCertOption} and {TlsClientKeyOption} go together");
+        return new StoreAddress(text, StoreAddressKind.GrpcHttp, null, host, port)
+        {
+            Tls = true,
+            TlsCaCertPath = ca,
+            TlsClientCertPath = cert,
+            TlsClientKeyPath = key,
+        };
     }
 
     /// <summary>
@@ -205,10 +273,11 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
 
     public bool Equals(StoreAddress? other) =>
         other is not null && Kind == other.Kind && Path == other.Path && Host == other.Host && Port == other.Port
-        && BinaryCache == other.BinaryCache;
+        && BinaryCache == other.BinaryCache && Tls == other.Tls && TlsCaCertPath == other.TlsCaCertPath
+        && TlsClientCertPath == other.TlsClientCertPath && TlsClientKeyPath == other.TlsClientKeyPath;
 
     public override bool Equals(object? obj) => Equals(obj as StoreAddress);
-    public override int GetHashCode() => HashCode.Combine(Kind, Path, Host, Port, BinaryCache);
+    public override int GetHashCode() => HashCode.Combine(Kind, Path, Host, Port, BinaryCache, Tls, TlsCaCertPath, TlsClientCertPath);
     public override string ToString() => Text;
 }
 

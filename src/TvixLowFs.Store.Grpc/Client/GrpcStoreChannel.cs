@@ -7,7 +7,8 @@ using TvixLowFs.Store.Services;
 namespace TvixLowFs.Store.Grpc.Client;
 
 /// <summary>
-/// One HTTP/2 channel to a <c>grpc+http://HOST:PORT</c> or <c>grpc+unix:///ABS/PATH</c> address,
+/// One HTTP/2 channel to a <c>grpc+http://HOST:PORT</c>, <c>grpc+https://HOST:PORT[?tls-…]</c> or
+/// <c>grpc+unix:///ABS/PATH</c> address,
 /// shared by the three service clients of that address. Connections are re-established per
 /// call by the handler, so the channel recovers by itself when the daemon comes back.
 /// </summary>
@@ -28,7 +29,8 @@ public sealed class GrpcStoreChannel : IDisposable
     public const int Http2StreamWindowBytes = 4 << 20;
 
     public static bool IsGrpcAddress(string address) =>
-        address.StartsWith("grpc+http://", StringComparison.Ordinal) || address.StartsWith("grpc+unix://", StringComparison.Ordinal);
+        address.StartsWith("grpc+http://", StringComparison.Ordinal) || address.StartsWith("grpc+https://", StringComparison.Ordinal)
+        || address.StartsWith("grpc+unix://", StringComparison.Ordinal);
 
     /// <summary>Opens a channel; throws <see cref="FormatException"/> on a malformed address. Connects lazily.</summary>
     public static GrpcStoreChannel Open(string address, GrpcClientOptions options)
@@ -76,26 +78,18 @@ public sealed class GrpcStoreChannel : IDisposable
                 || !hostPort.Contains(':'))
                 throw new FormatException($"'{address}': a gRPC address is grpc+http://HOST:PORT");
             httpAddress = "http://" + hostPort;
-            // Our own connect (rather than the channel's subchannel balancer, which backs off for up
-            // to two minutes after failures) makes every call after an outage try a fresh connection.
-            handler.ConnectCallback = async (context, cancellationToken) =>
-            {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            };
+            handler.ConnectCallback = ConnectTcp;
+        }
+        else if (address.StartsWith("grpc+https://", StringComparison.Ordinal))
+        {
+            StoreAddress parsed = StoreAddress.Parse(address);
+            httpAddress = $"https://{parsed.Host}:{parsed.Port}";
+            handler.ConnectCallback = ConnectTcp; // the handler runs TLS over the stream it returns
+            handler.SslOptions = GrpcTlsClientOptions.Create(parsed);
         }
         else
         {
-            throw new FormatException($"'{address}': not a grpc+http:// or grpc+unix:// address");
+            throw new FormatException($"'{address}': not a grpc+http://, grpc+https:// or grpc+unix:// address");
         }
         var channel = GrpcChannel.ForAddress(httpAddress, new GrpcChannelOptions
         {
@@ -105,6 +99,25 @@ public sealed class GrpcStoreChannel : IDisposable
             MaxSendMessageSize = 64 * 1024 * 1024,
         });
         return new GrpcStoreChannel(address, channel, options);
+    }
+
+    /// <summary>
+    /// Our own connect (rather than the channel's subchannel balancer, which backs off for up to
+    /// two minutes after failures) makes every call after an outage try a fresh connection.
+    /// </summary>
+    private static async ValueTask<Stream> ConnectTcp(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Call options of a unary call: bounded by the configured deadline.</summary>
@@ -125,6 +138,8 @@ public sealed class GrpcStoreChannel : IDisposable
         {
             StatusCode.NotFound => new StoreNotFoundException($"{Address}: {what}: {e.Status.Detail}"),
             StatusCode.InvalidArgument => new StoreValidationException($"{Address}: {what}: {e.Status.Detail}"),
+            StatusCode.AlreadyExists => new StorePathConflictException($"{Address}: {what}: {e.Status.Detail}"),
+            StatusCode.ResourceExhausted => new StoreLimitExceededException($"{Address}: {what}: {e.Status.Detail}"),
             StatusCode.DeadlineExceeded => new StoreUnavailableException($"{Address}: {what}: no answer within {Options.Timeout.TotalSeconds:0.###} s", e),
             StatusCode.Unimplemented => new StoreUnavailableException($"{Address}: {what}: the server does not implement this service", e),
             _ => new StoreUnavailableException($"{Address}: {what}: {e.StatusCode}: {e.Status.Detail}", e),

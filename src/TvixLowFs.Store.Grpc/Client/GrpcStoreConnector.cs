@@ -88,10 +88,27 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStore
     /// <summary>One spelling per endpoint, so roles naming it differently still share a channel.</summary>
     public static string Canonical(StoreAddress address) => address.Kind switch
     {
+        StoreAddressKind.GrpcHttp when address.Tls => $"grpc+https://{address.Host}:{address.Port}" + TlsQuery(address),
         StoreAddressKind.GrpcHttp => $"grpc+http://{address.Host}:{address.Port}",
         StoreAddressKind.GrpcUnix => "grpc+unix://" + address.Path,
         _ => throw new ArgumentException($"{address} is not a gRPC store address", nameof(address)),
     };
+
+    private static string TlsQuery(StoreAddress address)
+    {
+        var options = new List<string>(3);
+        foreach ((string name, string? path) in new[]
+        {
+            (StoreAddress.TlsCaCertOption, address.TlsCaCertPath),
+            (StoreAddress.TlsClientCertOption, address.TlsClientCertPath),
+            (StoreAddress.TlsClientKeyOption, address.TlsClientKeyPath),
+        })
+        {
+            if (path is not null)
+                options.Add(name + "=" + Uri.EscapeDataString(path));
+        }
+        return options.Count == 0 ? "" : "?" + string.Join('&', options);
+    }
 
     /// <summary>Drops the connector's own hold on the channels; services opened keep theirs.</summary>
     public void Dispose()

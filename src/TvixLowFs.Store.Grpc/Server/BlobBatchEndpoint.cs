@@ -16,6 +16,13 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
     /// <summary>Digests one call may ask for.</summary>
     public const int MaxDigests = 4096;
 
+    /// <summary>
+    /// The largest request the daemon reads for this service: MaxDigests digests of 32 bytes (each a
+    /// field tag and a length byte ahead of it), so a request naming more is refused by its size,
+    /// RESOURCE_EXHAUSTED, before it is parsed into memory.
+    /// </summary>
+    public const int MaxRequestBytes = MaxDigests * (32 + 2) + 64;
+
     /// <summary>Bytes of blob data one response message carries at most (its parts are slices of one pooled buffer).</summary>
     public const int MessageBytes = 1024 * 1024;
 

@@ -8,8 +8,23 @@ using TvixLowFs.Store.Services;
 namespace TvixLowFs.Store.Grpc.Server;
 
 /// <summary>tvix.castore.v1.BlobService over any <see cref="IBlobService"/>.</summary>
-public sealed class BlobServiceEndpoint(IBlobService blobs, ILogger<BlobServiceEndpoint> logger) : BlobService.BlobServiceBase
+public sealed class BlobServiceEndpoint : BlobService.BlobServiceBase
 {
+    private readonly IBlobService blobs;
+    private readonly ILogger<BlobServiceEndpoint> logger;
+    private readonly DaemonLimits _limits;
+    private readonly DaemonWritePolicy _writePolicy;
+    private readonly PutStreamSlots _putSlots;
+
+    internal BlobServiceEndpoint(IBlobService blobs, ILogger<BlobServiceEndpoint> logger, DaemonLimits limits, DaemonWritePolicy writePolicy, PutStreamSlots putSlots)
+    {
+        this.blobs = blobs;
+        this.logger = logger;
+        _limits = limits;
+        _writePolicy = writePolicy;
+        _putSlots = putSlots;
+    }
+
     /// <summary>Read chunks stay far below the 4 MiB default message limit of every gRPC implementation.</summary>
     public const int ReadChunkSize = 256 * 1024;
 
@@ -75,16 +90,36 @@ public sealed class BlobServiceEndpoint(IBlobService blobs, ILogger<BlobServiceE
 
     public override async Task<PutBlobResponse> Put(IAsyncStreamReader<BlobChunk> requestStream, ServerCallContext context)
     {
+        BlobWriter? writer = null;
         try
         {
-            await using var writer = blobs.OpenWrite();
-            await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+            _writePolicy.Demand(context);
+            using var slot = _putSlots.Take();
+            using var idle = StreamIdleTimer.ForPut(context, _limits);
+            long received = 0;
+            while (await idle.NextAsync(requestStream).ConfigureAwait(false) is { } chunk)
+            {
+                received += chunk.Data.Length;
+                if (received > _limits.MaxBlobBytes)
+                    throw new StoreLimitExceededException($"the blob is larger than {_limits.MaxBlobBytes} bytes (max-blob-bytes); nothing was stored");
+                if (chunk.Data.IsEmpty)
+                    continue;
+                // Opened on the first bytes, so a stream that sends nothing holds no temp file.
+                writer ??= blobs.OpenWrite();
                 await writer.WriteAsync(chunk.Data.Memory, context.CancellationToken).ConfigureAwait(false);
+            }
+            writer ??= blobs.OpenWrite();
             // The digest comes from the bytes received, never from the client.
             var digest = await writer.CloseAsync(context.CancellationToken).ConfigureAwait(false);
             return new PutBlobResponse { Digest = digest.ToByteString() };
         }
         catch (Exception e) { throw Fail(e, context); }
+        finally
+        {
+            // An unclosed writer discards what it held.
+            if (writer is not null)
+                await writer.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private RpcException Fail(Exception e, ServerCallContext context)

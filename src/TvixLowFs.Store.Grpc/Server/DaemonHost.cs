@@ -11,13 +11,15 @@ using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TvixLowFs.Store.Nar;
 using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Store.Grpc.Server;
 
 /// <summary>
-/// The gRPC daemon: Kestrel serving the three tvix services over cleartext HTTP/2 (prior
-/// knowledge) on one TCP or unix socket address. Built on the empty ASP.NET Core builder so
+/// The gRPC daemon: Kestrel serving the three tvix services over HTTP/2 (cleartext with prior
+/// knowledge, or TLS) on one TCP or unix socket address, within <see cref="DaemonLimits"/> and the
+/// <see cref="DaemonWritePolicy"/>. Built on the empty ASP.NET Core builder so
 /// nothing reflection-based is pulled in (NativeAOT); the caller owns signals and the store.
 /// </summary>
 public sealed class DaemonHost : IAsyncDisposable
@@ -25,6 +27,7 @@ public sealed class DaemonHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ListenAddress _listen;
     private readonly ILogger _logger;
+    private bool _tls;
 
     private DaemonHost(WebApplication app, ListenAddress listen, ILogger logger)
     {
@@ -43,9 +46,23 @@ public sealed class DaemonHost : IAsyncDisposable
     /// Also serve our BlobBatchService extension (protos/tvixlowfs/blob_batch.proto). Off, the
     /// daemon answers like tvix-store: UNIMPLEMENTED for it, and clients read blob by blob.
     /// </param>
+    /// <param name="options">Limits, <c>--read-only</c> and TLS; the defaults when null.</param>
     public static DaemonHost Create(StoreServices store, ListenAddress listen, ILoggerFactory loggerFactory, TimeSpan? shutdownGrace = null,
-        bool blobBatch = true)
+        bool blobBatch = true, DaemonOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(listen);
+        options ??= DaemonOptions.Default;
+        DaemonLimits limits = options.Limits;
+        limits.Check();
+        if (options.Tls is not null && listen.UnixPath is not null)
+            throw new ArgumentException("TLS needs a TCP listen address; a unix socket is guarded by its file mode", nameof(options));
+        // Read before anything listens, so a bad file is one error at start.
+        var https = options.Tls?.Load();
+        var writePolicy = new DaemonWritePolicy(options.ReadOnly, requireClientCertificate: options.Tls?.ClientCaFile is not null);
+        var putSlots = new PutStreamSlots(limits.MaxConcurrentPuts);
+        var narCalculator = new NarCalculator(store.Blobs, store.Directories, limits.MaxNarEntries);
+
         loggerFactory = new DaemonLoggerFactory(loggerFactory);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddLogging();
@@ -53,31 +70,43 @@ public sealed class DaemonHost : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownGrace ?? DefaultShutdownGrace);
         builder.WebHost.UseKestrelCore();
+        if (https is not null)
+            builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            // Directory streams of a whole closure and long blob reads are normal here.
-            kestrel.Limits.MinRequestBodyDataRate = null;
-            kestrel.Limits.MinResponseDataRate = null;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 1024;
+            // Long transfers are normal (a closure's directories, large blobs), slow ones are not. For
+            // responses Kestrel judges each connection as a whole (a busy mount's many streams
+            // together); request bodies of client streams it cannot judge (grpc-dotnet turns the rate
+            // off for them), so Put streams check it themselves (StreamIdleTimer).
+            MinDataRate? rate = limits.MinDataRate > 0 ? new MinDataRate(limits.MinDataRate, DaemonLimits.DataRateGrace) : null;
+            kestrel.Limits.MinRequestBodyDataRate = rate;
+            kestrel.Limits.MinResponseDataRate = rate;
+            kestrel.Limits.MaxConcurrentConnections = limits.MaxConnections;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxStreamsPerConnection;
             // A blob read may run this far ahead of the socket (default 64 KiB: the reader would
             // wait for every chunk to be sent before reading the next).
             kestrel.Limits.MaxResponseBufferSize = 1L << 20;
             if (listen.UnixPath is not null)
                 kestrel.ListenUnixSocket(listen.UnixPath, o => o.Protocols = HttpProtocols.Http2);
             else
-                kestrel.Listen(listen.Tcp!, o => o.Protocols = HttpProtocols.Http2);
+                kestrel.Listen(listen.Tcp!, o =>
+                {
+                    o.Protocols = HttpProtocols.Http2;
+                    if (https is not null)
+                        o.UseHttps(https);
+                });
         });
         builder.Services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = CreateBoundListenSocket);
         builder.Services.AddRoutingCore();
         builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = 64 * 1024 * 1024;
+            o.MaxReceiveMessageSize = limits.MaxMessageBytes;
             o.MaxSendMessageSize = 64 * 1024 * 1024;
-        });
-        builder.Services.AddSingleton(sp => new BlobServiceEndpoint(store.Blobs, loggerFactory.CreateLogger<BlobServiceEndpoint>()));
-        builder.Services.AddSingleton(sp => new DirectoryServiceEndpoint(store.Directories, loggerFactory.CreateLogger<DirectoryServiceEndpoint>()));
-        builder.Services.AddSingleton(sp => new PathInfoServiceEndpoint(store.PathInfos, loggerFactory.CreateLogger<PathInfoServiceEndpoint>()));
+        }).AddServiceOptions<BlobBatchEndpoint>(o => o.MaxReceiveMessageSize = BlobBatchEndpoint.MaxRequestBytes);
+        builder.Services.AddSingleton(sp => new BlobServiceEndpoint(store.Blobs, loggerFactory.CreateLogger<BlobServiceEndpoint>(), limits, writePolicy, putSlots));
+        builder.Services.AddSingleton(sp => new DirectoryServiceEndpoint(store.Directories, loggerFactory.CreateLogger<DirectoryServiceEndpoint>(), limits, writePolicy, putSlots));
+        builder.Services.AddSingleton(sp => new PathInfoServiceEndpoint(store.PathInfos, narCalculator, loggerFactory.CreateLogger<PathInfoServiceEndpoint>(), limits, writePolicy));
         if (blobBatch)
             builder.Services.AddSingleton(sp => new BlobBatchEndpoint(store.Blobs, loggerFactory.CreateLogger<BlobBatchEndpoint>()));
 
@@ -95,7 +124,7 @@ public sealed class DaemonHost : IAsyncDisposable
         app.MapGrpcService<PathInfoServiceEndpoint>();
         if (blobBatch)
             app.MapGrpcService<BlobBatchEndpoint>();
-        return new DaemonHost(app, listen, logger);
+        return new DaemonHost(app, listen, logger) { _tls = https is not null };
     }
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -125,7 +154,7 @@ public sealed class DaemonHost : IAsyncDisposable
             string bound = server.Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var uri = new Uri(bound);
             var host = _listen.Tcp!.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{_listen.Tcp.Address}]" : _listen.Tcp.Address.ToString();
-            ClientAddress = $"grpc+http://{host}:{uri.Port}";
+            ClientAddress = $"{(_tls ? "grpc+https" : "grpc+http")}://{host}:{uri.Port}";
         }
         _logger.LogInformation("serving the tvix store protocol on {Address}", ClientAddress);
     }
@@ -148,8 +177,9 @@ public sealed class DaemonHost : IAsyncDisposable
         string? status = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers["grpc-status"];
         if (string.IsNullOrEmpty(status))
             status = context.Response.Headers["grpc-status"];
-        // NOT_FOUND and INVALID_ARGUMENT are answers, not daemon errors.
-        bool failed = status is not ("0" or "3" or "5" or "1");
+        // NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS and PERMISSION_DENIED are answers, not daemon
+        // errors; a limit hit (RESOURCE_EXHAUSTED) is logged at warning so an operator sees it.
+        bool failed = status is not ("0" or "1" or "3" or "5" or "6" or "7");
         if (failed)
             logger.LogWarning("{Path} -> grpc-status {Status} (http {HttpStatus}) in {Milliseconds:0.#} ms",
                 context.Request.Path.Value, status, context.Response.StatusCode, elapsed.TotalMilliseconds);

@@ -8,8 +8,24 @@ using Directory = TvixLowFs.Protos.Castore.Directory;
 namespace TvixLowFs.Store.Grpc.Server;
 
 /// <summary>tvix.castore.v1.DirectoryService over any <see cref="IDirectoryService"/>.</summary>
-public sealed class DirectoryServiceEndpoint(IDirectoryService directories, ILogger<DirectoryServiceEndpoint> logger) : DirectoryService.DirectoryServiceBase
+public sealed class DirectoryServiceEndpoint : DirectoryService.DirectoryServiceBase
 {
+    private readonly IDirectoryService directories;
+    private readonly ILogger<DirectoryServiceEndpoint> logger;
+    private readonly DaemonLimits _limits;
+    private readonly DaemonWritePolicy _writePolicy;
+    private readonly PutStreamSlots _putSlots;
+
+    internal DirectoryServiceEndpoint(IDirectoryService directories, ILogger<DirectoryServiceEndpoint> logger, DaemonLimits limits,
+        DaemonWritePolicy writePolicy, PutStreamSlots putSlots)
+    {
+        this.directories = directories;
+        this.logger = logger;
+        _limits = limits;
+        _writePolicy = writePolicy;
+        _putSlots = putSlots;
+    }
+
     public override async Task Get(GetDirectoryRequest request, IServerStreamWriter<Directory> responseStream, ServerCallContext context)
     {
         try
@@ -35,11 +51,24 @@ public sealed class DirectoryServiceEndpoint(IDirectoryService directories, ILog
     {
         try
         {
+            _writePolicy.Demand(context);
+            using var slot = _putSlots.Take();
+            using var idle = StreamIdleTimer.ForPut(context, _limits);
             // The putter holds the graph until the stream ends: a rejected stream stores nothing.
             await using var putter = directories.BeginPut();
             bool any = false;
-            await foreach (var directory in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+            long graphEntries = 0;
+            while (await idle.NextAsync(requestStream).ConfigureAwait(false) is { } directory)
             {
+                // Counted before the putter keeps anything, so what a graph holds while it is validated is bounded.
+                int entries = directory.Directories.Count + directory.Files.Count + directory.Symlinks.Count;
+                if (entries > _limits.MaxDirectoryEntries)
+                    throw new StoreLimitExceededException(
+                        $"a directory has {entries} entries, more than {_limits.MaxDirectoryEntries} (max-directory-entries); nothing was stored");
+                graphEntries += entries + 1;
+                if (graphEntries > _limits.MaxDirectoryGraphEntries)
+                    throw new StoreLimitExceededException(
+                        $"the directory graph has more than {_limits.MaxDirectoryGraphEntries} entries and messages (max-directory-graph-entries); nothing was stored");
                 // The putter validates each message as it arrives (rules, children sent or stored, sizes).
                 await putter.PutAsync(directory, context.CancellationToken).ConfigureAwait(false);
                 any = true;

@@ -10,10 +10,15 @@ namespace TvixLowFs.Store.Local;
 
 /// <summary>
 /// PathInfos of a <see cref="LocalStore"/>: the protobuf bytes exactly as put, in
-/// <c>pathinfos/&lt;nixbase32 hash&gt;</c>; a later put of the same store path replaces it atomically.
+/// <c>pathinfos/&lt;nixbase32 hash&gt;</c>. The first put of a store path stays: a later one with the
+/// same root node answers it, one with another root node is refused (<see cref="PathInfoImmutability"/>).
 /// </summary>
 public sealed class LocalPathInfoService(LocalStore store, NarCalculator narCalculator) : IPathInfoService
 {
+    // Check-then-write of one process is serialised; another process writing the same path at the
+    // same instant is the one race left (the store's rename would need RENAME_NOREPLACE to close it).
+    private readonly Lock _putLock = new();
+
     public LocalStore Store { get; } = store;
 
     public ValueTask<PathInfo?> GetAsync(StorePathHash hash, CancellationToken cancellationToken = default) =>
@@ -24,14 +29,35 @@ public sealed class LocalPathInfoService(LocalStore store, NarCalculator narCalc
         Model.StorePath storePath = PathInfoRules.Validate(pathInfo);
         byte[] bytes = pathInfo.ToByteArray();
         string path = Store.PathInfoPath(storePath.Hash);
-        try
+        lock (_putLock)
         {
-            if (!SameBytes(path, bytes))
-                Store.WriteAtomically(path, bytes, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Store.Failure($"storing the PathInfo of {storePath.Basename}", e);
+            try
+            {
+                PathInfo? stored;
+                bool corrupt = false;
+                try
+                {
+                    stored = Read(path, storePath.Hash);
+                }
+                catch (StoreUnavailableException e) when (e.InnerException is InvalidProtocolBufferException or StoreValidationException)
+                {
+                    // A damaged file registers nothing: a put repairs it.
+                    stored = null;
+                    corrupt = true;
+                }
+                if (stored is not null)
+                    return ValueTask.FromResult(PathInfoImmutability.Admit(stored, pathInfo, storePath));
+                if (!Store.WriteAtomically(path, bytes, overwrite: corrupt))
+                {
+                    // Another process registered it between the read and the write.
+                    PathInfo raced = Read(path, storePath.Hash) ?? throw new StoreUnavailableException($"the PathInfo of {storePath.Basename} vanished while it was put");
+                    return ValueTask.FromResult(PathInfoImmutability.Admit(raced, pathInfo, storePath));
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw Store.Failure($"storing the PathInfo of {storePath.Basename}", e);
+            }
         }
         return ValueTask.FromResult(PathInfo.Parser.ParseFrom(bytes));
     }
@@ -80,18 +106,6 @@ public sealed class LocalPathInfoService(LocalStore store, NarCalculator narCalc
         catch (Exception e) when (e is InvalidProtocolBufferException or StoreValidationException)
         {
             throw new StoreUnavailableException($"PathInfo '{path}' in local store '{Store.Root}' is corrupt: {e.Message}", e);
-        }
-    }
-
-    private static bool SameBytes(string path, byte[] bytes)
-    {
-        try
-        {
-            return File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return false;
         }
     }
 }

@@ -1,43 +1,43 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Store.Memory;
 
-/// <summary><c>memory://</c> blobs: byte arrays in a concurrent dictionary, gone with the process.</summary>
+/// <summary><c>memory://</c> blobs: byte segments in a concurrent dictionary, gone with the process.</summary>
 public sealed class MemoryBlobService : IBlobService
 {
-    private readonly ConcurrentDictionary<B3Digest, byte[]> _blobs = new();
+    private readonly ConcurrentDictionary<B3Digest, BlobSegments> _blobs = new();
 
     public ValueTask<long?> StatAsync(B3Digest digest, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_blobs.TryGetValue(digest, out byte[]? data) ? data.LongLength : (long?)null);
+        ValueTask.FromResult(_blobs.TryGetValue(digest, out BlobSegments? data) ? data.Length : (long?)null);
 
     public ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_blobs.TryGetValue(digest, out byte[]? data) ? new ArrayBlobReader(data) : (BlobReader?)null);
+        ValueTask.FromResult(_blobs.TryGetValue(digest, out BlobSegments? data) ? new SegmentsReader(data) : (BlobReader?)null);
 
     public BlobWriter OpenWrite() => new Writer(this);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private sealed class ArrayBlobReader(byte[] data) : BlobReader
+    private sealed class SegmentsReader(BlobSegments data) : BlobReader
     {
-        public override long Length => data.LongLength;
+        public override long Length => data.Length;
 
         public override ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(offset);
-            if (offset >= data.LongLength)
-                return ValueTask.FromResult(0);
-            int count = (int)Math.Min(buffer.Length, data.LongLength - offset);
-            data.AsSpan((int)offset, count).CopyTo(buffer.Span);
-            return ValueTask.FromResult(count);
+            return ValueTask.FromResult(data.CopyTo(offset, buffer.Span));
         }
     }
 
+    /// <summary>
+    /// Fills segments as bytes arrive and keeps them as they are on close: a blob never occupies
+    /// more than its size plus one segment, and is never copied (a growing array would double
+    /// and then be copied again into an exact one).
+    /// </summary>
     private sealed class Writer(MemoryBlobService service) : BlobWriter
     {
-        private readonly ArrayBufferWriter<byte> _buffer = new();
+        private readonly BlobSegments _segments = new();
         private readonly Blake3Hasher _hasher = new();
         private bool _done;
 
@@ -45,7 +45,7 @@ public sealed class MemoryBlobService : IBlobService
         {
             ObjectDisposedException.ThrowIf(_done, this);
             _hasher.Update(data.Span);
-            _buffer.Write(data.Span);
+            _segments.Append(data.Span);
             return ValueTask.CompletedTask;
         }
 
@@ -54,7 +54,7 @@ public sealed class MemoryBlobService : IBlobService
             ObjectDisposedException.ThrowIf(_done, this);
             _done = true;
             B3Digest digest = _hasher.Finish();
-            service._blobs.TryAdd(digest, _buffer.WrittenSpan.ToArray());
+            service._blobs.TryAdd(digest, _segments);
             return ValueTask.FromResult(digest);
         }
 

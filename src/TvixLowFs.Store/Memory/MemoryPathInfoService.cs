@@ -9,7 +9,10 @@ using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Store.Memory;
 
-/// <summary><c>memory://</c> PathInfos, kept as the bytes that were put so a get returns exactly them.</summary>
+/// <summary>
+/// <c>memory://</c> PathInfos, kept as the bytes that were put so a get returns exactly them; the first
+/// put of a store path stays (<see cref="PathInfoImmutability"/>).
+/// </summary>
 public sealed class MemoryPathInfoService(NarCalculator narCalculator) : IPathInfoService
 {
     private readonly ConcurrentDictionary<StorePathHash, byte[]> _pathInfos = new();
@@ -21,8 +24,9 @@ public sealed class MemoryPathInfoService(NarCalculator narCalculator) : IPathIn
     {
         Model.StorePath storePath = PathInfoRules.Validate(pathInfo);
         byte[] bytes = pathInfo.ToByteArray();
-        _pathInfos[storePath.Hash] = bytes;
-        return ValueTask.FromResult(PathInfo.Parser.ParseFrom(bytes));
+        byte[] stored = _pathInfos.GetOrAdd(storePath.Hash, bytes);
+        PathInfo kept = PathInfo.Parser.ParseFrom(stored);
+        return ValueTask.FromResult(ReferenceEquals(stored, bytes) ? kept : PathInfoImmutability.Admit(kept, pathInfo, storePath));
     }
 
     public async IAsyncEnumerable<PathInfo> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -12,9 +12,25 @@ namespace TvixLowFs.Store.Nar;
 /// streaming each blob a buffer at a time into a <see cref="NarHasher"/>, so neither the archive
 /// nor any file is ever held whole.
 /// </summary>
-public sealed class NarCalculator(IBlobService blobs, IDirectoryService directories)
+/// <remarks>
+/// The walk is bounded: a graph whose directories are shared (D_k = {a→D_k-1, b→D_k-1}) is small to
+/// store but renders 2^k entries, so it stops after <see cref="MaxEntries"/> entries with
+/// <see cref="StoreLimitExceededException"/>, and every step honours cancellation (a caller that
+/// gave up never leaves a core spinning).
+/// </remarks>
+public sealed class NarCalculator(IBlobService blobs, IDirectoryService directories, long maxEntries = NarCalculator.DefaultMaxEntries,
+    string limitName = "max-nar-entries")
 {
     private const int ChunkSize = 256 * 1024;
+
+    /// <summary>
+    /// Entries (files, symlinks, directories, counted each time the walk reaches them) one NAR may
+    /// have: far above any real store path (a full TeX Live tree has a few hundred thousand).
+    /// </summary>
+    public const long DefaultMaxEntries = 4_000_000;
+
+    /// <summary>The most entries one calculation visits before it gives up.</summary>
+    public long MaxEntries { get; } = maxEntries > 0 ? maxEntries : throw new ArgumentOutOfRangeException(nameof(maxEntries));
 
     public ValueTask<NarHash> CalculateAsync(Node node, CancellationToken cancellationToken = default) =>
         CalculateAsync(node, System.Security.Cryptography.HashAlgorithmName.SHA256, cancellationToken);
@@ -29,17 +45,35 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
         if (node.NodeCase == Node.NodeOneofCase.Directory)
         {
             await foreach (Directory directory in directories.GetRecursiveAsync(B3Digest.FromByteString(node.Directory.Digest), cancellationToken).ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
                 graph.TryAdd(DirectoryRules.Digest(directory), directory);
+            }
         }
 
         using var hasher = new NarHasher(algorithm);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        long visited = 1;
         try
         {
             await NarRenderer.WriteAsync(
                 new NarWriter(hasher),
                 node,
-                (digest, _) => ValueTask.FromResult(graph.GetValueOrDefault(digest)),
+                (digest, token) =>
+                {
+                    // Every directory the walk enters passes here, so this bounds the whole walk; the
+                    // lookups complete synchronously, so this is also where a cancelled call stops.
+                    token.ThrowIfCancellationRequested();
+                    Directory? directory = graph.GetValueOrDefault(digest);
+                    if (directory is not null)
+                    {
+                        visited += directory.Directories.Count + directory.Files.Count + directory.Symlinks.Count;
+                        if (visited > MaxEntries)
+                            throw new StoreLimitExceededException(
+                                $"the NAR has more than {MaxEntries} entries, a directory shared many times over counted each time ({limitName})");
+                    }
+                    return ValueTask.FromResult(directory);
+                },
                 (digest, size, writer, token) => WriteBlobAsync(digest, size, writer, buffer, token),
                 cancellationToken).ConfigureAwait(false);
         }
@@ -52,6 +86,7 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
 
     private async ValueTask WriteBlobAsync(B3Digest digest, ulong size, NarWriter writer, byte[] buffer, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using BlobReader reader = await blobs.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false)
             ?? throw new StoreNotFoundException($"blob {digest} not found");
         if ((ulong)reader.Length != size)
@@ -59,6 +94,7 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
         long offset = 0;
         while (offset < reader.Length)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             int want = (int)Math.Min(ChunkSize, reader.Length - offset);
             int read = await reader.ReadAtAsync(offset, buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
             if (read == 0)

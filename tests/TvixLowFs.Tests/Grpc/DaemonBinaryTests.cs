@@ -240,4 +240,78 @@ public sealed class DaemonBinaryTests
         Assert.That(exit, Is.Not.Zero);
         Assert.That(error, Does.Contain("timeout"));
     }
+
+    [Test]
+    public async Task BadTlsAndLimitOptionsAreRefusedWithOneLine()
+    {
+        string pem = Path.Combine(_directory, "none.pem");
+        foreach ((string[] args, string expected) in new[]
+        {
+            (new[] { "--tls-cert-file", pem }, "go together"),
+            (new[] { "--client-ca-file", pem }, "needs TLS"),
+            (new[] { "--tls-cert-file", pem, "--tls-key-file", pem, "--listen-address", "unix://" + Path.Combine(_directory, "d.sock") }, "unix socket"),
+            (new[] { "--tls-cert-file", pem, "--tls-key-file", pem, "--listen-address", $"127.0.0.1:{FreePort()}" }, "cannot use the TLS certificate"),
+            (new[] { "--max-blob-bytes", "0" }, "--max-blob-bytes"),
+            (new[] { "--max-message-bytes", "1000" }, "max-message-bytes must be at least 65536"),
+            (new[] { "--stream-idle-timeout", "-1" }, "--stream-idle-timeout"),
+        })
+        {
+            var (exit, _, error) = await Run(StoreAt("memory://"), ["daemon", .. args]);
+            Assert.That(exit, Is.Not.Zero, string.Join(' ', args));
+            Assert.That(error, Does.Contain(expected), string.Join(' ', args));
+        }
+    }
+
+    /// <summary>
+    /// TLS and the write policy as a user sets them up: certificates on disk, <c>daemon --tls-cert-file
+    /// --tls-key-file --client-ca-file</c>, imports through <c>grpc+https://</c> addresses in the
+    /// environment; then the same daemon <c>--read-only</c>.
+    /// </summary>
+    [Test]
+    [CancelAfter(180_000)]
+    public async Task ImportThroughGrpcHttpsNeedsAClientCertificateAndAReadOnlyDaemonRefusesIt()
+    {
+        var certificates = TestCertificates.In(Path.Combine(_directory, "pki"));
+        var serverCa = certificates.CreateAuthority("servers");
+        var server = certificates.CreateServer(serverCa);
+        var clientCa = certificates.CreateAuthority("clients");
+        var runner = certificates.CreateClient(clientCa, "runner");
+        string tree = Path.Combine(_directory, "tree");
+        System.IO.Directory.CreateDirectory(tree);
+        await File.WriteAllTextAsync(Path.Combine(tree, "a"), "hello\n");
+
+        foreach (bool readOnly in new[] { false, true })
+        {
+            int port = FreePort();
+            string address = $"grpc+https://127.0.0.1:{port}?tls-ca-cert-path={Uri.EscapeDataString(serverCa.CertificateFile)}";
+            string withCertificate = address + $"&tls-client-cert-path={Uri.EscapeDataString(runner.CertificateFile)}&tls-client-key-path={Uri.EscapeDataString(runner.KeyFile)}";
+            string[] args = ["daemon", "--listen-address", $"127.0.0.1:{port}", "--tls-cert-file", server.CertificateFile, "--tls-key-file", server.KeyFile,
+                "--client-ca-file", clientCa.CertificateFile, .. readOnly ? new[] { "--read-only" } : []];
+            using var daemon = Start(StoreAt("memory://"), args);
+            var daemonErrors = daemon.StandardError.ReadToEndAsync();
+            try
+            {
+                await WaitUntilServing(address, daemon);
+                var (exit, output, error) = await Run(StoreAt(address), "import", tree);
+                Assert.That(exit, Is.Not.Zero, "no client certificate: the import may not write");
+                Assert.That(error, Does.Contain(readOnly ? "read-only" : "client certificate"));
+
+                (exit, output, error) = await Run(StoreAt(withCertificate), "import", tree);
+                if (readOnly)
+                {
+                    Assert.That(exit, Is.Not.Zero);
+                    Assert.That(error, Does.Contain("read-only"));
+                }
+                else
+                {
+                    Assert.That(exit, Is.Zero, error);
+                    Assert.That(output.Trim(), Does.Match("^/nix/store/[0-9a-z]{32}-tree$"));
+                }
+            }
+            finally
+            {
+                Assert.That(await Terminate(daemon), Is.Zero, await daemonErrors);
+            }
+        }
+    }
 }

@@ -34,17 +34,20 @@ public sealed class TestDaemon : IAsyncDisposable
     public string Directory { get; }
     public string Address => Host.ClientAddress;
     public bool BlobBatch { get; private init; } = true;
+    public DaemonOptions? Options { get; private init; }
 
     /// <param name="blobBatch">Off: the daemon serves only the tvix protocol, like tvix-store (no BlobBatchService).</param>
-    public static async Task<TestDaemon> StartAsync(Transport transport, StoreServices? store = null, string? listen = null, bool blobBatch = true)
+    /// <param name="options">Limits, read-only, TLS; the daemon's defaults when null.</param>
+    public static async Task<TestDaemon> StartAsync(Transport transport, StoreServices? store = null, string? listen = null, bool blobBatch = true,
+        DaemonOptions? options = null)
     {
         string directory = Path.Combine(Path.GetTempPath(), "tvixlowfs-grpc-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         store ??= new StoreOpener().Open(StoreAddress.Memory);
         listen ??= transport == Transport.Tcp ? "127.0.0.1:0" : "unix://" + Path.Combine(directory, "daemon.sock");
-        var host = DaemonHost.Create(store, ListenAddress.Parse(listen), NullLoggerFactory.Instance, blobBatch: blobBatch);
+        var host = DaemonHost.Create(store, ListenAddress.Parse(listen), NullLoggerFactory.Instance, blobBatch: blobBatch, options: options);
         await host.StartAsync();
-        return new TestDaemon(host, store, directory) { BlobBatch = blobBatch };
+        return new TestDaemon(host, store, directory) { BlobBatch = blobBatch, Options = options };
     }
 
     /// <summary>Stops the daemon (its address stops answering); <see cref="RestartAsync"/> brings one back on the same address.</summary>
@@ -58,8 +61,8 @@ public sealed class TestDaemon : IAsyncDisposable
     {
         string listen = Address.StartsWith("grpc+unix://", StringComparison.Ordinal)
             ? "unix://" + Address["grpc+unix://".Length..]
-            : Address["grpc+http://".Length..];
-        Host = DaemonHost.Create(Store, ListenAddress.Parse(listen), NullLoggerFactory.Instance, blobBatch: BlobBatch);
+            : Address[(Address.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        Host = DaemonHost.Create(Store, ListenAddress.Parse(listen), NullLoggerFactory.Instance, blobBatch: BlobBatch, options: Options);
         await Host.StartAsync();
     }
 

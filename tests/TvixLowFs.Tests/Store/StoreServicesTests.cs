@@ -324,14 +324,27 @@ public sealed class StoreServicesTests(StoreKind kind)
     }
 
     [Test]
-    public async Task PathInfo_put_again_replaces_it()
+    public async Task PathInfo_put_again_with_the_same_root_is_accepted_and_keeps_the_first()
     {
         PathInfo first = SamplePathInfo();
         PathInfo second = first.Clone();
         second.Narinfo.NarSize = 256;
         await Store.PathInfos.PutAsync(first);
-        await Store.PathInfos.PutAsync(second);
-        Assert.That(await Store.PathInfos.GetAsync(HashOf(first)), Is.EqualTo(second));
+        Assert.That(await Store.PathInfos.PutAsync(first.Clone()), Is.EqualTo(first));
+        Assert.That(await Store.PathInfos.PutAsync(second), Is.EqualTo(first), "a put answers what is stored");
+        Assert.That(await Store.PathInfos.GetAsync(HashOf(first)), Is.EqualTo(first));
+    }
+
+    [Test]
+    public async Task PathInfo_put_with_another_root_node_is_refused_and_never_overwrites()
+    {
+        PathInfo first = SamplePathInfo();
+        PathInfo other = first.Clone();
+        other.Node.Symlink.Target = Bytes("/somewhere-else");
+        await Store.PathInfos.PutAsync(first);
+        var e = await Assert.ThrowsAsync<StorePathConflictException>(async () => await Store.PathInfos.PutAsync(other));
+        Assert.That(e!.Message, Does.Contain(PathInfoRules.Validate(first).Basename).And.Contain("immutable"));
+        Assert.That(await Store.PathInfos.GetAsync(HashOf(first)), Is.EqualTo(first));
     }
 
     public static IEnumerable<TestCaseData> BadPathInfos()
