@@ -1,0 +1,108 @@
+using System.Security.Cryptography;
+
+namespace TvixLowFs.NarBridge;
+
+/// <summary>
+/// An upload's body as it arrives: counted against a bound (413 past it), hashed with SHA-256 (the
+/// file hash its URL claims), and each read given at most the stall timeout to deliver a byte
+/// (408 after it), so a client that stops sending cannot hold a request, or an ingest, forever.
+/// </summary>
+internal sealed class UploadBodyStream : Stream
+{
+    private readonly Stream _body;
+    private readonly long _maxBytes;
+    private readonly TimeSpan _stallTimeout;
+    private readonly CancellationToken _requestAborted;
+    private readonly CancellationTokenSource _stall;
+    private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private long _count;
+
+    public UploadBodyStream(Stream body, long maxBytes, TimeSpan stallTimeout, CancellationToken requestAborted)
+    {
+        _body = body;
+        _maxBytes = maxBytes;
+        _stallTimeout = stallTimeout;
+        _requestAborted = requestAborted;
+        _stall = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+    }
+
+    /// <summary>Bytes read so far.</summary>
+    public long Count => _count;
+
+    /// <summary>SHA-256 of every byte read; call once, after the body's end.</summary>
+    public byte[] Sha256() => _sha256.GetHashAndReset();
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _count; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) =>
+        throw new NotSupportedException("an upload is read asynchronously");
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int read;
+        _stall.CancelAfter(_stallTimeout);
+        try
+        {
+            read = await _body.ReadAsync(buffer, _stall.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stall.IsCancellationRequested && !_requestAborted.IsCancellationRequested)
+        {
+            throw new RequestRefusedException(408, $"the upload stalled: no byte for {_stallTimeout.TotalSeconds:0.#} s after {_count} bytes");
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+        {
+            throw new RequestRefusedException(e.StatusCode, "the upload is malformed: " + e.Message);
+        }
+        _stall.CancelAfter(Timeout.InfiniteTimeSpan);
+        cancellationToken.ThrowIfCancellationRequested();
+        _count += read;
+        if (_count > _maxBytes)
+            throw TooLarge(_maxBytes);
+        _sha256.AppendData(buffer.Span[..read]);
+        return read;
+    }
+
+    /// <summary>Reads to the body's end, discarding, and returns how many bytes there were after what was read.</summary>
+    public async Task<long> DrainAsync(CancellationToken cancellationToken)
+    {
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            long drained = 0;
+            int read;
+            while ((read = await ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                drained += read;
+            return drained;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public static RequestRefusedException TooLarge(long maxBytes) =>
+        new(413, $"the upload is larger than the {maxBytes} bytes this server accepts");
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stall.Dispose();
+            _sha256.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
