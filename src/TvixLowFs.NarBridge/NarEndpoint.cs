@@ -125,10 +125,13 @@ internal sealed class NarEndpoint(StoreServices store, ILogger logger)
             for (long offset = 0; offset < reader.Length;)
             {
                 int want = (int)Math.Min(ChunkSize, reader.Length - offset);
-                int read = await reader.ReadAtAsync(offset, buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
+                Memory<byte> into = output.MemoryFor(want, buffer);
+                int read = await reader.ReadAtAsync(offset, into, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                     throw new StoreUnavailableException($"blob {digest} ended at byte {offset} of {reader.Length}");
-                await writer.WriteFileContentsAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                // Synchronous: the bytes are in the pipe's memory already (or copied there); the flush is ours.
+                writer.WriteFileContents(into.Span[..read]);
+                await output.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                 offset += read;
             }
         }

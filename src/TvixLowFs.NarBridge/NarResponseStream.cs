@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace TvixLowFs.NarBridge;
 
@@ -10,6 +11,8 @@ namespace TvixLowFs.NarBridge;
 /// small synchronous token writes are copied into the pipe's buffer; file contents, written
 /// asynchronously, flush it once <see cref="FlushThreshold"/> bytes are waiting, so the socket's
 /// pace holds the renderer back and nothing but the pipe's own buffers is allocated per chunk.
+/// File contents wholly inside the range are read straight into the pipe's memory
+/// (<see cref="MemoryFor"/>): their write then only advances the pipe, with no copy.
 /// </summary>
 internal sealed class NarResponseStream(PipeWriter pipe, long start, long end) : Stream
 {
@@ -17,6 +20,7 @@ internal sealed class NarResponseStream(PipeWriter pipe, long start, long end) :
 
     private long _position;
     private long _unflushed;
+    private Memory<byte> _lent;
 
     /// <summary>True when the next <paramref name="length"/> bytes fall wholly outside the range (a
     /// blob there need not be read: any bytes of its length will do).</summary>
@@ -31,8 +35,34 @@ internal sealed class NarResponseStream(PipeWriter pipe, long start, long end) :
     public override long Length => throw new NotSupportedException();
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 
+    /// <summary>
+    /// Where to read the next up to <paramref name="length"/> bytes of file contents: the pipe's own
+    /// memory when they all belong to the range (the <see cref="Write"/> of exactly that memory then
+    /// commits it without copying), else <paramref name="fallback"/>.
+    /// </summary>
+    public Memory<byte> MemoryFor(int length, Memory<byte> fallback)
+    {
+        if (_position < start || _position + length > end)
+            return fallback[..length];
+        _lent = pipe.GetMemory(length);
+        return _lent = _lent[..Math.Min(length, _lent.Length)];
+    }
+
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        if (!_lent.IsEmpty)
+        {
+            Memory<byte> lent = _lent;
+            _lent = default;
+            if (buffer.Length <= lent.Length && Unsafe.AreSame(ref MemoryMarshal.GetReference(buffer), ref MemoryMarshal.GetReference(lent.Span)))
+            {
+                // Already in place (and wholly inside the range, or it would not have been lent).
+                pipe.Advance(buffer.Length);
+                _unflushed += buffer.Length;
+                _position += buffer.Length;
+                return;
+            }
+        }
         long from = Math.Max(_position, start), to = Math.Min(_position + buffer.Length, end);
         if (to > from)
         {
