@@ -136,12 +136,17 @@ public sealed class NarIngester(IBlobService blobs, IDirectoryService directorie
         BlobWriter writer = batch.OpenWrite();
         try
         {
-            while (true)
+            if (file.Size >= PipelinedFileSize)
+                await CopyPipelinedAsync(reader, writer, cancellationToken).ConfigureAwait(false);
+            else
             {
-                ReadOnlyMemory<byte> chunk = await reader.ReadFileContentsAsync(cancellationToken).ConfigureAwait(false);
-                if (chunk.IsEmpty)
-                    break;
-                await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                while (true)
+                {
+                    ReadOnlyMemory<byte> chunk = await reader.ReadFileContentsAsync(cancellationToken).ConfigureAwait(false);
+                    if (chunk.IsEmpty)
+                        break;
+                    await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         catch
@@ -158,5 +163,54 @@ public sealed class NarIngester(IBlobService blobs, IDirectoryService directorie
         }
         // The queue owns the writer from here: it closes it, fills file.Digest and disposes it.
         await closes.StartAsync(writer, file, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Files from this size on are written while the next chunk is read (and SHA-256 hashed).</summary>
+    private const ulong PipelinedFileSize = 1 << 20;
+
+    /// <summary>
+    /// A large file's chunks are copied out of the reader's buffer and written (BLAKE3 and the write
+    /// itself, for a local blob) on the thread pool while the reader fetches and hashes the next one:
+    /// the two halves of the work per byte then run on two cores. One write at a time, in order.
+    /// </summary>
+    private static async ValueTask CopyPipelinedAsync(NarReader reader, BlobWriter writer, CancellationToken cancellationToken)
+    {
+        byte[] current = System.Buffers.ArrayPool<byte>.Shared.Rent(NarReader.DefaultBufferSize);
+        byte[] other = System.Buffers.ArrayPool<byte>.Shared.Rent(NarReader.DefaultBufferSize);
+        Task writing = Task.CompletedTask;
+        try
+        {
+            while (true)
+            {
+                ReadOnlyMemory<byte> chunk = await reader.ReadFileContentsAsync(cancellationToken).ConfigureAwait(false);
+                if (chunk.IsEmpty)
+                    break;
+                while (!chunk.IsEmpty)
+                {
+                    int n = Math.Min(chunk.Length, current.Length);
+                    chunk.Span[..n].CopyTo(current);
+                    chunk = chunk[n..];
+                    await writing.ConfigureAwait(false);
+                    byte[] filled = current;
+                    writing = Task.Run(() => writer.WriteAsync(filled.AsMemory(0, n), cancellationToken).AsTask(), cancellationToken);
+                    (current, other) = (other, current);
+                }
+            }
+            await writing.ConfigureAwait(false);
+        }
+        finally
+        {
+            // Never hand a buffer back while a write may still read it.
+            try
+            {
+                await writing.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Already thrown to the caller above, or superseded by the error that got us here.
+            }
+            System.Buffers.ArrayPool<byte>.Shared.Return(current);
+            System.Buffers.ArrayPool<byte>.Shared.Return(other);
+        }
     }
 }

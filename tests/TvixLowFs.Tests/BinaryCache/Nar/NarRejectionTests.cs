@@ -188,6 +188,19 @@ public sealed class NarRejectionTests
     }
 
     [Test]
+    public async Task ALargeFileCutShort()
+    {
+        // Large enough to be copied while the next chunk is read; cut in the middle of its contents.
+        byte[] contents = new byte[5 << 20];
+        new Random(7).NextBytes(contents);
+        byte[] header = Of("nix-archive-1", "(", "type", "directory", "entry", "(", "name", "big", "node", "(", "type", "regular", "contents");
+        byte[] nar = [.. header, .. Length((ulong)contents.Length).Bytes, .. contents, .. Of(")", ")", ")")];
+        int cut = header.Length + 8 + (3 << 20) + 5;
+        Assert.That(await RejectAsync(nar[..cut], maxNarSize: (ulong)nar.Length),
+            Is.EqualTo($"invalid NAR: the stream ends before the archive does at byte {cut}"));
+    }
+
+    [Test]
     public async Task LongerThanNarSize()
     {
         byte[] valid = Archive(DirectoryOf(EntryOf("a", FileOf("hello")), EntryOf("b", SymlinkOf("a"))));
