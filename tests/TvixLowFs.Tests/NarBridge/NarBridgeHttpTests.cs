@@ -179,6 +179,38 @@ public sealed class NarBridgeHttpTests
         Assert.That(bridge.Warnings, Is.Empty, bridge.LogText);
     }
 
+    private static IEnumerable<string> Compressions => NixBinaryCacheFixture.Compressions;
+
+    /// <summary>Every compression Nix 2.8 writes (gzip named ".nar", told apart by its bytes) is decompressed while it is ingested.</summary>
+    [TestCaseSource(nameof(Compressions))]
+    [CancelAfter(120_000)]
+    public async Task NarsInEveryCompressionNixWritesAreIngested(string compression)
+    {
+        var (bridge, http) = await StartAsync();
+        string cache = _nix.Caches[compression];
+        foreach (string basename in new[] { _nix.TreeBasename, _nix.SingleFileBasename, _nix.OutputBasename })
+        {
+            NarInfoLines lines = _nix.NarInfo(compression, basename);
+            byte[] file = File.ReadAllBytes(NixBinaryCacheFixture.NarFile(cache, basename));
+            using (var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, lines["URL"])))
+                Assert.That(head.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+            using (var nar = await http.PutAsync(lines["URL"], Content(file, NarEndpoint.ContentType)))
+                Assert.That(nar.StatusCode, Is.EqualTo(HttpStatusCode.OK), lines["URL"] + ": " + await nar.Content.ReadAsStringAsync());
+            using (var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, lines["URL"])))
+            {
+                Assert.That(head.StatusCode, Is.EqualTo(HttpStatusCode.OK), "HEAD of a NAR received");
+                Assert.That(head.Content.Headers.ContentLength, Is.EqualTo(file.Length));
+            }
+            string text = File.ReadAllText(NixBinaryCacheFixture.NarInfoFile(cache, basename));
+            using (var narInfo = await http.PutAsync(NarInfoUrl(basename), Content(Encoding.UTF8.GetBytes(text), NarInfoEndpoint.ContentType)))
+                Assert.That(narInfo.StatusCode, Is.EqualTo(HttpStatusCode.OK), await narInfo.Content.ReadAsStringAsync());
+            using var served = await http.GetAsync(NarInfoUrl(basename));
+            Assert.That(await served.Content.ReadAsStringAsync(), Does.Contain("NarHash: " + lines["NarHash"] + "\n"));
+        }
+        Assert.That(bridge.Warnings, Is.Empty, bridge.LogText);
+        Assert.That(await RegisteredCountAsync(bridge), Is.EqualTo(3));
+    }
+
     [Test]
     [CancelAfter(120_000)]
     public async Task RangesAreAnsweredWithPartialContent()
