@@ -37,11 +37,11 @@ internal sealed class InProcessNarBridge : IAsyncDisposable
     public string LogText => string.Join('\n', Loggers.Lines.Select(l => $"{l.Level}: {l.Message}"));
 
     /// <summary>Starts a bridge over <paramref name="store"/> (a fresh memory store when null).</summary>
-    public static async Task<InProcessNarBridge> StartAsync(NarBridgeOptions options, StoreServices? store = null)
+    public static async Task<InProcessNarBridge> StartAsync(NarBridgeOptions options, StoreServices? store = null, string listen = "127.0.0.1:0")
     {
         store ??= new StoreOpener().Open(StoreAddress.Memory);
         var loggers = new RecordingLoggerFactory();
-        var host = NarBridgeHost.Create(store, ListenAddress.Parse("127.0.0.1:0"), loggers, options);
+        var host = NarBridgeHost.Create(store, ListenAddress.Parse(listen), loggers, options);
         await host.StartAsync();
         return new InProcessNarBridge(host, store, loggers);
     }

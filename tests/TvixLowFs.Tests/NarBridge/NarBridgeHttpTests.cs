@@ -132,6 +132,37 @@ public sealed class NarBridgeHttpTests
     }
 
     [Test]
+    [CancelAfter(60_000)]
+    public async Task ItServesOnAUnixSocketAndRemovesItOnStop()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "tvixlowfs-narbridge-sock-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            string socket = Path.Combine(directory, "bridge.sock");
+            var bridge = await InProcessNarBridge.StartAsync(new NarBridgeOptions(), listen: "unix://" + socket);
+            Assert.That(bridge.BaseUrl, Is.EqualTo("unix://" + socket));
+            var handler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, cancellationToken) =>
+                {
+                    var connection = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                    await connection.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socket), cancellationToken);
+                    return new System.Net.Sockets.NetworkStream(connection, ownsSocket: true);
+                },
+            };
+            using (var http = new HttpClient(handler) { BaseAddress = new Uri("http://localhost/") })
+                Assert.That(await http.GetStringAsync("nix-cache-info"), Does.StartWith("StoreDir: /nix/store\n"));
+            await bridge.DisposeAsync();
+            Assert.That(File.Exists(socket), Is.False, "the socket is removed on stop");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Test]
     [CancelAfter(120_000)]
     public async Task PushedPathsAreServedAsNarInfosAndRenderedNars()
     {
