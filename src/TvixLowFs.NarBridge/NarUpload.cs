@@ -88,7 +88,19 @@ internal sealed class NarUpload(StoreServices store, NarBridgeOptions options, R
 
     private async Task<ReceivedNar> IngestAsync(UploadBodyStream body, BridgeRoute route, CancellationToken cancellationToken)
     {
-        string compression = route.Compression is "" ? DetectedCompression : route.Compression!;
+        string compression = route.Compression!;
+        bool uncompressed = false;
+        if (compression.Length == 0)
+        {
+            // ".nar": uncompressed or gzip. Uncompressed, the file hash is the NarHash the reader computes anyway.
+            ReadOnlyMemory<byte> prefix = await body.PeekAsync(NarMagic.Length, cancellationToken).ConfigureAwait(false);
+            uncompressed = prefix.Span.SequenceEqual(NarMagic);
+            compression = uncompressed ? "none" : DetectedCompression;
+            if (uncompressed)
+                body.StopHashing();
+            else
+                body.KeepHashing();
+        }
         NarIngestResult result;
         // The decoder must not close the body: it is read to its end and hashed after the NAR.
         Stream decoded = NarCompression.Open(new KeptOpenStream(body), compression);
@@ -115,12 +127,15 @@ internal sealed class NarUpload(StoreServices store, NarBridgeOptions options, R
         long after = await body.DrainAsync(cancellationToken).ConfigureAwait(false);
         if (after != 0)
             throw new RequestRefusedException(StatusCodes.Status400BadRequest, $"{after} bytes follow the compressed NAR");
-        byte[] actual = body.Sha256();
+        byte[] actual = uncompressed ? result.NarSha256 : body.Sha256();
         if (!actual.AsSpan().SequenceEqual(route.Sha256))
             throw new RequestRefusedException(StatusCodes.Status400BadRequest,
                 $"the body's SHA-256 is sha256:{NixBase32.Encode(actual)}, its URL names sha256:{NixBase32.Encode(route.Sha256)}");
         return new ReceivedNar(actual, body.Count, result.NarSize, result.NarSha256, result.Root, clock.GetUtcNow());
     }
+
+    // An uncompressed NAR starts with the string "nix-archive-1": its length (13, u64 little-endian), then the text.
+    private static ReadOnlySpan<byte> NarMagic => [13, 0, 0, 0, 0, 0, 0, 0, (byte)'n', (byte)'i', (byte)'x', (byte)'-'];
 
     /// <summary>The body, lent to a decoder that disposes what it reads from.</summary>
     private sealed class KeptOpenStream(Stream inner) : Stream
