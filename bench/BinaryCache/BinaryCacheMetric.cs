@@ -1,6 +1,6 @@
 namespace TvixLowFs.Bench.BinaryCache;
 
-/// <summary>The five timed comparisons; every sample is wall-clock seconds (CPU seconds under the "… CPU" systems).</summary>
+/// <summary>The timed comparisons; every sample is wall-clock seconds (CPU seconds under the "… CPU" systems).</summary>
 internal enum BinaryCacheMetric
 {
     /// <summary>The closure from the xz cache: `tvixlowfs copy` vs `nix copy`, each followed by sync.</summary>
@@ -13,4 +13,8 @@ internal enum BinaryCacheMetric
     FirstByteXz,
     /// <summary>The same with zstd.</summary>
     FirstByteZstd,
+    /// <summary>`nix copy --to http://&lt;nar-bridge&gt;?compression=none` of the closure vs `nix copy --to file://DIR?compression=none` (issue 13).</summary>
+    PushNarBridge,
+    /// <summary>`nix copy --from http://&lt;nar-bridge&gt;` of the closure vs `nix copy --from` the compression=none file cache on a static server (issue 13).</summary>
+    PullNarBridge,
 }

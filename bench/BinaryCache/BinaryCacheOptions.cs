@@ -13,6 +13,8 @@ internal sealed class BinaryCacheOptions
           --tvixlowfs PATH       the binary to measure (default <repo>/artifacts/tvixlowfs)
           --jobs N               passed to `tvixlowfs copy --jobs` (default: the binary's own default)
           --results-dir DIR      where the markdown goes (default <repo>/bench/results)
+          --only NAME[,NAME]     only these comparisons: copy-xz, copy-zstd, ingest, first-byte-xz,
+                                 first-byte-zstd, push-nar-bridge, pull-nar-bridge (or a prefix: copy, nar-bridge...)
         Needs root (drop_caches, mounts), Debian's nix-bin (Nix 2.8), python3, curl, xz and zstd.
         """;
 
@@ -23,6 +25,17 @@ internal sealed class BinaryCacheOptions
     public int? Jobs { get; private set; }
     public string? ResultsDirectory { get; private set; }
     public bool ShowHelp { get; private set; }
+    public IReadOnlyList<string> Only { get; private set; } = [];
+
+    /// <summary>Whether the comparison runs: all without --only, else those whose kebab-case name starts with or ends with a given one.</summary>
+    public bool Selects(BinaryCacheMetric metric)
+    {
+        var name = KebabName(metric);
+        return Only.Count == 0 || Only.Any(o => name.StartsWith(o, StringComparison.Ordinal) || name.EndsWith(o, StringComparison.Ordinal));
+    }
+
+    public static string KebabName(BinaryCacheMetric metric) =>
+        string.Concat(metric.ToString().Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
 
     public ClosureShape Shape => Quick ? ClosureShape.Quick : ClosureShape.Full;
 
@@ -47,6 +60,16 @@ internal sealed class BinaryCacheOptions
             else if (option == "--work-dir") options.WorkDirectory = Path.GetFullPath(Next());
             else if (option == "--tvixlowfs") options.Binary = Path.GetFullPath(Next());
             else if (option == "--results-dir") options.ResultsDirectory = Path.GetFullPath(Next());
+            else if (option == "--only")
+            {
+                options.Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var known = Enum.GetValues<BinaryCacheMetric>();
+                foreach (var name in options.Only)
+                {
+                    if (!known.Any(m => KebabName(m).StartsWith(name, StringComparison.Ordinal) || KebabName(m).EndsWith(name, StringComparison.Ordinal)))
+                        throw new ArgumentException($"--only: no comparison is called '{name}'");
+                }
+            }
             else if (option is "-h" or "--help") options.ShowHelp = true;
             else throw new ArgumentException($"unknown option '{option}'");
         }

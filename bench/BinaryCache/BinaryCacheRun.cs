@@ -16,6 +16,10 @@ internal sealed class BinaryCacheRun(BinaryCacheOptions options)
     public const string CpuSuffix = " CPU";
 
     private BinaryCacheRecord run = null!;
+    private NarBridgeFixtures? narBridge;
+    private string? narBridgeUnavailable;
+    private string? bridgeStore;
+    private string bridgeFillFailure = "it was not attempted";
     private BinaryCacheFixtures fixtures = null!;
     private string binary = "";
     private string scratchRoot = "";
@@ -39,7 +43,10 @@ internal sealed class BinaryCacheRun(BinaryCacheOptions options)
             if (!ExternalCommand.OnPath(tool)) throw new BenchmarkFailure($"{tool} is not installed (./build.sh bench installs what this benchmark needs)");
         }
         fixtures = BinaryCacheFixtures.Ensure(options.Shape, profile, nixVersion);
-        run = new BinaryCacheRecord(metadata, options, fixtures, binary, nixVersion, ProbeCopyCommand());
+        run = new BinaryCacheRecord(metadata, options, fixtures, binary, nixVersion, ProbeCommand("copy"));
+        var measuresNarBridge = options.Selects(BinaryCacheMetric.PushNarBridge) || options.Selects(BinaryCacheMetric.PullNarBridge);
+        narBridgeUnavailable = run.TvixLowFsUnavailable ?? ProbeCommand("nar-bridge");
+        if (measuresNarBridge) narBridge = NarBridgeFixtures.Ensure(fixtures, profile);
         metadata.DescribeSource(repository);
         if (metadata.BusyNote() is { } busy) run.Notes.Add(busy);
 
@@ -48,11 +55,16 @@ internal sealed class BinaryCacheRun(BinaryCacheOptions options)
         using (var none = StaticHttpServer.Start(fixtures.Uncompressed.Directory))
         using (var bigXz = StaticHttpServer.Start(fixtures.BigXz.Directory))
         using (var bigZstd = StaticHttpServer.Start(fixtures.BigZstd.Directory))
+        using (var closureNone = narBridge is null ? null : StaticHttpServer.Start(narBridge.ClosureNone.Directory))
         {
             try
             {
-                var comparisons = Comparisons(xz, zstd, none, bigXz, bigZstd);
+                var comparisons = Comparisons(xz, zstd, none, bigXz, bigZstd).Where(c => options.Selects(c.Scenario.Metric)).ToList();
+                if (narBridge is not null)
+                    comparisons.AddRange(NarBridgeComparisons(closureNone!).Where(c => options.Selects(c.Scenario.Metric)));
                 run.Scenarios.AddRange(comparisons.Select(c => c.Scenario));
+                if (narBridgeUnavailable is null && comparisons.Any(c => c.Scenario.Metric == BinaryCacheMetric.PullNarBridge))
+                    FillBridgeStore();
                 for (var repetition = 0; repetition < options.Repetitions; repetition++)
                 {
                     Log($"repetition {repetition + 1}/{options.Repetitions}");
@@ -63,6 +75,11 @@ internal sealed class BinaryCacheRun(BinaryCacheOptions options)
                         foreach (var side in sides)
                         {
                             if (side == TvixLowFs && run.TvixLowFsUnavailable is not null) continue;
+                            if (side == TvixLowFs && comparison.Scenario.Metric is BinaryCacheMetric.PushNarBridge or BinaryCacheMetric.PullNarBridge && narBridgeUnavailable is not null)
+                            {
+                                run.Failures.TryAdd((comparison.Scenario.Metric, side), narBridgeUnavailable);
+                                continue;
+                            }
                             var sample = side == TvixLowFs ? comparison.TvixLowFs : comparison.Peer;
                             var verify = side == TvixLowFs ? comparison.VerifyTvixLowFs : comparison.VerifyPeer;
                             var scratch = Measure(comparison.Scenario, side, repetition, sample);
@@ -102,6 +119,99 @@ internal sealed class BinaryCacheRun(BinaryCacheOptions options)
             FirstByte(BinaryCacheMetric.FirstByteXz, bigXz, fixtures.BigXz, "xz"),
             FirstByte(BinaryCacheMetric.FirstByteZstd, bigZstd, fixtures.BigZstd, "zstd"),
         ];
+    }
+
+    /// <summary>
+    /// Issue 13: real Nix pushing the closure to `tvixlowfs nar-bridge --writable` (a fresh local
+    /// store) against pushing it to a file:// cache, both compression=none; and real Nix pulling it
+    /// from a nar-bridge over a store that holds it against pulling it from the compression=none
+    /// file cache on python's static server, both with require-sigs. Neither server's start is timed.
+    /// </summary>
+    private List<Comparison> NarBridgeComparisons(StaticHttpServer closureNone)
+    {
+        var cache = narBridge!.ClosureNone;
+        return
+        [
+            new(new(BinaryCacheMetric.PushNarBridge, "push the closure (nix copy --to), none",
+                    "`nix copy --store SOURCE --to 'http://127.0.0.1:PORT?compression=none' ROOT` to `tvixlowfs nar-bridge --writable` over a fresh local:// store, then `sync`",
+                    "`nix copy --store SOURCE --to 'file://DIR?compression=none' ROOT` into a fresh directory, then `sync`",
+                    cache.NarBytes, SpeedUp: false, 1.25, "`nix copy --to` nar-bridge / `nix copy --to file://` (≥ 0.8× the speed)"),
+                PushToNarBridge, PushToFileCache, VerifyPushed, VerifyFileCache),
+            new(new(BinaryCacheMetric.PullNarBridge, "pull the closure (nix copy --from), none",
+                    "`nix copy --from http://127.0.0.1:PORT --to DIR ROOT` (require-sigs, trusted-public-keys KEY) from `tvixlowfs nar-bridge` over a local:// store holding the closure, then `sync`",
+                    "the same from the compression=none file cache made by `nix copy --to file://…` on `python3 -m http.server`, then `sync`",
+                    cache.NarBytes, SpeedUp: true, 1.0, "`nix copy --from` nar-bridge vs `nix copy --from` a static cache: speed-up"),
+                PullFromNarBridge, s => NixCopy(closureNone, s), VerifyNixCopy, VerifyNixCopy),
+        ];
+    }
+
+    private TimeSpan PushToNarBridge(string scratch)
+    {
+        using var bridge = SpawnedNarBridge.Start(binary, LocalStore(scratch), writable: true);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var push = RealNix.Run("nix", Path.Combine(scratch, "xdg"), ["copy", "--store", narBridge!.PushSource, "--to", $"{bridge.BaseUrl}?compression=none", fixtures.RootPath]);
+        if (push.ExitCode != 0) throw new BenchmarkFailure($"`nix copy --to {bridge.BaseUrl}` exited with {push.ExitCode}: {CommandResult.FirstLines(push.StandardError)} [nar-bridge stderr: {bridge.LastError()}]");
+        ExternalCommand.Run("sync", []).EnsureSuccess();
+        return watch.Elapsed;
+    }
+
+    private TimeSpan PushToFileCache(string scratch)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        RealNix.Run("nix", Path.Combine(scratch, "xdg"), ["copy", "--store", narBridge!.PushSource, "--to", $"file://{Path.Combine(scratch, "cache")}?compression=none", fixtures.RootPath]).EnsureSuccess();
+        ExternalCommand.Run("sync", []).EnsureSuccess();
+        return watch.Elapsed;
+    }
+
+    /// <summary>Once per run, before the first sample, untimed: a store holding the closure, filled the way a fleet fills it.</summary>
+    private void FillBridgeStore()
+    {
+        var filled = Path.Combine(scratchRoot, "nar-bridge-store");
+        Directory.CreateDirectory(filled);
+        Log("filling the store the pulls read from: nix copy --to nar-bridge");
+        try
+        {
+            PushToNarBridge(filled);
+            bridgeStore = filled;
+        }
+        catch (Exception e) when (e is BenchmarkFailure or SystemUnavailable or IOException)
+        {
+            bridgeFillFailure = e.Message;
+        }
+    }
+
+    private TimeSpan PullFromNarBridge(string scratch)
+    {
+        if (bridgeStore is null) throw new BenchmarkFailure($"the store the pulls read from could not be filled: {bridgeFillFailure}");
+        using var bridge = SpawnedNarBridge.Start(binary, LocalStore(bridgeStore), writable: false);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var pull = RealNix.Run("nix", Path.Combine(scratch, "xdg"),
+            ["--option", "trusted-public-keys", fixtures.PublicKey, "--option", "require-sigs", "true", "copy", "--from", bridge.BaseUrl, "--to", Path.Combine(scratch, "store"), fixtures.RootPath]);
+        if (pull.ExitCode != 0) throw new BenchmarkFailure($"`nix copy --from {bridge.BaseUrl}` exited with {pull.ExitCode}: {CommandResult.FirstLines(pull.StandardError)} [nar-bridge stderr: {bridge.LastError()}]");
+        ExternalCommand.Run("sync", []).EnsureSuccess();
+        return watch.Elapsed;
+    }
+
+    /// <summary>Every path of the closure in the pushed store: `nix-hash` through a mount of it equals its NarHash.</summary>
+    private void VerifyPushed(string scratch)
+    {
+        var cache = narBridge!.ClosureNone;
+        var mountPoint = Path.Combine(scratch, "verify-mnt");
+        var store = LocalStore(scratch);
+        var addresses = new Dictionary<string, string> { ["BLOB_SERVICE_ADDR"] = store, ["DIRECTORY_SERVICE_ADDR"] = store, ["PATH_INFO_SERVICE_ADDR"] = store };
+        using (var mounted = new SpawnedMount(TvixLowFs, ExternalCommand.StartInfo(binary, ["mount", mountPoint], addresses), mountPoint).Mount())
+        {
+            foreach (var path in cache.Paths) ExpectNarHash(path, Path.Combine(mountPoint, path.BaseName), scratch, ServerErrors(mounted));
+        }
+        run.Verification.Passed.Add($"`nix copy --to` nar-bridge: all {cache.Paths.Count} paths in the store, each one's nix-hash through `tvixlowfs mount` equal to its NarHash");
+    }
+
+    private void VerifyFileCache(string scratch)
+    {
+        var written = BinaryCacheDirectory.Load("pushed", Path.Combine(scratch, "cache"));
+        if (written.Paths.Count != narBridge!.ClosureNone.Paths.Count)
+            throw new BenchmarkFailure($"`nix copy --to file://` wrote {written.Paths.Count} narinfos, not {narBridge.ClosureNone.Paths.Count}");
+        run.Verification.Passed.Add($"`nix copy --to file://`: {written.Paths.Count} narinfos written");
     }
 
     private Comparison FirstByte(BinaryCacheMetric metric, StaticHttpServer server, BinaryCacheDirectory cache, string decompressor)
@@ -277,12 +387,12 @@ internal sealed class BinaryCacheRun(BinaryCacheOptions options)
         return tail.Length == 0 ? "" : $" [mount stderr: {tail}]";
     }
 
-    /// <summary>Null when the binary has a `copy` command; else why the tvixlowfs side is n/a.</summary>
-    private string? ProbeCopyCommand()
+    /// <summary>Null when the binary has the command; else why its tvixlowfs side is n/a.</summary>
+    private string? ProbeCommand(string command)
     {
         if (!File.Exists(binary)) return $"no binary at {binary} (run ./build.sh)";
-        var help = ExternalCommand.Run(binary, ["copy", "--help"], timeout: TimeSpan.FromSeconds(30));
-        return help.ExitCode == 0 ? null : $"`tvixlowfs copy --help` exited with {help.ExitCode}: {CommandResult.FirstLines(help.StandardError + help.StandardOutput, 1)}";
+        var help = ExternalCommand.Run(binary, [command, "--help"], timeout: TimeSpan.FromSeconds(30));
+        return help.ExitCode == 0 ? null : $"`tvixlowfs {command} --help` exited with {help.ExitCode}: {CommandResult.FirstLines(help.StandardError + help.StandardOutput, 1)}";
     }
 
     private void DropCaches() => PageCache.Drop(run.Notes, "samples after the first are not cold");

@@ -56,14 +56,14 @@ internal sealed class StaticHttpServer : IDisposable
     }
 
     /// <summary>A port the kernel just handed out; free again once the probe closes (a race only with other new listeners).</summary>
-    private static int FreeLoopbackPort()
+    internal static int FreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static bool Accepts(int port)
+    internal static bool Accepts(int port)
     {
         try
         {

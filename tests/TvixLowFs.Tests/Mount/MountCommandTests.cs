@@ -232,6 +232,24 @@ public sealed class MountCommandTests
     }
 
     [Test]
+    public void AnInheritedIgnoredSigintStaysIgnoredAndSigtermStillUnmounts()
+    {
+        // As libfuse's own fuse_set_signal_handlers: a mount started as a shell's background job
+        // must not die with the terminal's Ctrl-C.
+        string mountPoint = NewMountPoint();
+        TvixlowfsProcess mount = TvixlowfsProcess.Start(["mount", mountPoint, .. _storeFlags], ignoreInterrupt: true);
+        _processes.Add(mount);
+        Assert.That(mount.WaitForErrorLine("mounted " + mountPoint), Is.True, string.Join('\n', mount.ErrorLines));
+        mount.Signal(Libc.SIGINT);
+        Assert.That(mount.WaitForExit(2), Is.False, "still running after an ignored SIGINT");
+        Assert.That(InProcessMount.IsMountPoint(mountPoint), Is.True);
+        mount.Signal(Libc.SIGTERM);
+        Assert.That(mount.WaitForExit(60), Is.True, "exits after SIGTERM");
+        Assert.That(mount.ExitCode, Is.Zero, string.Join('\n', mount.ErrorLines));
+        Assert.That(InProcessMount.IsMountPoint(mountPoint), Is.False);
+    }
+
+    [Test]
     public void PassthroughIsOnByDefaultAndNoPassthroughServesTheSameBytes()
     {
         string[] files = System.IO.Directory.EnumerateFiles(_source, "*", SearchOption.AllDirectories)

@@ -24,7 +24,8 @@ internal sealed class TvixlowfsProcess : IDisposable
         process.BeginOutputReadLine();
     }
 
-    public static TvixlowfsProcess Start(IEnumerable<string> arguments)
+    /// <param name="ignoreInterrupt">Start it as a background job of a shell would be: SIGINT ignored.</param>
+    public static TvixlowfsProcess Start(IEnumerable<string> arguments, bool ignoreInterrupt = false)
     {
         var start = new ProcessStartInfo
         {
@@ -33,14 +34,19 @@ internal sealed class TvixlowfsProcess : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        // A suite started in the background by a non-interactive shell (CI does) inherits SIGINT and
+        // SIGQUIT ignored, and the mount keeps an inherited SIG_IGN as libfuse does: give the child
+        // the default dispositions so the signal tests test the mount, not their parent shell.
+        start.FileName = "env";
+        start.ArgumentList.Add(ignoreInterrupt ? "--ignore-signal=INT" : "--default-signal=INT,QUIT");
         string? binary = Environment.GetEnvironmentVariable("TVIXLOWFS_BINARY");
         if (!string.IsNullOrEmpty(binary))
         {
-            start.FileName = binary;
+            start.ArgumentList.Add(binary);
         }
         else
         {
-            start.FileName = "dotnet";
+            start.ArgumentList.Add("dotnet");
             start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "tvixlowfs.dll"));
         }
         foreach (string argument in arguments)
