@@ -63,8 +63,8 @@ public sealed class NarBridgeHost : IAsyncDisposable
             kestrel.Limits.MinRequestBodyDataRate = null;
             // A NAR download is as slow as the client's disk; Nix's curl has its own stall timeout.
             kestrel.Limits.MinResponseDataRate = null;
-            // How far the renderer may run ahead of the socket.
-            kestrel.Limits.MaxResponseBufferSize = 1L << 20;
+            // How far the renderer may run ahead of the socket (NarResponseStream flushes this much at a time).
+            kestrel.Limits.MaxResponseBufferSize = NarResponseStream.FlushThreshold;
             if (listen.UnixPath is not null)
                 kestrel.ListenUnixSocket(listen.UnixPath, o => o.Protocols = HttpProtocols.Http1);
             else
