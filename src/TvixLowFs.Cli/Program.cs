@@ -50,6 +50,7 @@ public static class Program
         root.Add(DaemonCommand.Create(context));
         root.Add(VerifyCommand.Create(context));
         root.Add(CopyCommand.Create(context));
+        root.Add(NarBridgeCommand.Create(context));
         return root;
     }
 
