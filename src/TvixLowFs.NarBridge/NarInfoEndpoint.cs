@@ -106,6 +106,11 @@ internal sealed class NarInfoEndpoint(StoreServices store, NarBridgeOptions opti
             {
                 throw Refused(e.Message);
             }
+            catch (StorePathConflictException e)
+            {
+                // Registered meanwhile by another writer of a shared store (a daemon, another bridge).
+                throw new RequestRefusedException(StatusCodes.Status409Conflict, e.Message);
+            }
         }
         finally
         {
