@@ -22,16 +22,7 @@ public static class DaemonCommand
     public static Command Create(CliContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var listen = new Option<string>("--listen-address")
-        {
-            Description = $"HOST:PORT (an IP address or localhost) or unix:///ABS/PATH (created owner-only) to listen on; default {ListenAddress.Default}.",
-            DefaultValueFactory = _ => ListenAddress.Default,
-            HelpName = "ADDR",
-        };
-        var allowNonLoopback = new Option<bool>("--allow-non-loopback")
-        {
-            Description = "Allow listening on a non-loopback address (anyone who connects may read; limit writes with --read-only or --client-ca-file).",
-        };
+        var listen = new ListenOptions(ListenAddress.Default, " (created owner-only)", "anyone who connects may read; limit writes with --read-only or --client-ca-file");
         var noBlobBatch = new Option<bool>("--no-blob-batch")
         {
             Description = "Serve only the three tvix services, like tvix-store: not our BlobBatchService extension (many blobs per call), which mounts use when offered.",
@@ -66,8 +57,8 @@ public static class DaemonCommand
         var maxNarEntries = Limit("--max-nar-entries", defaults.MaxNarEntries, "Entries one CalculateNAR may walk (shared directories count each time).");
         var command = new Command("daemon", "Serve the store over the tvix gRPC protocol (BlobService, DirectoryService, PathInfoService).")
         {
-            listen,
-            allowNonLoopback,
+            listen.Address,
+            listen.AllowNonLoopback,
             noBlobBatch,
             readOnly,
             tlsCert,
@@ -88,16 +79,8 @@ public static class DaemonCommand
         };
         command.SetAction(Program.Guarded(context, async (parseResult, cancellationToken) =>
         {
-            ListenAddress address;
-            try
-            {
-                address = ListenAddress.Parse(parseResult.GetValue(listen) ?? ListenAddress.Default, parseResult.GetValue(allowNonLoopback));
-            }
-            catch (FormatException e)
-            {
-                context.Error.WriteLine("tvixlowfs: --listen-address " + e.Message);
+            if (listen.Parse(parseResult, context) is not { } address)
                 return Program.ExitUsage;
-            }
             string? certFile = parseResult.GetValue(tlsCert), keyFile = parseResult.GetValue(tlsKey), caFile = parseResult.GetValue(clientCa);
             string? tlsProblem = (certFile, keyFile, caFile) switch
             {

@@ -21,16 +21,7 @@ public static class NarBridgeCommand
     public static Command Create(CliContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var listen = new Option<string>("--listen-address")
-        {
-            Description = $"HOST:PORT (an IP address or localhost) or unix:///ABS/PATH to listen on; default {NarBridgeOptions.DefaultListenAddress}.",
-            DefaultValueFactory = _ => NarBridgeOptions.DefaultListenAddress,
-            HelpName = "ADDR",
-        };
-        var allowNonLoopback = new Option<bool>("--allow-non-loopback")
-        {
-            Description = "Allow listening on a non-loopback address (there is no authentication; --writable lets anyone who reaches it push).",
-        };
+        var listen = new ListenOptions(NarBridgeOptions.DefaultListenAddress, "", "there is no authentication; --writable lets anyone who reaches it push");
         var priority = new Option<int>("--priority")
         {
             Description = "The Priority nix-cache-info announces (lower is preferred; cache.nixos.org is 40); default 39.",
@@ -48,24 +39,16 @@ public static class NarBridgeCommand
         };
         var command = new Command("nar-bridge", "Serve the store as a Nix binary cache over HTTP (nix copy --from, substituters; with --writable also nix copy --to).")
         {
-            listen,
-            allowNonLoopback,
+            listen.Address,
+            listen.AllowNonLoopback,
             priority,
             signingKeyFile,
             writable,
         };
         command.SetAction(Program.Guarded(context, async (parseResult, cancellationToken) =>
         {
-            ListenAddress address;
-            try
-            {
-                address = ListenAddress.Parse(parseResult.GetValue(listen) ?? NarBridgeOptions.DefaultListenAddress, parseResult.GetValue(allowNonLoopback));
-            }
-            catch (FormatException e)
-            {
-                context.Error.WriteLine("tvixlowfs: --listen-address " + e.Message);
+            if (listen.Parse(parseResult, context) is not { } address)
                 return Program.ExitUsage;
-            }
             int priorityValue = parseResult.GetValue(priority);
             if (priorityValue < 0)
             {

@@ -48,7 +48,7 @@ public sealed class NarBridgeHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(listen);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(options);
-        loggerFactory = new NarBridgeLoggerFactory(loggerFactory);
+        loggerFactory = new ServerLoggerFactory(loggerFactory);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddLogging();
         builder.Services.AddSingleton(loggerFactory); // the caller's factory wins over AddLogging's

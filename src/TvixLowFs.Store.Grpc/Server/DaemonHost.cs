@@ -63,7 +63,7 @@ public sealed class DaemonHost : IAsyncDisposable
         var putSlots = new PutStreamSlots(limits.MaxConcurrentPuts);
         var narCalculator = new NarCalculator(store.Blobs, store.Directories, limits.MaxNarEntries);
 
-        loggerFactory = new DaemonLoggerFactory(loggerFactory);
+        loggerFactory = new ServerLoggerFactory(loggerFactory);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddLogging();
         builder.Services.AddSingleton(loggerFactory); // the caller's factory wins over AddLogging's

@@ -3,11 +3,11 @@ using Microsoft.Extensions.Logging;
 namespace TvixLowFs.Store.Grpc.Server;
 
 /// <summary>
-/// The daemon's loggers: its own categories at the level the caller chose (one line per
-/// request at debug), ASP.NET Core, Kestrel and gRPC internals only from warning up, so
-/// <c>--log-level Debug</c> shows requests, not routing and connection chatter.
+/// The loggers of our Kestrel servers (the daemon, nar-bridge): our own categories at the level
+/// the caller chose (one line per request at debug), ASP.NET Core, Kestrel and gRPC internals only
+/// from warning up, so <c>--log-level Debug</c> shows requests, not routing and connection chatter.
 /// </summary>
-internal sealed class DaemonLoggerFactory(ILoggerFactory inner) : ILoggerFactory
+public sealed class ServerLoggerFactory(ILoggerFactory inner) : ILoggerFactory
 {
     public ILogger CreateLogger(string categoryName)
     {
