@@ -118,6 +118,13 @@ public sealed class ObjectStoreBucket : IDisposable
         {
             return false;
         }
+        catch (AmazonS3Exception e) when (e.StatusCode != HttpStatusCode.NotFound)
+        {
+            // A HEAD answer has no body, so no S3 error code (a refused key is only "Forbidden"):
+            // a one-byte GET of the same key names the real error.
+            await GetPrefixAsync(key, 1, cancellationToken).ConfigureAwait(false);
+            throw Failure("HEAD", key, e);
+        }
         catch (Exception e) when (IsS3Failure(e, cancellationToken))
         {
             throw Failure("HEAD", key, e);

@@ -75,21 +75,41 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
         return directory is null ? null : DirectoryRules.Size(directory);
     }
 
+    /// <summary>Directory objects one put uploads at once (all of one height: none refers to another).</summary>
+    private const int ParallelPuts = 8;
+
+    /// <summary>
+    /// Writes each directory's closure, level by level from the leaves up (height 1 = no child in this
+    /// put), the directories of one level in parallel: an object goes up only after its descendants'.
+    /// </summary>
     protected override async ValueTask StoreAsync(IReadOnlyList<ValidatedDirectory> directories, CancellationToken cancellationToken)
     {
         var known = new Dictionary<B3Digest, DirectoryClosure.Entry>();
+        var heights = new Dictionary<B3Digest, int>();
+        var levels = new List<List<(B3Digest Digest, byte[] Closure)>>();
         foreach (ValidatedDirectory directory in directories)
         {
+            int height = 1;
             // Children stored earlier (not in this put): their closures complete this one's.
             foreach (DirectoryNode child in directory.Message.Directories)
             {
                 B3Digest childDigest = B3Digest.FromByteString(child.Digest);
-                if (!known.ContainsKey(childDigest))
+                if (heights.TryGetValue(childDigest, out int childHeight))
+                    height = Math.Max(height, childHeight + 1);
+                else if (!known.ContainsKey(childDigest))
                     await AddStoredClosureAsync(childDigest, known, cancellationToken).ConfigureAwait(false);
             }
+            heights[directory.Digest] = height;
             known.TryAdd(directory.Digest, new DirectoryClosure.Entry(directory.Digest, directory.Canonical, directory.Message));
-            byte[] closure = DirectoryClosure.Encode(directory.Digest, known);
-            await bucket.PutAsync(ObjectKeys.Directory(bucket.Prefix, directory.Digest), closure, cancellationToken).ConfigureAwait(false);
+            while (levels.Count < height)
+                levels.Add([]);
+            levels[height - 1].Add((directory.Digest, DirectoryClosure.Encode(directory.Digest, known)));
+        }
+        var options = new ParallelOptions { MaxDegreeOfParallelism = ParallelPuts, CancellationToken = cancellationToken };
+        foreach (List<(B3Digest Digest, byte[] Closure)> level in levels)
+        {
+            await Parallel.ForEachAsync(level, options, async (directory, token) =>
+                await bucket.PutAsync(ObjectKeys.Directory(bucket.Prefix, directory.Digest), directory.Closure, token).ConfigureAwait(false)).ConfigureAwait(false);
         }
     }
 

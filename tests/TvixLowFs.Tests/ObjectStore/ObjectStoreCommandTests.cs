@@ -33,6 +33,9 @@ public sealed class ObjectStoreCommandTests
             process.Dispose();
         foreach (string mountPoint in _mountPoints)
             InProcessMount.ForceUnmount(mountPoint);
+        // NUnit keeps one fixture instance for every test: start the next with empty lists.
+        _processes.Clear();
+        _mountPoints.Clear();
         System.IO.Directory.Delete(_root, recursive: true);
     }
 
@@ -101,7 +104,7 @@ public sealed class ObjectStoreCommandTests
     }
 
     [Test]
-    public async Task Two_daemons_on_one_bucket_import_through_one_and_mount_through_the_other()
+    public void Two_daemons_on_one_bucket_import_through_one_and_mount_through_the_other()
     {
         ObjectStoreBuckets bucket = ObjectStoreBuckets.Create();
         string address = bucket.Address();
@@ -111,7 +114,6 @@ public sealed class ObjectStoreCommandTests
 
         string mountPoint = Mount(second);
         AssertSameTree(tree, Path.Combine(mountPoint, storePath));
-        await Task.CompletedTask;
     }
 
     private string StartDaemon(string address)
@@ -122,9 +124,9 @@ public sealed class ObjectStoreCommandTests
             listener.Start();
             port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         }
-        TvixlowfsProcess daemon = TvixlowfsProcess.Start(["daemon", "--listen-address", $"127.0.0.1:{port}", .. StoreFlags(address)]);
+        TvixlowfsProcess daemon = TvixlowfsProcess.Start(["daemon", "--listen-address", $"127.0.0.1:{port}", "--log-level", "Information", .. StoreFlags(address)]);
         _processes.Add(daemon);
-        Assert.That(daemon.WaitForErrorLine("127.0.0.1:" + port, timeoutSeconds: 120), Is.True, string.Join('\n', daemon.ErrorLines));
+        Assert.That(daemon.WaitForErrorLine("serving the tvix store protocol on", timeoutSeconds: 120), Is.True, string.Join('\n', daemon.ErrorLines));
         return $"grpc+http://127.0.0.1:{port}";
     }
 
