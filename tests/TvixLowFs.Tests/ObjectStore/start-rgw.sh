@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prototype of CephRgw.cs by hand: a single-node Ceph (one mon, one memstore OSD, radosgw beast on
-# 127.0.0.1) in DIR, a user with the keys given. Prints the endpoint. Stop: stop-rgw.sh DIR.
+# 127.0.0.1) in DIR, a user with the keys given. Prints the endpoint. Stop: SIGTERM the PIDs in
+# DIR/run/ in the order rgw.pid, osd.0.pid, mon.a.pid.
 #   start-rgw.sh DIR ACCESS_KEY SECRET_KEY
 set -euo pipefail
 dir=$1 key=$2 secret=$3
