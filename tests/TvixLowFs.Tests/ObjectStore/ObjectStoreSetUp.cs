@@ -1,8 +1,11 @@
 using NUnit.Framework;
+using TvixLowFs.Tests.ObjectStore;
 
-namespace TvixLowFs.Tests.ObjectStore;
+// In the root test namespace on purpose: the store contract suite (TvixLowFs.Tests.Store) uses the
+// RGW too, and NUnit runs a SetUpFixture's teardown only for the tests of its own namespace.
+namespace TvixLowFs.Tests;
 
-/// <summary>One Ceph RGW for every object-store test of a run, started lazily by the first that needs it.</summary>
+/// <summary>One Ceph RGW for every test of a run that needs one, started lazily by the first, stopped at the end.</summary>
 [SetUpFixture]
 public sealed class ObjectStoreSetUp
 {
