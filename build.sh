@@ -31,7 +31,10 @@ install_packages() {
     # test: real Nix 2.8 (nix-bin) is the independent party of the binary-cache tests; python3
     # serves their fixtures (http.server); xz-utils, zstd, bzip2 and brotli make hostile streams.
     # afl++: the fuzzer of tests/TvixLowFs.Fuzz (SharpFuzz's instrumenter comes as a local dotnet tool).
-    if [ "$command" = test ]; then wanted+=(nix-bin python3 xz-utils zstd bzip2 brotli afl++); fi
+    # ceph-mon, ceph-osd, radosgw, ceph-common: the single-node Ceph RGW the object-store tests start
+    # (a real S3 server); python3-boto3: the independent S3 client that checks what landed.
+    if [ "$command" = test ]; then wanted+=(nix-bin python3 xz-utils zstd bzip2 brotli afl++
+                                            ceph-mon ceph-osd radosgw ceph-common python3-boto3); fi
     # bench: squashfuse_ll and its image tool (the peer); xz-utils to unpack libfuse's source when
     # the e2e harness must fetch example/passthrough_ll.c (the reference) with `apt-get source`
     # because libfuse3-dev's copy under /usr/share/doc is missing; nix-bin (the peer), python3

@@ -47,7 +47,8 @@ public sealed class CliContext
     public StoreOpener Opener(ParseResult parseResult)
     {
         using var remote = StoreConnectors.Remote(Remote.ClientOptions(parseResult, Environment));
-        return new StoreOpener(remote, Remote.BinaryCacheOptions(parseResult, Environment, CreateLoggerFactory(parseResult)));
+        return new StoreOpener(remote, Remote.BinaryCacheOptions(parseResult, Environment, CreateLoggerFactory(parseResult)),
+            new TvixLowFs.Store.ObjectStore.ObjectStoreConnector(Environment));
     }
 
     /// <summary>

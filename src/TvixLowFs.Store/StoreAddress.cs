@@ -18,15 +18,17 @@ public enum StoreAddressKind
     GrpcUnix,
     /// <summary><c>nix+http(s)://HOST[:PORT][/PATH]</c>: a Nix binary cache (PathInfos only).</summary>
     NixHttp,
+    /// <summary><c>objectstore+s3://BUCKET[/PREFIX]?aws_endpoint=…</c>: a castore and PathInfos in an S3 bucket.</summary>
+    ObjectStoreS3,
 }
 
 /// <summary>
-/// A parsed store address. Parsing is strict: anything but the four forms is one
+/// A parsed store address. Parsing is strict: anything but the forms of <see cref="Forms"/> is one
 /// <see cref="StoreAddressException"/> whose message names the address.
 /// </summary>
 public sealed class StoreAddress : IEquatable<StoreAddress>
 {
-    public const string Forms = "memory://, local:///ABS/DIR, grpc+http://HOST:PORT, grpc+https://HOST:PORT, grpc+unix:///ABS/SOCKET or nix+http(s)://HOST[:PORT][/PATH] (PathInfos only)";
+    public const string Forms = "memory://, local:///ABS/DIR, grpc+http://HOST:PORT, grpc+https://HOST:PORT, grpc+unix:///ABS/SOCKET, nix+http(s)://HOST[:PORT][/PATH] (PathInfos only) or objectstore+s3://BUCKET[/PREFIX]?OPTIONS";
 
     /// <summary>grpc+https query options, spelled as snix spells them: the CA to trust instead of the system's.</summary>
     public const string TlsCaCertOption = "tls-ca-cert-path";
@@ -55,6 +57,14 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
         BinaryCache = binaryCache;
         TrustedPublicKeys = trustedKeys;
         NegativeTtl = negativeTtl;
+    }
+
+    private StoreAddress(string text, string bucket, string prefix, IReadOnlyDictionary<string, string> options)
+        : this(text, StoreAddressKind.ObjectStoreS3, null, null, 0)
+    {
+        Bucket = bucket;
+        Prefix = prefix;
+        ObjectStoreOptions = options;
     }
 
     /// <summary>The address as given.</summary>
@@ -87,6 +97,19 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
 
     /// <summary>How long an absent path is remembered as absent (nix+http(s) <c>negative-ttl</c>, seconds).</summary>
     public TimeSpan NegativeTtl { get; } = DefaultNegativeTtl;
+
+    /// <summary>The bucket (objectstore+s3).</summary>
+    public string? Bucket { get; }
+
+    /// <summary>The key prefix inside the bucket (objectstore+s3): empty, or ending with '/'.</summary>
+    public string Prefix { get; } = "";
+
+    /// <summary>The query options (objectstore+s3), by name: <see cref="ObjectStoreOptionNames"/>.</summary>
+    public IReadOnlyDictionary<string, string> ObjectStoreOptions { get; } = new Dictionary<string, string>();
+
+    /// <summary>The options an objectstore+s3 address takes, as snix passes them to the Rust object_store crate.</summary>
+    public static readonly IReadOnlyList<string> ObjectStoreOptionNames =
+        ["aws_endpoint", "aws_region", "aws_allow_http", "aws_access_key_id", "aws_secret_access_key", "aws_session_token"];
 
     public static StoreAddress Memory { get; } = new("memory://", StoreAddressKind.Memory, null, null, 0);
 
@@ -122,6 +145,8 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
             case "nix+http":
             case "nix+https":
                 return ParseBinaryCache(text, scheme[4..], rest);
+            case "objectstore+s3":
+                return ParseObjectStore(text, rest);
             default:
                 throw new StoreAddressException(text, $"unknown scheme '{scheme}'; expected {Forms}");
         }
@@ -240,6 +265,44 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
         return new StoreAddress(text, baseUri, keys, negativeTtl);
     }
 
+    /// <summary><c>objectstore+s3://BUCKET[/PREFIX]?aws_endpoint=URL&amp;aws_region=R&amp;…</c> (<see cref="ObjectStoreOptionNames"/>).</summary>
+    private static StoreAddress ParseObjectStore(string text, string rest)
+    {
+        string query = "";
+        int queryStart = rest.IndexOf('?', StringComparison.Ordinal);
+        if (queryStart >= 0)
+        {
+            query = rest[(queryStart + 1)..];
+            rest = rest[..queryStart];
+        }
+        int slash = rest.IndexOf('/', StringComparison.Ordinal);
+        string bucket = slash < 0 ? rest : rest[..slash];
+        string prefix = slash < 0 ? "" : rest[(slash + 1)..].Trim('/');
+        // S3's bucket naming rules: 3 to 63 of lowercase letters, digits, '.' and '-'.
+        if (bucket.Length is < 3 or > 63 || !bucket.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '-'))
+            throw new StoreAddressException(text, $"'{bucket}' is not an S3 bucket name; expected objectstore+s3://BUCKET[/PREFIX]?OPTIONS");
+        if (rest.Contains('#') || prefix.Contains("//", StringComparison.Ordinal))
+            throw new StoreAddressException(text, "the prefix may not contain '#' or an empty path segment");
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            string name = FormDecode(equals < 0 ? pair : pair[..equals]);
+            string value = equals < 0 ? "" : FormDecode(pair[(equals + 1)..]);
+            if (!ObjectStoreOptionNames.Contains(name))
+                throw new StoreAddressException(text, $"unknown option '{name}'; objectstore+s3 takes {string.Join(", ", ObjectStoreOptionNames)}");
+            options[name] = value;
+        }
+        if (options.TryGetValue("aws_allow_http", out string? allowHttp) && allowHttp is not ("true" or "false"))
+            throw new StoreAddressException(text, $"aws_allow_http '{allowHttp}' is not true or false");
+        if (options.TryGetValue("aws_endpoint", out string? endpoint)
+            && (!Uri.TryCreate(endpoint, UriKind.Absolute, out Uri? endpointUri) || endpointUri.Scheme is not ("http" or "https")))
+            throw new StoreAddressException(text, $"aws_endpoint '{endpoint}' is not an http:// or https:// URL");
+        if (endpoint is not null && endpoint.StartsWith("http://", StringComparison.Ordinal) && allowHttp != "true")
+            throw new StoreAddressException(text, $"aws_endpoint '{endpoint}' is cleartext http: add aws_allow_http=true");
+        return new StoreAddress(text, bucket, prefix.Length == 0 ? "" : prefix + "/", options);
+    }
+
     private static string FormDecode(string text) => Uri.UnescapeDataString(text.Replace('+', ' '));
 
     private static List<NixPublicKey> ParseKeys(string text, string value)
@@ -274,10 +337,13 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
     public bool Equals(StoreAddress? other) =>
         other is not null && Kind == other.Kind && Path == other.Path && Host == other.Host && Port == other.Port
         && BinaryCache == other.BinaryCache && Tls == other.Tls && TlsCaCertPath == other.TlsCaCertPath
-        && TlsClientCertPath == other.TlsClientCertPath && TlsClientKeyPath == other.TlsClientKeyPath;
+        && TlsClientCertPath == other.TlsClientCertPath && TlsClientKeyPath == other.TlsClientKeyPath
+        && Bucket == other.Bucket && Prefix == other.Prefix
+        && ObjectStoreOptions.Count == other.ObjectStoreOptions.Count
+        && ObjectStoreOptions.All(option => other.ObjectStoreOptions.TryGetValue(option.Key, out string? value) && value == option.Value);
 
     public override bool Equals(object? obj) => Equals(obj as StoreAddress);
-    public override int GetHashCode() => HashCode.Combine(Kind, Path, Host, Port, BinaryCache, Tls, TlsCaCertPath, TlsClientCertPath);
+    public override int GetHashCode() => HashCode.Combine(Kind, Path, Host, Port, BinaryCache, Tls, Bucket, Prefix);
     public override string ToString() => Text;
 }
 

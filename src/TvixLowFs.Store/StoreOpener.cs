@@ -37,7 +37,8 @@ public sealed class BinaryCacheOpenOptions
 /// opened alongside it. grpc+ addresses go to <see cref="IRemoteStoreConnector"/>; a nix+http(s)
 /// PathInfo service substitutes into the blob and directory services opened with it.
 /// </summary>
-public sealed class StoreOpener(IRemoteStoreConnector? remote = null, BinaryCacheOpenOptions? binaryCaches = null)
+public sealed class StoreOpener(IRemoteStoreConnector? remote = null, BinaryCacheOpenOptions? binaryCaches = null,
+    IObjectStoreConnector? objectStores = null)
 {
     /// <summary>The message given for a gRPC address when no connector is plugged in.</summary>
     public static string RemoteUnsupported(StoreAddress address) =>
@@ -64,12 +65,14 @@ public sealed class StoreOpener(IRemoteStoreConnector? remote = null, BinaryCach
         {
             StoreAddressKind.Memory => new MemoryBlobService(),
             StoreAddressKind.Local => new LocalBlobService(Local(blobAddress)),
+            StoreAddressKind.ObjectStoreS3 => ObjectStores(blobAddress).OpenBlobService(blobAddress),
             _ => Remote(blobAddress).OpenBlobService(blobAddress),
         };
         IDirectoryService directories = directoryAddress.Kind switch
         {
             StoreAddressKind.Memory => new MemoryDirectoryService(),
             StoreAddressKind.Local => new LocalDirectoryService(Local(directoryAddress)),
+            StoreAddressKind.ObjectStoreS3 => ObjectStores(directoryAddress).OpenDirectoryService(directoryAddress),
             _ => Remote(directoryAddress).OpenDirectoryService(directoryAddress),
         };
         var narCalculator = new NarCalculator(blobs, directories);
@@ -77,6 +80,7 @@ public sealed class StoreOpener(IRemoteStoreConnector? remote = null, BinaryCach
         {
             StoreAddressKind.Memory => new MemoryPathInfoService(narCalculator),
             StoreAddressKind.Local => new LocalPathInfoService(Local(pathInfoAddress), narCalculator),
+            StoreAddressKind.ObjectStoreS3 => ObjectStores(pathInfoAddress).OpenPathInfoService(pathInfoAddress, narCalculator),
             StoreAddressKind.NixHttp => OpenBinaryCache(pathInfoAddress, blobAddress, directoryAddress, blobs, directories, narCalculator),
             _ => Remote(pathInfoAddress).OpenPathInfoService(pathInfoAddress),
         };
@@ -104,6 +108,9 @@ public sealed class StoreOpener(IRemoteStoreConnector? remote = null, BinaryCach
         string name = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(identity)))[..16];
         return Path.Join(root, "binary-caches", name);
     }
+
+    private IObjectStoreConnector ObjectStores(StoreAddress address) =>
+        objectStores ?? throw new StoreUnavailableException(RemoteUnsupported(address));
 
     private IRemoteStoreConnector Remote(StoreAddress address) =>
         remote ?? throw new StoreUnavailableException(RemoteUnsupported(address));

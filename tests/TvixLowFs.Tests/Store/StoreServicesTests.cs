@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.Store;
 /// <summary>The service contract, run against every store kind alike.</summary>
 [TestFixture(StoreKind.Memory)]
 [TestFixture(StoreKind.Local)]
+[TestFixture(StoreKind.ObjectStore)]
 public sealed class StoreServicesTests(StoreKind kind)
 {
     private TestStore _store = null!;

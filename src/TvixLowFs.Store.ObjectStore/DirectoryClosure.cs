@@ -1,0 +1,70 @@
+using System.Buffers.Binary;
+using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store.Model;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Store.ObjectStore;
+
+/// <summary>
+/// A directory's closure as one object: its canonical Directory messages, each preceded by its
+/// length as a big-endian u32 (tokio's LengthDelimitedCodec, as snix writes them), the directory
+/// itself first, then its descendants breadth-first, each once.
+/// </summary>
+internal static class DirectoryClosure
+{
+    /// <summary>A stored message: its canonical bytes and the message parsed from them.</summary>
+    public sealed record Entry(B3Digest Digest, byte[] Canonical, Directory Message);
+
+    public static byte[] Encode(B3Digest root, IReadOnlyDictionary<B3Digest, Entry> known)
+    {
+        var output = new MemoryStream();
+        Span<byte> length = stackalloc byte[4];
+        var seen = new HashSet<B3Digest> { root };
+        var pending = new Queue<B3Digest>();
+        pending.Enqueue(root);
+        while (pending.TryDequeue(out B3Digest digest))
+        {
+            Entry entry = known[digest];
+            BinaryPrimitives.WriteUInt32BigEndian(length, (uint)entry.Canonical.Length);
+            output.Write(length);
+            output.Write(entry.Canonical);
+            foreach (DirectoryNode child in entry.Message.Directories)
+            {
+                B3Digest childDigest = B3Digest.FromByteString(child.Digest);
+                if (seen.Add(childDigest))
+                    pending.Enqueue(childDigest);
+            }
+        }
+        return output.ToArray();
+    }
+
+    /// <summary>
+    /// The first <paramref name="limit"/> messages of a closure object (all when null), each keyed
+    /// by the BLAKE3 of its bytes, so a message only ever answers for the digest it hashes to.
+    /// Returns false when the framing is cut short (a prefix read) or broken.
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<byte> bytes, int? limit, List<Entry> entries)
+    {
+        while (bytes.Length > 0 && (limit is null || entries.Count < limit))
+        {
+            if (bytes.Length < 4)
+                return false;
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(bytes);
+            if (length > bytes.Length - 4)
+                return false;
+            ReadOnlySpan<byte> message = bytes.Slice(4, (int)length);
+            Directory parsed;
+            try
+            {
+                parsed = Directory.Parser.ParseFrom(message);
+            }
+            catch (Google.Protobuf.InvalidProtocolBufferException)
+            {
+                return false;
+            }
+            entries.Add(new Entry(B3Digest.Compute(message), message.ToArray(), parsed));
+            bytes = bytes[(4 + (int)length)..];
+        }
+        return true;
+    }
+}
