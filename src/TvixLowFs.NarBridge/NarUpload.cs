@@ -108,6 +108,11 @@ internal sealed class NarUpload(StoreServices store, NarBridgeOptions options, R
         {
             result = await _ingester.IngestAsync(decoded, (ulong)options.MaxUploadBytes, cancellationToken).ConfigureAwait(false);
         }
+        catch (InvalidNarException e) when (e.ExceedsSizeBound)
+        {
+            // A file entry may declare a size past the bound before that many bytes have arrived.
+            throw UploadBodyStream.TooLarge(options.MaxUploadBytes);
+        }
         catch (InvalidNarException e)
         {
             throw new RequestRefusedException(StatusCodes.Status400BadRequest, "not a valid NAR: " + e.Message);

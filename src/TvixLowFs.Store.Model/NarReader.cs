@@ -634,5 +634,8 @@ public sealed class NarReader : IDisposable
         Invalid("the stream ends before the archive does", _read);
 
     private InvalidNarException TooLong(ulong at) =>
-        Invalid($"the NAR is longer than NarSize {_maxNarSize.ToString(CultureInfo.InvariantCulture)}", at);
+        new($"invalid NAR: the NAR is longer than NarSize {_maxNarSize.ToString(CultureInfo.InvariantCulture)} at byte {at.ToString(CultureInfo.InvariantCulture)}")
+        {
+            ExceedsSizeBound = true,
+        };
 }

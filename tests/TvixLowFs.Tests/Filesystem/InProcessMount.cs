@@ -118,4 +118,16 @@ internal sealed class RecordingLogger : ILogger
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
         Lines.Enqueue((logLevel, formatter(state, exception)));
+
+    /// <summary>
+    /// Waits (bounded) until at least <paramref name="count"/> lines match: a failure is answered
+    /// before it is logged, so a line may follow the reply a test has just seen.
+    /// </summary>
+    public (LogLevel Level, string Message)[] WaitForLines(Func<(LogLevel Level, string Message), bool> match, int count = 1, int timeoutSeconds = 30)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Lines.Count(match) < count && waited.Elapsed < TimeSpan.FromSeconds(timeoutSeconds))
+            Thread.Sleep(5);
+        return [.. Lines.Where(match)];
+    }
 }

@@ -202,7 +202,7 @@ public sealed class StoreFilesystemHandlerTests
         }).ToList();
         _gated.ReleaseDirectories();
         Assert.That(requests.Select(r => sink.WaitFor(r).Errno), Is.All.EqualTo(Libc.EIO));
-        Assert.That(log.Lines.Count(l => l.Message.Contains("injected")), Is.EqualTo(1));
+        Assert.That(log.WaitForLines(l => l.Message.Contains("injected")), Has.Length.EqualTo(1));
 
         // Not remembered as failed: the next request tries again and succeeds.
         _gated.FailDirectories = false;
@@ -320,7 +320,7 @@ public sealed class StoreFilesystemHandlerTests
         FuseRequest request = sink.NewRequest();
         fs.Lookup(request, 1, Encoding.UTF8.GetBytes(_tree));
         Assert.That(sink.WaitFor(request).Errno, Is.EqualTo(Libc.EIO));
-        Assert.That(log.Lines.Single().Message, Does.StartWith("PathInfo "));
+        Assert.That(log.WaitForLines(_ => true).Single().Message, Does.StartWith("PathInfo "));
         _gated.ReleasePathInfos();
 
         FuseRequest retry = sink.NewRequest();
