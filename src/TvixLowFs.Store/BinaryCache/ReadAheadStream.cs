@@ -19,6 +19,7 @@ internal sealed class ReadAheadStream : ReadOnlyStream
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _fill;
     private int _disposed;
+    private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _failure; // written before the writer completes
 
     /// <param name="aheadBytes">How far the source may run ahead of the reader.</param>
     public ReadAheadStream(Stream source, int aheadBytes)
@@ -48,7 +49,10 @@ internal sealed class ReadAheadStream : ReadOnlyStream
         {
             failure = e;
         }
-        await _pipe.Writer.CompleteAsync(failure).ConfigureAwait(false);
+        // Not CompleteAsync(failure): the pipe would throw it at the next read even with bytes before
+        // it still unread. The reader throws it once it has taken every byte.
+        _failure = failure is null ? null : System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure);
+        await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -58,6 +62,12 @@ internal sealed class ReadAheadStream : ReadOnlyStream
             return 0;
         ReadResult result = await _pipe.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         ReadOnlySequence<byte> available = result.Buffer;
+        if (available.IsEmpty && result.IsCompleted)
+        {
+            _pipe.Reader.AdvanceTo(available.End);
+            _failure?.Throw();
+            return 0;
+        }
         int count = (int)Math.Min(available.Length, buffer.Length);
         available.Slice(0, count).CopyTo(buffer.Span);
         _pipe.Reader.AdvanceTo(available.GetPosition(count));

@@ -15,12 +15,20 @@ public sealed class ReadAheadStreamTests
 
         public int ReadCalls => Volatile.Read(ref _readCalls);
 
+        /// <summary>Completes when the failure at the end has been thrown.</summary>
+        public TaskCompletionSource Failed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             await Task.Yield();
             Interlocked.Increment(ref _readCalls);
             if (_position == data.Length)
-                return failAtEnd is null ? 0 : throw failAtEnd;
+            {
+                if (failAtEnd is null)
+                    return 0;
+                Failed.TrySetResult();
+                throw failAtEnd;
+            }
             int count = Math.Min(Math.Min(buffer.Length, 7_777), data.Length - _position);
             data.AsSpan(_position, count).CopyTo(buffer.Span);
             _position += count;
@@ -71,6 +79,20 @@ public sealed class ReadAheadStreamTests
         var failure = await Assert.ThrowsAsync<InvalidDataException>(async () => await ahead.CopyToAsync(received));
         Assert.That(failure!.Message, Is.EqualTo("truncated xz data"));
         Assert.That(received.Length, Is.EqualTo(50_000));
+    }
+
+    [Test, CancelAfter(30_000)]
+    public async Task A_failure_behind_unread_bytes_waits_for_them()
+    {
+        // The slow reader: the source has failed before the first read (the pipe holds every byte).
+        var source = new TricklingSource(new byte[50_000], new InvalidDataException("truncated xz data"));
+        await using var ahead = new ReadAheadStream(source, 64 * 1024);
+        await source.Failed.Task;
+        await Task.Delay(50); // the fill task completes the pipe right after the throw
+        var received = new MemoryStream();
+        var failure = await Assert.ThrowsAsync<InvalidDataException>(async () => await ahead.CopyToAsync(received));
+        Assert.That(failure!.Message, Is.EqualTo("truncated xz data"));
+        Assert.That(received.Length, Is.EqualTo(50_000), "every byte before the failure is read first");
     }
 
     [Test, CancelAfter(30_000)]
