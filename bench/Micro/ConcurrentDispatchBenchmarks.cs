@@ -100,7 +100,7 @@ public class ConcurrentDispatchBenchmarks
     }
 
     /// <summary>Benchmark double: forwards to the recorder during warm-up, then drops every reply.</summary>
-    private sealed class DroppingReplySink(CountingReplySink recorder) : IFuseReplySink
+    private sealed class DroppingReplySink(AllocationFreeReplySink recorder) : IFuseReplySink
     {
         public volatile bool Drop;
 

@@ -34,7 +34,7 @@ public sealed class ZeroAllocationTests(string storeKind)
     private byte[] _blobContent = null!;
     private StoreServices _store = null!;
     private StoreFilesystem _filesystem = null!;
-    private CountingReplySink _sink = null!;
+    private AllocationFreeReplySink _sink = null!;
     private byte[] _storePathName = null!;
     private ulong _tree, _blob, _link, _dir;
     private readonly byte[][] _childNames = new byte[ChildCount][];
@@ -85,7 +85,7 @@ public sealed class ZeroAllocationTests(string storeKind)
         _store = new StoreOpener().Open(address);
         _storePathName = (await new PathImporter(_store).ImportAsync(tree)).BasenameBytes();
 
-        _sink = new CountingReplySink();
+        _sink = new AllocationFreeReplySink();
         _filesystem = new StoreFilesystem(_store, _sink, new StoreFilesystemOptions { ShowXattr = true }, NullLogger.Instance);
         _tree = LookupWaiting(StoreFilesystem.RootInode, _storePathName);
         _blob = LookupWaiting(_tree, "blob"u8.ToArray());
