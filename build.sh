@@ -9,6 +9,7 @@
 #   ./build.sh demo     the same, then import protos/ into a demo store and mount it in the
 #                       foreground at a printed path until Ctrl-C
 #   ./build.sh bench [ARGS]   the same, then `dotnet run -c Release --project bench -- ARGS`
+#                             (`bench e2e ARGS`: `dotnet run -c Release --project bench/E2e -- ARGS`)
 # Idempotent: each step is skipped or incremental when nothing changed.
 set -euo pipefail
 
@@ -182,6 +183,9 @@ case "$command" in
     build) build_all ;;
     test) build_all; run_fuzz "$@"; run_tests "$@" ;;
     demo) build_all; run_demo ;;
-    bench) build_all; exec dotnet run -c Release --project bench -- "$@" ;;
+    bench)
+        build_all
+        if [ "${1:-}" = e2e ]; then shift; exec dotnet run -c Release --project bench/E2e -- "$@"; fi
+        exec dotnet run -c Release --project bench -- "$@" ;;
     *) echo "usage: ./build.sh [build|test|demo|bench [ARGS]]" >&2; exit 2 ;;
 esac

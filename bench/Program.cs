@@ -6,8 +6,7 @@ namespace TvixLowFs.Bench;
 /// <summary>
 /// <c>dotnet run -c Release --project bench</c> runs the whole micro suite; any BenchmarkDotNet
 /// arguments (<c>--filter '*Nix*'</c>, <c>--job short</c>, <c>--list flat</c>) select and shape it.
-/// <c>e2e</c> as the first argument runs the end-to-end comparison (bench/E2e, <c>e2e --help</c>);
-/// <c>nar-ingest</c> NAR ingestion against <c>nix-store --restore</c> (bench/Nar, <c>nar-ingest --help</c>);
+/// <c>nar-ingest</c> as the first argument runs NAR ingestion against <c>nix-store --restore</c> (bench/Nar, <c>nar-ingest --help</c>);
 /// <c>binary-cache</c> the substitution benchmark against real Nix (bench/BinaryCache, <c>binary-cache --help</c>).
 /// </summary>
 public static class Program
@@ -16,7 +15,8 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "e2e")
         {
-            return E2e.EndToEndBenchmark.Run(args[1..]);
+            Console.Error.WriteLine("the end-to-end comparison is its own project: dotnet run -c Release --project bench/E2e -- [options] (or ./build.sh bench e2e)");
+            return 2;
         }
         if (args.Length > 0 && args[0] == "nar-ingest")
         {

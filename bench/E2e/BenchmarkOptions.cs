@@ -2,11 +2,11 @@ using System.Globalization;
 
 namespace TvixLowFs.Bench.E2e;
 
-/// <summary>The command line of `dotnet run -c Release --project bench -- e2e [options]`.</summary>
+/// <summary>The command line of `dotnet run -c Release --project bench/E2e -- [options]`.</summary>
 internal sealed class BenchmarkOptions
 {
     public const string Usage = """
-        usage: dotnet run -c Release --project bench -- e2e [options]
+        usage: dotnet run -c Release --project bench/E2e -- [options]
           --repetitions N        repetitions (default 5; --quick: 1)
           --work-dir DIR         corpus, image, store and mount points (default /var/tmp/tvixlowfs-bench)
           --quick                small corpus (64 MiB file, 2,000 files in 200 directories), 1 repetition: a smoke run

@@ -1,7 +1,7 @@
 namespace TvixLowFs.Bench.E2e;
 
 /// <summary>
-/// `dotnet run -c Release --project bench -- e2e [options]`: issue 5's end-to-end comparison of
+/// `dotnet run -c Release --project bench/E2e -- [options]`: issue 5's end-to-end comparison of
 /// tvixlowfs with squashfuse_ll and native reads (W1–W5, spawn → ready, peak RSS, remote rows),
 /// with libfuse's passthrough_ll beside them as the reference for what a minimal C server reaches.
 /// Returns 0 when every measured system returned identical bytes and none failed, 1 otherwise,

@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using TvixLowFs.Fuse;
 using TvixLowFs.Fuse.Native;
-using TvixLowFs.Fuse.Testing;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Bench.Micro;
 
@@ -100,7 +100,7 @@ public class ConcurrentDispatchBenchmarks
     }
 
     /// <summary>Benchmark double: forwards to the recorder during warm-up, then drops every reply.</summary>
-    private sealed class DroppingReplySink(RecordingReplySink recorder) : IFuseReplySink
+    private sealed class DroppingReplySink(AllocationFreeReplySink recorder) : IFuseReplySink
     {
         public volatile bool Drop;
 

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using TvixLowFs.Fuse.Native;
-using TvixLowFs.Fuse.Testing;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Bench.Micro;
 

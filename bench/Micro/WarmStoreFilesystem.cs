@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Fuse;
 using TvixLowFs.Fuse.Native;
-using TvixLowFs.Fuse.Testing;
+using TvixLowFs.TestSupport;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Import;
 using TvixLowFs.Store.Services;
@@ -12,7 +12,7 @@ namespace TvixLowFs.Bench.Micro;
 /// <summary>
 /// A store filesystem over a local:// store holding one imported tree, with every inode the
 /// dispatch benchmarks touch already looked up, opened and fetched, so each request they send is
-/// a hit. Replies go to a <see cref="RecordingReplySink"/>. The tree:
+/// a hit. Replies go to a <see cref="AllocationFreeReplySink"/>. The tree:
 /// <c>blob</c> (1 MiB), <c>link</c> → blob, <c>dir/</c> with <see cref="ChildCount"/> small files.
 /// </summary>
 public sealed class WarmStoreFilesystem : IAsyncDisposable
@@ -23,7 +23,7 @@ public sealed class WarmStoreFilesystem : IAsyncDisposable
     private readonly string _scratch;
     private readonly StoreServices _store;
 
-    private WarmStoreFilesystem(string scratch, StoreServices store, StoreFilesystem filesystem, RecordingReplySink sink)
+    private WarmStoreFilesystem(string scratch, StoreServices store, StoreFilesystem filesystem, AllocationFreeReplySink sink)
     {
         _scratch = scratch;
         _store = store;
@@ -32,7 +32,7 @@ public sealed class WarmStoreFilesystem : IAsyncDisposable
     }
 
     public StoreFilesystem Filesystem { get; }
-    public RecordingReplySink Sink { get; }
+    public AllocationFreeReplySink Sink { get; }
 
     /// <summary>The store path's basename (a root lookup name).</summary>
     public byte[] StorePathName { get; private set; } = [];
@@ -51,7 +51,7 @@ public sealed class WarmStoreFilesystem : IAsyncDisposable
     /// What the filesystem replies to, given the recorder (warm-up waits on the recorder, so the
     /// wrapper must forward to it until warm-up is over); default: the recorder itself.
     /// </param>
-    public static async Task<WarmStoreFilesystem> CreateAsync(Func<RecordingReplySink, IFuseReplySink>? wrapSink = null)
+    public static async Task<WarmStoreFilesystem> CreateAsync(Func<AllocationFreeReplySink, IFuseReplySink>? wrapSink = null)
     {
         string scratch = Path.Combine(Path.GetTempPath(), "tvixlowfs-dispatch-" + Guid.NewGuid().ToString("N"));
         string tree = Path.Combine(scratch, "tree");
@@ -66,7 +66,7 @@ public sealed class WarmStoreFilesystem : IAsyncDisposable
         StoreServices store = new StoreOpener().Open(StoreAddress.ForLocalDirectory(Path.Combine(scratch, "store")));
         Store.Model.StorePath storePath = await new PathImporter(store).ImportAsync(tree);
 
-        var sink = new RecordingReplySink();
+        var sink = new AllocationFreeReplySink();
         var filesystem = new StoreFilesystem(store, wrapSink?.Invoke(sink) ?? sink, new StoreFilesystemOptions { ShowXattr = true }, NullLogger.Instance);
         var warm = new WarmStoreFilesystem(scratch, store, filesystem, sink) { StorePathName = storePath.BasenameBytes() };
         warm.Tree = warm.LookupWaiting(StoreFilesystem.RootInode, warm.StorePathName);

@@ -192,7 +192,7 @@ internal sealed class OpenBlob(BlobReader reader) : IDisposable
         {
             if (_backingId == 0)
             {
-                _backingId = _disposed || LocalFile is null ? -9 /* EBADF */ : backingFiles.Open(LocalFile);
+                _backingId = _disposed || LocalFile is null ? -Errno.EBADF : backingFiles.Open(LocalFile);
                 _backingFiles = backingFiles;
             }
             return _backingId;

@@ -20,18 +20,18 @@ public static class MountPoint
         if (full.Length == 0)
             full = "/";
 
-        int errno = Interop.Exists(full);
-        if (errno == Interop.ENOTCONN)
+        int errno = LibcCalls.Exists(full);
+        if (errno == Errno.ENOTCONN)
         {
             report($"{destination} is a stale mount (transport endpoint is not connected); detaching it");
             DetachStale(full);
-            errno = Interop.Exists(full);
-            if (errno == Interop.ENOTCONN)
+            errno = LibcCalls.Exists(full);
+            if (errno == Errno.ENOTCONN)
                 throw new IOException($"mount point {destination} is a stale mount that could not be detached");
         }
-        if (errno == Interop.ENOENT)
+        if (errno == Errno.ENOENT)
             throw new IOException($"mount point {destination} does not exist");
-        if (errno == Interop.ENOTDIR || (errno == 0 && !Directory.Exists(full)))
+        if (errno == Errno.ENOTDIR || (errno == 0 && !Directory.Exists(full)))
             throw new IOException($"mount point {destination} is not a directory");
         if (errno != 0)
             throw new IOException($"mount point {destination} cannot be used: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
@@ -86,7 +86,7 @@ public static class MountPoint
 
     private static void DetachStale(string fullPath)
     {
-        if (Interop.DetachMount(fullPath) == 0)
+        if (LibcCalls.DetachMount(fullPath) == 0)
             return;
         // Not allowed to umount (not root): fusermount3 can, for mounts of our own user.
         try

@@ -130,7 +130,7 @@ public sealed partial class StoreFilesystem
         int errno = -backingId;
         // EPERM: no CAP_SYS_ADMIN; ENOTTY, EOPNOTSUPP, EINVAL: a kernel without (usable) passthrough;
         // ELOOP: the store's filesystem is itself stacked too deep (overlayfs, another FUSE mount).
-        bool everyFile = errno is 1 or 25 or 95 or 22 or 40;
+        bool everyFile = errno is Errno.EPERM or Errno.ENOTTY or Errno.EOPNOTSUPP or Errno.EINVAL or Errno.ELOOP;
         if (everyFile)
             _passthroughRefused = true;
         if (mode == InodeRecord.PassthroughUndecided)
@@ -348,7 +348,7 @@ public sealed partial class StoreFilesystem
     /// How many idle local blob descriptors may stay open: the configured cap, but never more than a
     /// quarter of the descriptor limit as it is now (an operator may lower it while mounted).
     /// </summary>
-    private long IdleLocalBlobBudget() => (long)Math.Min((ulong)_options.MaxIdleLocalBlobs, Interop.OpenFileLimit() / 4);
+    private long IdleLocalBlobBudget() => (long)Math.Min((ulong)_options.MaxIdleLocalBlobs, LibcCalls.OpenFileLimit() / 4);
 
     /// <summary>The file's open blob; opened once per inode, shared by concurrent misses.</summary>
     private Task<OpenBlob> EnsureBlobAsync(InodeRecord record)

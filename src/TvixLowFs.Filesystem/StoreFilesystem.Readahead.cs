@@ -312,7 +312,7 @@ public sealed partial class StoreFilesystem
             // Through the record's shared slot: an open arriving meanwhile waits for this same fetch.
             OpenBlob blob = await EnsureBlobAsync(file).ConfigureAwait(false);
             if (blob.LocalFile is { } local)
-                Interop.StartReadingIntoPageCache(local);
+                LibcCalls.StartReadingIntoPageCache(local);
             Interlocked.Increment(ref _filesReadAhead);
             lock (file)
             {

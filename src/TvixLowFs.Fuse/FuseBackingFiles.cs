@@ -40,18 +40,19 @@ public sealed unsafe class FuseBackingFiles : IFuseBackingFiles
         ArgumentNullException.ThrowIfNull(file);
         int device = _deviceFd;
         if (device < 0 || !_enabled)
-            return -Errno.ENODEV;
+            return -Interop.Errno.ENODEV;
         bool referenced = false;
         try
         {
+            // The descriptor travels inside the ioctl's struct, so no SafeHandle parameter can carry it: hold a reference instead.
             file.DangerousAddRef(ref referenced);
             var map = new FuseBackingMap { Fd = (int)file.DangerousGetHandle() };
-            int id = LibcDevice.Ioctl(device, FuseKernel.IocBackingOpen, &map);
+            int id = Interop.Libc.Ioctl(device, FuseKernel.IocBackingOpen, &map);
             return id > 0 ? id : -System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
         }
         catch (ObjectDisposedException)
         {
-            return -Errno.EBADF;
+            return -Interop.Errno.EBADF;
         }
         finally
         {
@@ -66,12 +67,6 @@ public sealed unsafe class FuseBackingFiles : IFuseBackingFiles
         if (device < 0 || backingId <= 0)
             return;
         uint id = (uint)backingId;
-        LibcDevice.Ioctl(device, FuseKernel.IocBackingClose, &id);
-    }
-
-    private static class Errno
-    {
-        public const int EBADF = 9;
-        public const int ENODEV = 19;
+        Interop.Libc.Ioctl(device, FuseKernel.IocBackingClose, &id);
     }
 }

@@ -40,17 +40,17 @@ internal static unsafe class FuseDeviceIo
         {
             Exiting = true;
             ulong one = 1;
-            LibcDevice.Write(ExitEvent, &one, sizeof(ulong));
+            Interop.Libc.Write(ExitEvent, &one, sizeof(ulong));
         }
     }
 
     public static DeviceSession Install(nint session, nint userData, FuseBackingFiles backingFiles)
     {
         int fd = LibFuse.SessionFd(session);
-        int flags = LibcDevice.Fcntl(fd, LibcDevice.F_GETFL, 0);
-        if (flags < 0 || LibcDevice.Fcntl(fd, LibcDevice.F_SETFL, flags | LibcDevice.O_NONBLOCK) < 0)
+        int flags = Interop.Libc.Fcntl(fd, Interop.Libc.F_GETFL, 0);
+        if (flags < 0 || Interop.Libc.Fcntl(fd, Interop.Libc.F_SETFL, flags | Interop.Libc.O_NONBLOCK) < 0)
             throw new IOException($"cannot make /dev/fuse non-blocking (errno {Marshal.GetLastPInvokeError()})");
-        int exitEvent = LibcDevice.EventFd(0, LibcDevice.EFD_CLOEXEC);
+        int exitEvent = Interop.Libc.EventFd(0, Interop.Libc.EFD_CLOEXEC);
         if (exitEvent < 0)
             throw new IOException($"eventfd failed (errno {Marshal.GetLastPInvokeError()})");
         var device = new DeviceSession(backingFiles, exitEvent);
@@ -74,19 +74,19 @@ internal static unsafe class FuseDeviceIo
     public static void Uninstall(nint userData)
     {
         if (Sessions.TryRemove(userData, out DeviceSession? device))
-            LibcDevice.Close(device.ExitEvent);
+            Interop.Libc.Close(device.ExitEvent);
     }
 
     [UnmanagedCallersOnly]
     private static nint Read(int fd, void* buffer, nuint length, nint userData)
     {
         int cancelState;
-        LibcDevice.PthreadSetCancelState(LibcDevice.PTHREAD_CANCEL_DISABLE, &cancelState);
+        Interop.Libc.PthreadSetCancelState(Interop.Libc.PTHREAD_CANCEL_DISABLE, &cancelState);
         try
         {
             while (true)
             {
-                nint read = LibcDevice.Read(fd, buffer, length);
+                nint read = Interop.Libc.Read(fd, buffer, length);
                 if (read >= 0)
                 {
                     if (read >= sizeof(FuseInHeader) + sizeof(FuseInitIn) && ((FuseInHeader*)buffer)->Opcode == FuseKernel.OpcodeInit)
@@ -94,21 +94,21 @@ internal static unsafe class FuseDeviceIo
                     return read;
                 }
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno != LibcDevice.EAGAIN)
+                if (errno != Interop.Errno.EAGAIN)
                     return FailedWith(errno);
                 if (!WaitForRequest(fd, userData))
-                    return FailedWith(LibcDevice.EINTR); // exiting: libfuse checks fuse_session_exited first
+                    return FailedWith(Interop.Errno.EINTR); // exiting: libfuse checks fuse_session_exited first
             }
         }
         catch (Exception)
         {
             // Nothing may escape an [UnmanagedCallersOnly] frame; libfuse ends the session on EIO.
-            return FailedWith(LibcDevice.EIO);
+            return FailedWith(Interop.Errno.EIO);
         }
         finally
         {
             int ignored;
-            LibcDevice.PthreadSetCancelState(cancelState, &ignored);
+            Interop.Libc.PthreadSetCancelState(cancelState, &ignored);
         }
     }
 
@@ -117,13 +117,13 @@ internal static unsafe class FuseDeviceIo
     {
         if (!Sessions.TryGetValue(userData, out DeviceSession? device))
             return false;
-        PollFd* waits = stackalloc PollFd[2];
-        waits[0] = new PollFd { Fd = fd, Events = LibcDevice.POLLIN };
-        waits[1] = new PollFd { Fd = device.ExitEvent, Events = LibcDevice.POLLIN };
+        Interop.Libc.PollFd* waits = stackalloc Interop.Libc.PollFd[2];
+        waits[0] = new Interop.Libc.PollFd { Fd = fd, Events = Interop.Libc.POLLIN };
+        waits[1] = new Interop.Libc.PollFd { Fd = device.ExitEvent, Events = Interop.Libc.POLLIN };
         while (!device.Exiting)
         {
-            int ready = LibcDevice.Poll(waits, 2, -1);
-            if (ready < 0 && Marshal.GetLastPInvokeError() == LibcDevice.EINTR)
+            int ready = Interop.Libc.Poll(waits, 2, -1);
+            if (ready < 0 && Marshal.GetLastPInvokeError() == Interop.Errno.EINTR)
                 continue;
             // Readable, or an error/hangup on the device (unmounted): the next read reports it.
             return ready > 0 && waits[1].ReturnedEvents == 0 || ready < 0;
@@ -154,7 +154,7 @@ internal static unsafe class FuseDeviceIo
         catch (Exception)
         {
             // Nothing may escape an [UnmanagedCallersOnly] frame.
-            return FailedWith(LibcDevice.EIO);
+            return FailedWith(Interop.Errno.EIO);
         }
     }
 
@@ -167,7 +167,7 @@ internal static unsafe class FuseDeviceIo
             if (((FuseOutHeader*)vectors[0].Base)->Error == 0 && vectors[1].Length == (nuint)sizeof(FuseInitOut))
                 return WriteInitWithPassthrough(fd, vectors, backingFiles);
         }
-        nint written = LibcDevice.Writev(fd, vectors, count);
+        nint written = Interop.Libc.Writev(fd, vectors, count);
         return written < 0 ? FailedWith(Marshal.GetLastPInvokeError()) : written;
     }
 
@@ -180,7 +180,7 @@ internal static unsafe class FuseDeviceIo
         IoVec* patched = stackalloc IoVec[2];
         patched[0] = vectors[0];
         patched[1] = new IoVec { Base = &reply, Length = (nuint)sizeof(FuseInitOut) };
-        nint written = LibcDevice.Writev(fd, patched, 2);
+        nint written = Interop.Libc.Writev(fd, patched, 2);
         if (written < 0)
             return FailedWith(Marshal.GetLastPInvokeError());
         backingFiles.Enabled = true;
@@ -190,7 +190,7 @@ internal static unsafe class FuseDeviceIo
     [UnmanagedCallersOnly]
     private static nint SpliceSend(int fdIn, long* offsetIn, int fdOut, long* offsetOut, nuint length, uint flags, nint userData)
     {
-        nint spliced = LibcDevice.Splice(fdIn, offsetIn, fdOut, offsetOut, length, flags);
+        nint spliced = Interop.Libc.Splice(fdIn, offsetIn, fdOut, offsetOut, length, flags);
         return spliced < 0 ? FailedWith(Marshal.GetLastPInvokeError()) : spliced;
     }
 

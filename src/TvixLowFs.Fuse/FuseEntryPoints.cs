@@ -15,8 +15,6 @@ namespace TvixLowFs.Fuse;
 /// </summary>
 internal static unsafe class FuseEntryPoints
 {
-    private const int EIO = 5;
-
     /// <summary>The last request this thread answered through KernelReplySink (guards against a double reply).</summary>
     [ThreadStatic] internal static nint LastAnsweredRequest;
 
@@ -41,7 +39,7 @@ internal static unsafe class FuseEntryPoints
     private static void Fail(nint request, string operation, Exception exception)
     {
         if (LastAnsweredRequest != request)
-            LibFuse.ReplyErr(request, EIO);
+            LibFuse.ReplyErr(request, Interop.Errno.EIO);
         Report(operation, exception, "; answered EIO");
     }
 

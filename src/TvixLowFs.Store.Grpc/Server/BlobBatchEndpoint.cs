@@ -60,7 +60,7 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
                     {
                         BlobReader? ahead = await blobs.OpenReadAsync(digests[opened], cancellation).ConfigureAwait(false);
                         if (ahead?.LocalFile is { } file && ahead.Length > 0)
-                            Interop.Fadvise.WillNeed(file, 0, Math.Min(ahead.Length, BlobServiceEndpoint.ReadAheadBytes));
+                            _ = Interop.Libc.PosixFadvise(file, 0, Math.Min(ahead.Length, BlobServiceEndpoint.ReadAheadBytes), Interop.Libc.POSIX_FADV_WILLNEED); // best effort: the disk works while we send
                         readers[opened] = ahead;
                     }
                     using var reader = readers[index];

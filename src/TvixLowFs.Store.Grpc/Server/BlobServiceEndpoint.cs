@@ -68,7 +68,7 @@ public sealed class BlobServiceEndpoint : BlobService.BlobServiceBase
                     if (reader.Length > ReadChunkSize && reader.LocalFile is { } file && advised < reader.Length && advised - offset < ReadAheadBytes / 2)
                     {
                         long end = Math.Min(reader.Length, offset + ReadAheadBytes);
-                        Interop.Fadvise.WillNeed(file, advised, end - advised);
+                        _ = Interop.Libc.PosixFadvise(file, advised, end - advised, Interop.Libc.POSIX_FADV_WILLNEED); // best effort: the disk works while we send
                         advised = end;
                     }
                     int read = await reader.ReadAtAsync(offset, buffer.AsMemory(0, ReadChunkSize), context.CancellationToken).ConfigureAwait(false);

@@ -214,11 +214,19 @@ public sealed class DaemonHost : IAsyncDisposable
     /// A socket file left by a daemon that died is replaced; a live daemon's socket, or anything
     /// that is not a socket, is not.
     /// </summary>
+    /// <summary>True when <paramref name="path"/> itself (not a symlink target) is a unix socket: .NET does not expose the file type.</summary>
+    private static bool IsSocket(string path)
+    {
+        if (Interop.Libc.Statx(Interop.Libc.AT_FDCWD, path, Interop.Libc.AT_SYMLINK_NOFOLLOW, Interop.Libc.STATX_TYPE, out Interop.Libc.StatxBuffer buffer) != 0)
+            throw new IOException($"cannot stat '{path}': {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
+        return (buffer.Mode & Interop.Libc.S_IFMT) == Interop.Libc.S_IFSOCK;
+    }
+
     private static void RemoveStaleSocket(string path)
     {
         if (!Path.Exists(path))
             return;
-        if (!Interop.Statx.IsSocket(path))
+        if (!IsSocket(path))
             throw new IOException($"{path} exists and is not a socket; not replacing it");
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try

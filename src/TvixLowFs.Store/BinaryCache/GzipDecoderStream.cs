@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using static TvixLowFs.Store.Interop;
+using static Interop;
 
 namespace TvixLowFs.Store.BinaryCache;
 

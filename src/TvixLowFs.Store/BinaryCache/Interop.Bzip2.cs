@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace TvixLowFs.Store;
-
+// In the global Interop class, beside the libc calls linked from src/Common/Interop (dotnet/runtime's layout).
 /// <summary>
 /// The libbz2 decompression functions (Debian's libbz2, the bzip2 reference implementation:
 /// linked statically into the NativeAOT binary through DirectPInvoke "libbz2", loaded as

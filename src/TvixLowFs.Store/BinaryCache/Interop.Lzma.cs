@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace TvixLowFs.Store;
-
+// In the global Interop class, beside the libc calls linked from src/Common/Interop (dotnet/runtime's layout).
 /// <summary>
 /// The few liblzma functions the xz decoder needs (Debian's liblzma: linked statically into the
 /// NativeAOT binary through DirectPInvoke "liblzma", loaded as liblzma.so from liblzma-dev under

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace TvixLowFs.Store;
-
+// In the global Interop class, beside the libc calls linked from src/Common/Interop (dotnet/runtime's layout).
 /// <summary>
 /// zlib's inflate functions, for gzip NARs: .NET's GZipStream cannot tell a truncated stream from a
 /// complete one (it returns the shorter result), zlib's own API can. Under the JIT "libz" is

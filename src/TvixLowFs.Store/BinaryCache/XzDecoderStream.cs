@@ -1,4 +1,4 @@
-using static TvixLowFs.Store.Interop;
+using static Interop;
 
 namespace TvixLowFs.Store.BinaryCache;
 

@@ -82,7 +82,7 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
             return false;
         if (_pending.ContainsKey(digest) || _knownHeld.ContainsKey(HeldKey(digest)))
             return true;
-        if (!Interop.Libc.Exists(_cacheStore.BlobPath(digest)))
+        if (!StoreFiles.Exists(_cacheStore.BlobPath(digest)))
             return false;
         RememberHeld(digest);
         return true;
@@ -114,7 +114,7 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
         if (!_pending.TryGetValue(digest, out string? tempPath))
             return null;
         // Null when renamed (or dropped) since: the caller looks at the final name.
-        return Interop.Libc.OpenReadOnly(tempPath) is { } handle ? new FileBlobReader(handle) : null;
+        return StoreFiles.OpenReadOnly(tempPath) is { } handle ? new FileBlobReader(handle) : null;
     }
 
     /// <summary>The local copy: still under its temp name, or under its final one; null when there is none.</summary>

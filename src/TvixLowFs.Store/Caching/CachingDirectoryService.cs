@@ -69,7 +69,7 @@ public sealed class CachingDirectoryService : IDirectoryService
                 yield return directory;
             yield break;
         }
-        if (_cacheStore is null || (!_pending.ContainsKey(root) && Interop.Libc.Exists(_cacheStore.DirectoryPath(root))))
+        if (_cacheStore is null || (!_pending.ContainsKey(root) && StoreFiles.Exists(_cacheStore.DirectoryPath(root))))
         {
             // Named in the local store: so is everything below it.
             await foreach (var directory in Local.GetRecursiveAsync(root, cancellationToken).ConfigureAwait(false))
@@ -104,7 +104,7 @@ public sealed class CachingDirectoryService : IDirectoryService
         if (_pending.TryGetValue(digest, out var pending))
             return ValueTask.FromResult<Directory?>(pending);
         // A stat is far cheaper than the exception a missing file costs the local store.
-        if (_cacheStore is not null && !Interop.Libc.Exists(_cacheStore.DirectoryPath(digest)))
+        if (_cacheStore is not null && !StoreFiles.Exists(_cacheStore.DirectoryPath(digest)))
             return ValueTask.FromResult<Directory?>(null);
         return Local.GetAsync(digest, cancellationToken);
     }
@@ -179,7 +179,7 @@ public sealed class CachingDirectoryService : IDirectoryService
             var entry = new KeyValuePair<B3Digest, Directory>(digest, directory);
             string finalPath = store.DirectoryPath(digest);
             // After a failure its parents must not be named: they stay in memory only (until disposal).
-            if (failed || Interop.Libc.Exists(finalPath))
+            if (failed || StoreFiles.Exists(finalPath))
             {
                 if (!failed)
                     _pending.TryRemove(entry);

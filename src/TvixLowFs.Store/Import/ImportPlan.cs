@@ -68,7 +68,7 @@ public sealed class ImportPlan
         long size;
         try
         {
-            (mode, size) = Interop.Libc.LStat(path);
+            (mode, size) = StoreFiles.LStat(path);
         }
         catch (FileNotFoundException)
         {

@@ -21,7 +21,7 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService, IBlobWrit
 
     public ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
-        SafeFileHandle? handle = Interop.Libc.OpenReadOnly(Store.BlobPath(digest));
+        SafeFileHandle? handle = StoreFiles.OpenReadOnly(Store.BlobPath(digest));
         return ValueTask.FromResult<BlobReader?>(handle is null ? null : new FileBlobReader(handle));
     }
 

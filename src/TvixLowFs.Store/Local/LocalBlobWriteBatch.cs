@@ -58,7 +58,7 @@ internal sealed class LocalBlobWriteBatch(LocalStore store) : IBlobWriteBatch
             var pending = new List<(string TempPath, string FinalPath)>(closed.Count);
             foreach ((string tempPath, string finalPath) in closed)
             {
-                if (names.Add(finalPath) && !Interop.Libc.Exists(finalPath))
+                if (names.Add(finalPath) && !StoreFiles.Exists(finalPath))
                     pending.Add((tempPath, finalPath));
             }
             var batch = new PublishBatch(store);

@@ -112,7 +112,7 @@ public sealed class LocalStore
     public (string Path, SafeFileHandle Handle) CreateTempFile(string kind)
     {
         string path = Path.Join(TempDirectory, $"{kind}-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        SafeFileHandle handle = Interop.Libc.CreateLocked(path);
+        SafeFileHandle handle = StoreFiles.CreateLocked(path);
         return (path, handle);
     }
 
@@ -125,7 +125,7 @@ public sealed class LocalStore
     {
         try
         {
-            if (!overwrite && Interop.Libc.Exists(finalPath))
+            if (!overwrite && StoreFiles.Exists(finalPath))
                 return false;
             RandomAccess.FlushToDisk(tempHandle);
             // Unlock before the rename: the temp file's exclusive flock would otherwise sit on the
@@ -133,8 +133,8 @@ public sealed class LocalStore
             tempHandle.Dispose();
             string directory = Path.GetDirectoryName(finalPath)!;
             EnsureShard(directory);
-            Interop.Libc.Rename(tempPath, finalPath);
-            Interop.Libc.FSyncDirectory(directory);
+            StoreFiles.Rename(tempPath, finalPath);
+            StoreFiles.FSyncDirectory(directory);
             return true;
         }
         finally
@@ -147,7 +147,7 @@ public sealed class LocalStore
     /// <summary>Writes a small object (a Directory, a PathInfo) the same crash-safe way.</summary>
     public bool WriteAtomically(string finalPath, ReadOnlySpan<byte> bytes, bool overwrite)
     {
-        if (!overwrite && Interop.Libc.Exists(finalPath))
+        if (!overwrite && StoreFiles.Exists(finalPath))
             return false;
         (string tempPath, SafeFileHandle handle) = CreateTempFile("object");
         try
@@ -179,7 +179,7 @@ public sealed class LocalStore
         {
             foreach ((string finalPath, byte[] bytes) in objects)
             {
-                if (Interop.Libc.Exists(finalPath))
+                if (StoreFiles.Exists(finalPath))
                     continue;
                 (string tempPath, SafeFileHandle handle) = CreateTempFile("object");
                 written.Add((tempPath, finalPath));
@@ -231,7 +231,7 @@ public sealed class LocalStore
         System.IO.Directory.CreateDirectory(directory);
         string? parent = Path.GetDirectoryName(directory);
         if (parent is not null)
-            Interop.Libc.FSyncDirectory(parent);
+            StoreFiles.FSyncDirectory(parent);
     }
 
     /// <summary>Removes temp files a crashed writer left behind: old, and with no live writer holding their lock.</summary>

@@ -30,11 +30,11 @@ public sealed class PublishBatch(LocalStore store)
         if (tempPaths.Count <= FSyncEachLimit)
         {
             foreach (string tempPath in tempPaths)
-                Interop.Libc.FSyncPath(tempPath);
+                StoreFiles.FSyncPath(tempPath);
         }
         else
         {
-            Interop.Libc.SyncFileSystemOf(store.TempDirectory);
+            StoreFiles.SyncFileSystemOf(store.TempDirectory);
         }
     }
 
@@ -53,7 +53,7 @@ public sealed class PublishBatch(LocalStore store)
             System.IO.Directory.CreateDirectory(shard);
             _touched.Add(Path.GetDirectoryName(shard)!);
         }
-        Interop.Libc.Rename(tempPath, finalPath);
+        StoreFiles.Rename(tempPath, finalPath);
         _touched.Add(shard);
     }
 
@@ -65,11 +65,11 @@ public sealed class PublishBatch(LocalStore store)
         if (_touched.Count <= FSyncEachLimit)
         {
             foreach (string directory in _touched)
-                Interop.Libc.FSyncDirectory(directory);
+                StoreFiles.FSyncDirectory(directory);
         }
         else
         {
-            Interop.Libc.SyncFileSystemOf(store.TempDirectory);
+            StoreFiles.SyncFileSystemOf(store.TempDirectory);
         }
         _touched.Clear();
         foreach (string shard in _newShards)

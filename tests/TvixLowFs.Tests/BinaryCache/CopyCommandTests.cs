@@ -14,6 +14,7 @@ namespace TvixLowFs.Tests.BinaryCache;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class CopyCommandTests : BinaryCacheMountTestBase
 {
     private (int ExitCode, string[] Out, string[] Error) Copy(StaticHttpServer server, string store, string cache, params string[] paths) =>

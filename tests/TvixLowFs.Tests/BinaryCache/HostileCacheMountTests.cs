@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.BinaryCache;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class HostileCacheMountTests : BinaryCacheMountTestBase
 {
     private static IEnumerable<string> HostileCases => HostileNixCache.Names;

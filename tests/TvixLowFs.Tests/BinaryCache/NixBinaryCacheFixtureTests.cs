@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.BinaryCache;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class NixBinaryCacheFixtureTests : BinaryCacheMountTestBase
 {
     private static IEnumerable<string> Compressions => NixBinaryCacheFixture.Compressions;

@@ -12,6 +12,7 @@ namespace TvixLowFs.Tests.BinaryCache;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class NixHttpMountTests : BinaryCacheMountTestBase
 {
     private static IEnumerable<string> Compressions => NixBinaryCacheFixture.Compressions;

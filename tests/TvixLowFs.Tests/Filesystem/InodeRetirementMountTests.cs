@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class InodeRetirementMountTests
 {
     private const int Directories = 40;

@@ -14,6 +14,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class LocalStoreMountTests
 {
     private string _storeDirectory = null!;

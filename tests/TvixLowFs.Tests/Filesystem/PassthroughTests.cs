@@ -59,6 +59,7 @@ internal sealed class BackingFilesDouble : IFuseBackingFiles
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class PassthroughTests
 {
     private TemporaryLocalStore _temporary = null!;

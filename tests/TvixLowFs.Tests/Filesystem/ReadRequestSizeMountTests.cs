@@ -12,6 +12,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class ReadRequestSizeMountTests
 {
     private string _storeDirectory = null!;

@@ -36,6 +36,7 @@ internal sealed class CountingBlobService(IBlobService inner) : IBlobService
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class ReadaheadTests
 {
     private TemporaryLocalStore _temporary = null!;

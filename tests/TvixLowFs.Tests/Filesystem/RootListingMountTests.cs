@@ -15,6 +15,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class RootListingMountTests
 {
     private const int PathCount = 2000;

@@ -14,6 +14,7 @@ namespace TvixLowFs.Tests.Filesystem;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class StoreFilesystemMountTests
 {
     private const uint S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000;

@@ -11,6 +11,7 @@ namespace TvixLowFs.Tests.Fuse;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class DeviceIoTests
 {
     [Test]

@@ -9,6 +9,7 @@ namespace TvixLowFs.Tests.Fuse;
 /// <summary>Real mounts through /dev/fuse of <see cref="HelloFilesystemDouble"/>, checked with ordinary syscalls.</summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed unsafe class MountTests
 {
     [Test]

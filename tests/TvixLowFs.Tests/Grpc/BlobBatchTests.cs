@@ -20,6 +20,7 @@ namespace TvixLowFs.Tests.Grpc;
 /// same results blob by blob.
 /// </summary>
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class BlobBatchTests
 {
     private static readonly GrpcClientOptions ShortTimeout = new() { Timeout = TimeSpan.FromSeconds(5) };

@@ -16,6 +16,7 @@ namespace TvixLowFs.Tests.Grpc;
 /// only lists and stats, and readahead that fails without harming the mount.
 /// </summary>
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class CachePrefetchTests
 {
     private static readonly GrpcClientOptions ShortTimeout = new() { Timeout = TimeSpan.FromSeconds(2) };

@@ -14,6 +14,7 @@ namespace TvixLowFs.Tests.Grpc;
 /// built next to the tests), <c>import</c> into it through BLOB_SERVICE_ADDR and friends, SIGTERM.
 /// </summary>
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class DaemonBinaryTests
 {
     private string _directory = null!;

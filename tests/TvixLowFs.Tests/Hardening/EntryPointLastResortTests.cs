@@ -12,6 +12,7 @@ namespace TvixLowFs.Tests.Hardening;
 /// </summary>
 [TestFixture]
 [CancelAfter(120_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class EntryPointLastResortTests
 {
     private const int EIO = 5;

@@ -21,6 +21,7 @@ namespace TvixLowFs.Tests.Hardening;
 /// </summary>
 [TestFixture]
 [CancelAfter(120_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class ForeignPathInfoTests
 {
     private HostileStoreDaemonDouble _daemon = null!;

@@ -19,6 +19,7 @@ namespace TvixLowFs.Tests.Hardening;
 /// </summary>
 [TestFixture]
 [CancelAfter(180_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class OversizedNodeTests
 {
     private const ulong TooLarge = 1UL << 63;

@@ -12,6 +12,7 @@ namespace TvixLowFs.Tests.Hardening;
 /// </summary>
 [TestFixture]
 [CancelAfter(180_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class ShutdownOrderTests
 {
     [Test]

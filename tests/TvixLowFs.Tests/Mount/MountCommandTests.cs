@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.Mount;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class MountCommandTests
 {
     private string _root = null!;

@@ -16,6 +16,7 @@ namespace TvixLowFs.Tests.Mount;
 /// </summary>
 [TestFixture]
 [CancelAfter(120_000)]
+[Category(MountCategory.Name)]
 public sealed class MountTimeoutCoverageTests
 {
     /// <summary>The longest per-test bound a mount-touching test may have: a hang costs at most this much of CI's 90 minutes.</summary>
@@ -43,6 +44,21 @@ public sealed class MountTimeoutCoverageTests
             }
         }
         Assert.That(missing, Is.Empty, "tests that touch a mount and could hang the run (add [CancelAfter] to the fixture):\n" + string.Join('\n', missing));
+    }
+
+    /// <summary>
+    /// <c>dotnet test --filter TestCategory!=Mount</c> runs the tests that need no /dev/fuse: that holds
+    /// only while every fixture that mounts says so (<see cref="MountCategory"/>), including this one.
+    /// </summary>
+    [Test]
+    public void EveryFixtureThatTouchesAMountIsInTheMountCategory()
+    {
+        Type[] fixtures = MountTouchingFixtures();
+        Assert.That(fixtures, Does.Contain(typeof(MountTimeoutCoverageTests)), "the detector finds this fixture's own mount");
+        string[] missing = [.. fixtures
+            .Where(fixture => !fixture.GetCustomAttributes<CategoryAttribute>(inherit: true).Any(c => c.Name == MountCategory.Name))
+            .Select(fixture => fixture.FullName!)];
+        Assert.That(missing, Is.Empty, $"fixtures that mount but lack [Category(MountCategory.Name)]:\n" + string.Join('\n', missing));
     }
 
     [Test]

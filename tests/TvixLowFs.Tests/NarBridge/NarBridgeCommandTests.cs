@@ -13,6 +13,7 @@ namespace TvixLowFs.Tests.NarBridge;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed partial class NarBridgeCommandTests
 {
     private string _directory = null!;

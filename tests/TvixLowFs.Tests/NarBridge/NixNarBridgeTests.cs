@@ -15,6 +15,7 @@ namespace TvixLowFs.Tests.NarBridge;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class NixNarBridgeTests : BinaryCacheMountTestBase
 {
     private const string BridgeKeyName = "nar-bridge-test-1";

@@ -11,6 +11,7 @@ namespace TvixLowFs.Tests.ObjectStore;
 /// daemons sharing it, and one clear line for a bucket, key or endpoint that does not work.
 /// </summary>
 [CancelAfter(600_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class ObjectStoreCommandTests
 {
     private string _root = null!;

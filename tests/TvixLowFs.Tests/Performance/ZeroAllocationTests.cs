@@ -4,7 +4,7 @@ using NUnit.Framework;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Fuse;
 using TvixLowFs.Fuse.Native;
-using TvixLowFs.Fuse.Testing;
+using TvixLowFs.TestSupport;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Import;
 using TvixLowFs.Store.Model;
@@ -34,7 +34,7 @@ public sealed class ZeroAllocationTests(string storeKind)
     private byte[] _blobContent = null!;
     private StoreServices _store = null!;
     private StoreFilesystem _filesystem = null!;
-    private RecordingReplySink _sink = null!;
+    private AllocationFreeReplySink _sink = null!;
     private byte[] _storePathName = null!;
     private ulong _tree, _blob, _link, _dir;
     private readonly byte[][] _childNames = new byte[ChildCount][];
@@ -85,7 +85,7 @@ public sealed class ZeroAllocationTests(string storeKind)
         _store = new StoreOpener().Open(address);
         _storePathName = (await new PathImporter(_store).ImportAsync(tree)).BasenameBytes();
 
-        _sink = new RecordingReplySink();
+        _sink = new AllocationFreeReplySink();
         _filesystem = new StoreFilesystem(_store, _sink, new StoreFilesystemOptions { ShowXattr = true }, NullLogger.Instance);
         _tree = LookupWaiting(StoreFilesystem.RootInode, _storePathName);
         _blob = LookupWaiting(_tree, "blob"u8.ToArray());
@@ -182,7 +182,7 @@ public sealed class ZeroAllocationTests(string storeKind)
 
         Assert.That(_sink.Count - replies, Is.GreaterThanOrEqualTo(measuredReplies), "every hit is answered inline, before the handler returns");
         Assert.That((_sink.Count - replies) % (Requests * RepliesPer(hit)), Is.Zero, "every hit is answered inline, before the handler returns");
-        Assert.That(_sink.LastErrno, Is.EqualTo(hit is Hit.LookupAbsentChild or Hit.LookupInvalidRootName ? Errno.ENOENT : 0), $"last reply {_sink.LastKind}");
+        Assert.That(_sink.LastErrno, Is.EqualTo(hit is Hit.LookupAbsentChild or Hit.LookupInvalidRootName ? TvixLowFs.Tests.Filesystem.Libc.ENOENT : 0), $"last reply {_sink.LastKind}");
         Assert.That(rounds.Select(r => r.Bytes), Is.All.Zero, $"bytes allocated per round of {Requests} {hit} requests: {string.Join(", ", rounds)}");
         CheckLastReply(hit);
     }

@@ -15,6 +15,7 @@ namespace TvixLowFs.Tests.Reliability;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class FaultTests
 {
     private const int SIGSTOP = 19, SIGCONT = 18;

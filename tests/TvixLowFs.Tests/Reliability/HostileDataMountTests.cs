@@ -149,6 +149,7 @@ public abstract class HostileDataMountTestsBase
 
 /// <summary>Hostile objects written file by file into a local store (a damaged disk, a hostile writer).</summary>
 [TestFixture]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class HostileLocalStoreMountTests : HostileDataMountTestsBase
 {
     private protected override bool WithLyingBlob => false;
@@ -164,6 +165,7 @@ public sealed class HostileLocalStoreMountTests : HostileDataMountTestsBase
 
 /// <summary>Hostile objects served by a hostile daemon (through the read-through cache, as mount uses it by default).</summary>
 [TestFixture]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class HostileDaemonMountTests : HostileDataMountTestsBase
 {
     private HostileStoreDaemonDouble? _daemon;

@@ -15,6 +15,7 @@ namespace TvixLowFs.Tests.Reliability;
 /// </summary>
 [TestFixture]
 [CancelAfter(600_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class LoadTests
 {
     private const int Directories = 200, FilesPerDirectory = 100, Workers = 16;

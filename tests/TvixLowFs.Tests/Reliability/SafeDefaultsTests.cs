@@ -14,6 +14,7 @@ namespace TvixLowFs.Tests.Reliability;
 /// </summary>
 [TestFixture]
 [CancelAfter(300_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class SafeDefaultsTests
 {
     private const string Secret = "TVIXLOWFS-SECRET-CONTENT-5c1e7";

@@ -1,11 +1,13 @@
+extern alias store;
+
 using System.Runtime.InteropServices;
 using NUnit.Framework;
-using TvixLowFs.Store;
+using StoreInterop = store::Interop;
 
 namespace TvixLowFs.Tests.BinaryCache.Http;
 
 /// <summary>
-/// The managed mirrors of lzma_stream, bz_stream and z_stream (Interop.Lzma/Bzip2/Zlib) against
+/// The managed mirrors of lzma_stream, bz_stream and z_stream (StoreInterop.Lzma/Bzip2/Zlib) against
 /// the installed headers, as printed by native/build/compression_layout_probe (built with make
 /// when missing), and the constants the decoders use; the versions the JIT loads are the ones the
 /// probe was linked with.
@@ -36,7 +38,7 @@ public sealed unsafe class CompressionLayoutTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(probe["size lzma_stream"], Is.EqualTo(sizeof(Interop.Lzma.LzmaStream).ToString()));
+            Assert.That(probe["size lzma_stream"], Is.EqualTo(sizeof(StoreInterop.Lzma.LzmaStream).ToString()));
             (string C, string Managed, int Size)[] fields =
             [
                 ("next_in", "NextIn", 8), ("avail_in", "AvailIn", 8), ("total_in", "TotalIn", 8), ("next_out", "NextOut", 8),
@@ -47,22 +49,22 @@ public sealed unsafe class CompressionLayoutTests
                 ("reserved_enum2", "ReservedEnum2", 4),
             ];
             foreach (var (c, managed, size) in fields)
-                Assert.That(probe["field lzma_stream." + c], Is.EqualTo(Field<Interop.Lzma.LzmaStream>(managed, size)), c);
-            Assert.That(probe["const LZMA_CONCATENATED"], Is.EqualTo(Interop.Lzma.Concatenated.ToString()));
-            Assert.That(probe["const LZMA_TELL_UNSUPPORTED_CHECK"], Is.EqualTo(Interop.Lzma.TellUnsupportedCheck.ToString()));
-            Assert.That(probe["const LZMA_RUN"], Is.EqualTo(Interop.Lzma.Run.ToString()));
-            Assert.That(probe["const LZMA_FINISH"], Is.EqualTo(Interop.Lzma.Finish.ToString()));
-            Assert.That(probe["const LZMA_OK"], Is.EqualTo(Interop.Lzma.Ok.ToString()));
-            Assert.That(probe["const LZMA_STREAM_END"], Is.EqualTo(Interop.Lzma.StreamEnd.ToString()));
-            Assert.That(probe["const LZMA_UNSUPPORTED_CHECK"], Is.EqualTo(Interop.Lzma.UnsupportedCheck.ToString()));
-            Assert.That(probe["const LZMA_MEM_ERROR"], Is.EqualTo(Interop.Lzma.MemError.ToString()));
-            Assert.That(probe["const LZMA_MEMLIMIT_ERROR"], Is.EqualTo(Interop.Lzma.MemlimitError.ToString()));
-            Assert.That(probe["const LZMA_FORMAT_ERROR"], Is.EqualTo(Interop.Lzma.FormatError.ToString()));
-            Assert.That(probe["const LZMA_OPTIONS_ERROR"], Is.EqualTo(Interop.Lzma.OptionsError.ToString()));
-            Assert.That(probe["const LZMA_DATA_ERROR"], Is.EqualTo(Interop.Lzma.DataError.ToString()));
-            Assert.That(probe["const LZMA_BUF_ERROR"], Is.EqualTo(Interop.Lzma.BufError.ToString()));
-            Assert.That(probe["const LZMA_PROG_ERROR"], Is.EqualTo(Interop.Lzma.ProgError.ToString()));
-            Assert.That(probe["version liblzma"], Is.EqualTo(Marshal.PtrToStringUTF8((nint)Interop.Lzma.VersionString())));
+                Assert.That(probe["field lzma_stream." + c], Is.EqualTo(Field<StoreInterop.Lzma.LzmaStream>(managed, size)), c);
+            Assert.That(probe["const LZMA_CONCATENATED"], Is.EqualTo(StoreInterop.Lzma.Concatenated.ToString()));
+            Assert.That(probe["const LZMA_TELL_UNSUPPORTED_CHECK"], Is.EqualTo(StoreInterop.Lzma.TellUnsupportedCheck.ToString()));
+            Assert.That(probe["const LZMA_RUN"], Is.EqualTo(StoreInterop.Lzma.Run.ToString()));
+            Assert.That(probe["const LZMA_FINISH"], Is.EqualTo(StoreInterop.Lzma.Finish.ToString()));
+            Assert.That(probe["const LZMA_OK"], Is.EqualTo(StoreInterop.Lzma.Ok.ToString()));
+            Assert.That(probe["const LZMA_STREAM_END"], Is.EqualTo(StoreInterop.Lzma.StreamEnd.ToString()));
+            Assert.That(probe["const LZMA_UNSUPPORTED_CHECK"], Is.EqualTo(StoreInterop.Lzma.UnsupportedCheck.ToString()));
+            Assert.That(probe["const LZMA_MEM_ERROR"], Is.EqualTo(StoreInterop.Lzma.MemError.ToString()));
+            Assert.That(probe["const LZMA_MEMLIMIT_ERROR"], Is.EqualTo(StoreInterop.Lzma.MemlimitError.ToString()));
+            Assert.That(probe["const LZMA_FORMAT_ERROR"], Is.EqualTo(StoreInterop.Lzma.FormatError.ToString()));
+            Assert.That(probe["const LZMA_OPTIONS_ERROR"], Is.EqualTo(StoreInterop.Lzma.OptionsError.ToString()));
+            Assert.That(probe["const LZMA_DATA_ERROR"], Is.EqualTo(StoreInterop.Lzma.DataError.ToString()));
+            Assert.That(probe["const LZMA_BUF_ERROR"], Is.EqualTo(StoreInterop.Lzma.BufError.ToString()));
+            Assert.That(probe["const LZMA_PROG_ERROR"], Is.EqualTo(StoreInterop.Lzma.ProgError.ToString()));
+            Assert.That(probe["version liblzma"], Is.EqualTo(Marshal.PtrToStringUTF8((nint)StoreInterop.Lzma.VersionString())));
         });
     }
 
@@ -71,7 +73,7 @@ public sealed unsafe class CompressionLayoutTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(probe["size bz_stream"], Is.EqualTo(sizeof(Interop.Bzip2.BzStream).ToString()));
+            Assert.That(probe["size bz_stream"], Is.EqualTo(sizeof(StoreInterop.Bzip2.BzStream).ToString()));
             (string C, string Managed, int Size)[] fields =
             [
                 ("next_in", "NextIn", 8), ("avail_in", "AvailIn", 4), ("total_in_lo32", "TotalInLo32", 4), ("total_in_hi32", "TotalInHi32", 4),
@@ -79,15 +81,15 @@ public sealed unsafe class CompressionLayoutTests
                 ("state", "State", 8), ("bzalloc", "BzAlloc", 8), ("bzfree", "BzFree", 8), ("opaque", "Opaque", 8),
             ];
             foreach (var (c, managed, size) in fields)
-                Assert.That(probe["field bz_stream." + c], Is.EqualTo(Field<Interop.Bzip2.BzStream>(managed, size)), c);
-            Assert.That(probe["const BZ_OK"], Is.EqualTo(Interop.Bzip2.Ok.ToString()));
-            Assert.That(probe["const BZ_STREAM_END"], Is.EqualTo(Interop.Bzip2.StreamEnd.ToString()));
-            Assert.That(probe["const BZ_PARAM_ERROR"], Is.EqualTo(Interop.Bzip2.ParamError.ToString()));
-            Assert.That(probe["const BZ_MEM_ERROR"], Is.EqualTo(Interop.Bzip2.MemError.ToString()));
-            Assert.That(probe["const BZ_DATA_ERROR"], Is.EqualTo(Interop.Bzip2.DataError.ToString()));
-            Assert.That(probe["const BZ_DATA_ERROR_MAGIC"], Is.EqualTo(Interop.Bzip2.DataErrorMagic.ToString()));
-            Assert.That(probe["const BZ_CONFIG_ERROR"], Is.EqualTo(Interop.Bzip2.ConfigError.ToString()));
-            Assert.That(probe["version libbz2"], Is.EqualTo(Marshal.PtrToStringUTF8((nint)Interop.Bzip2.LibraryVersion())));
+                Assert.That(probe["field bz_stream." + c], Is.EqualTo(Field<StoreInterop.Bzip2.BzStream>(managed, size)), c);
+            Assert.That(probe["const BZ_OK"], Is.EqualTo(StoreInterop.Bzip2.Ok.ToString()));
+            Assert.That(probe["const BZ_STREAM_END"], Is.EqualTo(StoreInterop.Bzip2.StreamEnd.ToString()));
+            Assert.That(probe["const BZ_PARAM_ERROR"], Is.EqualTo(StoreInterop.Bzip2.ParamError.ToString()));
+            Assert.That(probe["const BZ_MEM_ERROR"], Is.EqualTo(StoreInterop.Bzip2.MemError.ToString()));
+            Assert.That(probe["const BZ_DATA_ERROR"], Is.EqualTo(StoreInterop.Bzip2.DataError.ToString()));
+            Assert.That(probe["const BZ_DATA_ERROR_MAGIC"], Is.EqualTo(StoreInterop.Bzip2.DataErrorMagic.ToString()));
+            Assert.That(probe["const BZ_CONFIG_ERROR"], Is.EqualTo(StoreInterop.Bzip2.ConfigError.ToString()));
+            Assert.That(probe["version libbz2"], Is.EqualTo(Marshal.PtrToStringUTF8((nint)StoreInterop.Bzip2.LibraryVersion())));
         });
     }
 
@@ -96,7 +98,7 @@ public sealed unsafe class CompressionLayoutTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(probe["size z_stream"], Is.EqualTo(sizeof(Interop.Zlib.ZStream).ToString()));
+            Assert.That(probe["size z_stream"], Is.EqualTo(sizeof(StoreInterop.Zlib.ZStream).ToString()));
             (string C, string Managed, int Size)[] fields =
             [
                 ("next_in", "NextIn", 8), ("avail_in", "AvailIn", 4), ("total_in", "TotalIn", 8), ("next_out", "NextOut", 8),
@@ -105,18 +107,18 @@ public sealed unsafe class CompressionLayoutTests
                 ("adler", "Adler", 8), ("reserved", "Reserved", 8),
             ];
             foreach (var (c, managed, size) in fields)
-                Assert.That(probe["field z_stream." + c], Is.EqualTo(Field<Interop.Zlib.ZStream>(managed, size)), c);
-            Assert.That(probe["const Z_OK"], Is.EqualTo(Interop.Zlib.Ok.ToString()));
-            Assert.That(probe["const Z_STREAM_END"], Is.EqualTo(Interop.Zlib.StreamEnd.ToString()));
-            Assert.That(probe["const Z_NEED_DICT"], Is.EqualTo(Interop.Zlib.NeedDict.ToString()));
-            Assert.That(probe["const Z_STREAM_ERROR"], Is.EqualTo(Interop.Zlib.StreamError.ToString()));
-            Assert.That(probe["const Z_DATA_ERROR"], Is.EqualTo(Interop.Zlib.DataError.ToString()));
-            Assert.That(probe["const Z_MEM_ERROR"], Is.EqualTo(Interop.Zlib.MemError.ToString()));
-            Assert.That(probe["const Z_BUF_ERROR"], Is.EqualTo(Interop.Zlib.BufError.ToString()));
-            Assert.That(probe["const Z_VERSION_ERROR"], Is.EqualTo(Interop.Zlib.VersionError.ToString()));
-            Assert.That(probe["const Z_NO_FLUSH"], Is.EqualTo(Interop.Zlib.NoFlush.ToString()));
-            Assert.That(probe["version zlib"], Is.EqualTo(Marshal.PtrToStringUTF8((nint)Interop.Zlib.ZlibVersion())));
-            Assert.That(System.Text.Encoding.ASCII.GetString(Interop.Zlib.Version[..^1]), Is.EqualTo(probe["version zlib"]), "the version inflateInit2_ is given");
+                Assert.That(probe["field z_stream." + c], Is.EqualTo(Field<StoreInterop.Zlib.ZStream>(managed, size)), c);
+            Assert.That(probe["const Z_OK"], Is.EqualTo(StoreInterop.Zlib.Ok.ToString()));
+            Assert.That(probe["const Z_STREAM_END"], Is.EqualTo(StoreInterop.Zlib.StreamEnd.ToString()));
+            Assert.That(probe["const Z_NEED_DICT"], Is.EqualTo(StoreInterop.Zlib.NeedDict.ToString()));
+            Assert.That(probe["const Z_STREAM_ERROR"], Is.EqualTo(StoreInterop.Zlib.StreamError.ToString()));
+            Assert.That(probe["const Z_DATA_ERROR"], Is.EqualTo(StoreInterop.Zlib.DataError.ToString()));
+            Assert.That(probe["const Z_MEM_ERROR"], Is.EqualTo(StoreInterop.Zlib.MemError.ToString()));
+            Assert.That(probe["const Z_BUF_ERROR"], Is.EqualTo(StoreInterop.Zlib.BufError.ToString()));
+            Assert.That(probe["const Z_VERSION_ERROR"], Is.EqualTo(StoreInterop.Zlib.VersionError.ToString()));
+            Assert.That(probe["const Z_NO_FLUSH"], Is.EqualTo(StoreInterop.Zlib.NoFlush.ToString()));
+            Assert.That(probe["version zlib"], Is.EqualTo(Marshal.PtrToStringUTF8((nint)StoreInterop.Zlib.ZlibVersion())));
+            Assert.That(System.Text.Encoding.ASCII.GetString(StoreInterop.Zlib.Version[..^1]), Is.EqualTo(probe["version zlib"]), "the version inflateInit2_ is given");
         });
     }
 

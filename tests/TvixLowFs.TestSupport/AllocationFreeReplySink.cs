@@ -1,8 +1,9 @@
+using TvixLowFs.Fuse;
 using TvixLowFs.Fuse.Native;
 
-namespace TvixLowFs.Fuse.Testing;
+namespace TvixLowFs.TestSupport;
 
-/// <summary>Which <c>fuse_reply_*</c> a <see cref="RecordingReplySink"/> saw last.</summary>
+/// <summary>Which <c>fuse_reply_*</c> a <see cref="AllocationFreeReplySink"/> saw last.</summary>
 public enum RecordedReply
 {
     Nothing,
@@ -29,13 +30,13 @@ public enum RecordedReply
 /// fields describe the latest reply and are only meaningful when one thread replies at a time.
 /// It checks the same argument contracts <see cref="KernelReplySink"/> does.
 /// </summary>
-public sealed class RecordingReplySink : IFuseReplySink
+public sealed class AllocationFreeReplySink : IFuseReplySink
 {
     private readonly byte[] _payload;
     private long _count;
 
     /// <param name="payloadCapacity">The largest Buf / readlink payload kept (longer ones are cut; <see cref="LastLength"/> keeps the real length).</param>
-    public RecordingReplySink(int payloadCapacity = 1 << 20)
+    public AllocationFreeReplySink(int payloadCapacity = 1 << 20)
     {
         _payload = new byte[payloadCapacity];
     }
