@@ -1,5 +1,10 @@
 using System.Diagnostics;
 using NUnit.Framework;
+using TvixLowFs.Store.Grpc.Client;
+using TvixLowFs.Store.Local;
+using TvixLowFs.Store.Model;
+using TvixLowFs.Store.ObjectStore;
+using TvixLowFs.Store.Services;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Mount;
 using TvixLowFs.Tests.Store;
@@ -127,6 +132,60 @@ public sealed class ObjectStoreFleetTests
         string mountPoint = _run.Mount(grpc, "--cache-dir", Path.Combine(_run.Root, "cache"));
         ObjectStoreProcesses.AssertSameTree(small, Path.Combine(mountPoint, kept));
         ObjectStoreProcesses.AssertSameTree(large, Path.Combine(mountPoint, finished));
+    }
+
+    [Test]
+    public async Task A_large_file_through_a_daemon_on_the_bucket_is_read_by_ranges_each_chunk_verified_and_kept()
+    {
+        ObjectStoreBuckets bucket = ObjectStoreBuckets.Create();
+        string address = bucket.Address();
+        string tree = Path.Combine(_run.Root, "tree");
+        byte[] large = Pattern(24 * 1024 * 1024 + 7, seed: 91);
+        Materialize(TreeDirectory.Of(("large", new TreeFile(large)), ("small", TreeFile.Text("small\n"))), tree);
+        string storePath = ObjectStoreProcesses.Import(address, tree);
+        B3Digest blob = B3Digest.Compute(large);
+        List<ChunkMeta> stored = ChunkList.Decode(S3Check.Get(bucket.Rgw, bucket.Bucket, ObjectKeys.Blob("", blob)));
+        Assert.That(stored, Has.Count.GreaterThan(40), "FastCDC cut the file into chunks");
+
+        string daemon = _run.StartDaemon(address).Address;
+        // Over gRPC: Stat with send_chunks answers the bucket's chunk list, Read of a chunk's digest its bytes.
+        using (var connector = new GrpcStoreConnector(new GrpcClientOptions()))
+        await using (IBlobService remote = await connector.OpenBlobServiceAsync(daemon))
+        {
+            IReadOnlyList<BlobChunkInfo>? listed = await ((IBlobChunkSource)remote).StatChunksAsync(blob);
+            Assert.That(listed, Is.EqualTo(stored.Select(chunk => new BlobChunkInfo(chunk.Digest, chunk.Size))));
+            using BlobReader chunk = (await remote.OpenReadAsync(stored[7].Digest))!;
+            var bytes = new byte[chunk.Length];
+            Assert.That(await chunk.ReadAtAsync(0, bytes), Is.EqualTo(stored[7].Size));
+            Assert.That(B3Digest.Compute(bytes), Is.EqualTo(stored[7].Digest));
+        }
+
+        string cache = Path.Combine(_run.Root, "cache");
+        string viaDaemon = _run.Mount(daemon, "--cache-dir", cache, "--tree-readahead", "0");
+        string direct = _run.Mount(address, "--no-cache", "--tree-readahead", "0");
+        const long Offset = 13L * 1024 * 1024 + 5;
+        foreach (string mountPoint in new[] { viaDaemon, direct })
+        {
+            var buffer = new byte[4096];
+            using (var file = File.OpenHandle(Path.Combine(mountPoint, storePath, "large")))
+                Assert.That(RandomAccess.Read(file, buffer, Offset), Is.EqualTo(buffer.Length));
+            Assert.That(buffer, Is.EqualTo(large[(int)Offset..((int)Offset + buffer.Length)]), mountPoint);
+        }
+
+        // The daemon mount's cache holds the chunks that read touched (the kernel reads ahead a little,
+        // and so does a reader in order), never the whole blob: the rest was not fetched.
+        LocalStore cached = LocalStore.Open(cache);
+        int Held() => stored.Count(chunk => File.Exists(cached.BlobPath(chunk.Digest)));
+        for (int i = 0; i < 200 && Held() == 0; i++)
+            Thread.Sleep(20);
+        Assert.That(Held(), Is.InRange(1, 12), $"chunks fetched for one 4 KiB read, of {stored.Count}");
+        Assert.That(File.Exists(cached.BlobPath(blob)), Is.False, "the blob is not fetched whole");
+
+        foreach (string mountPoint in new[] { viaDaemon, direct })
+            Assert.That(File.ReadAllBytes(Path.Combine(mountPoint, storePath, "large")), Is.EqualTo(large), mountPoint);
+        for (int i = 0; i < 200 && Held() < stored.Count; i++)
+            Thread.Sleep(20);
+        Assert.That(Held(), Is.EqualTo(stored.Count), "a whole read keeps every chunk");
     }
 
     /// <summary>Opens and reads the whole file; 0, or the errno of the open or the first failed read.</summary>
