@@ -375,7 +375,7 @@ public sealed partial class StoreFilesystem
         {
             BlobReader? reader;
             using (CancellationTokenSource deadline = BackendDeadline())
-                reader = await _store.Blobs.OpenReadAsync(digest, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
+                reader = await _store.Blobs.OpenReadAsync(digest, record.Size, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
             if (reader is null)
                 throw new StoreNotFoundException($"blob {digest} not found");
             if (reader.Length != record.Size)

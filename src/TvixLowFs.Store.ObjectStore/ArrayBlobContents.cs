@@ -13,6 +13,9 @@ internal sealed class ArrayBlobContents(int size) : BlobContents
 
     public override void Dispose() { }
 
+    /// <summary>A reader over bytes already fetched and verified.</summary>
+    public static BlobReader Filled(byte[] data) => new ArrayReader(data);
+
     private sealed class ArrayReader(byte[] data) : BlobReader
     {
         public override long Length => data.LongLength;

@@ -8,8 +8,11 @@ namespace TvixLowFs.Store.ObjectStore;
 /// under <c>chunks/</c> (by their own BLAKE3), then the blob's chunk list (a StatBlobResponse) under
 /// <c>blobs/</c>, written last so a listed blob always has its chunks. A read fetches the chunks,
 /// checks each against its digest and the whole against the blob's, and serves nothing that fails.
+/// A large blob opened with its size known is served by ranges (<see cref="ChunkedBlobReader"/>):
+/// only the chunks read are fetched. A chunk is also readable by its own digest (tvix's rule for
+/// <c>Read</c>), which is how a client holding the chunk list fetches one.
 /// </summary>
-public sealed class ObjectStoreBlobService(ObjectStoreBucket bucket) : IBlobService
+public sealed class ObjectStoreBlobService(ObjectStoreBucket bucket) : IBlobService, IBlobChunkSource
 {
     /// <summary>Chunk uploads or downloads one blob keeps in flight.</summary>
     internal const int ParallelTransfers = 4;
@@ -27,11 +30,14 @@ public sealed class ObjectStoreBlobService(ObjectStoreBucket bucket) : IBlobServ
         return chunks is null ? null : TotalSize(chunks);
     }
 
+    /// <summary>Blobs at least this large, opened with their size known, are served by ranges.</summary>
+    public const long RangedReadMinimumSize = 8L << 20;
+
     public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         List<ChunkMeta>? chunks = await ChunkListAsync(digest, cancellationToken).ConfigureAwait(false);
         if (chunks is null)
-            return null;
+            return await OpenChunkByDigestAsync(digest, cancellationToken).ConfigureAwait(false);
         long size = TotalSize(chunks);
         BlobContents contents = size <= InMemoryLimit ? new ArrayBlobContents((int)size) : FileBlobContents.Create(size);
         try
@@ -46,7 +52,52 @@ public sealed class ObjectStoreBlobService(ObjectStoreBucket bucket) : IBlobServ
         }
     }
 
+    public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default)
+    {
+        if (size < RangedReadMinimumSize)
+            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        List<ChunkMeta>? chunks = await ChunkListAsync(digest, cancellationToken).ConfigureAwait(false);
+        if (chunks is null)
+            return null;
+        if (chunks.Count < 2)
+            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        return new ChunkedBlobReader(digest, [.. chunks.Select(static chunk => new BlobChunkInfo(chunk.Digest, chunk.Size))],
+            async (chunk, token) => ArrayBlobContents.Filled(await ReadChunkAsync(digest, chunk.Digest, (int)chunk.Size, token).ConfigureAwait(false)));
+    }
+
+    public async ValueTask<IReadOnlyList<BlobChunkInfo>?> StatChunksAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        List<ChunkMeta>? chunks = await ChunkListAsync(digest, cancellationToken).ConfigureAwait(false);
+        return chunks?.ConvertAll(static chunk => new BlobChunkInfo(chunk.Digest, chunk.Size));
+    }
+
     public BlobWriter OpenWrite() => new ObjectStoreBlobWriter(this);
+
+    /// <summary>
+    /// A chunk asked for by its own digest (a client reading by ranges), verified; null when there
+    /// is no such chunk either.
+    /// </summary>
+    private async ValueTask<BlobReader?> OpenChunkByDigestAsync(B3Digest chunk, CancellationToken cancellationToken)
+    {
+        string key = ObjectKeys.Chunk(Bucket.Prefix, chunk);
+        byte[]? compressed = await Bucket.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        if (compressed is null)
+            return null;
+        byte[] data;
+        try
+        {
+            using var decompressor = new ZstdSharp.Decompressor();
+            data = decompressor.Unwrap(compressed, Chunker.Maximum).ToArray();
+        }
+        catch (ZstdSharp.ZstdException e)
+        {
+            throw Corrupt(chunk, $"its chunk {key} is not zstd data of at most {Chunker.Maximum} bytes ({e.Message})");
+        }
+        B3Digest actual = B3Digest.Compute(data);
+        if (actual != chunk)
+            throw Corrupt(chunk, $"its chunk {key} is corrupt: its bytes hash to {actual}");
+        return ArrayBlobContents.Filled(data);
+    }
 
     public ValueTask DisposeAsync()
     {

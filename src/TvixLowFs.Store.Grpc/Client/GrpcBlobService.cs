@@ -14,7 +14,7 @@ namespace TvixLowFs.Store.Grpc.Client;
 /// the blob once, verified, into an unlinked local file and serves positional reads (and
 /// splices) from it: no request per read, nothing re-downloaded on a backward seek.
 /// </summary>
-public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, IBlobBatchSource
+public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, IBlobBatchSource, IBlobChunkSource
 {
     /// <summary>Put chunks, well below the 4 MiB default message limit.</summary>
     public const int PutChunkSize = 1024 * 1024;
@@ -37,27 +37,10 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
 
     public async ValueTask<long?> StatAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
-        StatBlobResponse response;
-        try
-        {
-            response = await _client.StatAsync(new StatBlobRequest { Digest = digest.ToByteString(), SendChunks = true },
-                _channel.Unary(cancellationToken)).ConfigureAwait(false);
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
-        {
+        if (await StatWithChunksAsync(digest, cancellationToken).ConfigureAwait(false) is not { } response)
             return null;
-        }
-        catch (RpcException e)
-        {
-            throw _channel.Translate(e, $"stat blob {digest}", cancellationToken);
-        }
         if (response.Chunks.Count > 0)
-        {
-            ulong size = 0;
-            foreach (var chunk in response.Chunks)
-                size = checked(size + chunk.Size);
-            return checked((long)size);
-        }
+            return ChunkListSize(digest, response);
         // The blob exists but the server gave no chunk list (tvix does so for small blobs):
         // StatBlobResponse has no size, so count the bytes.
         long length = 0;
@@ -71,6 +54,71 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
             return null;
         }
         return length;
+    }
+
+    /// <summary>
+    /// The blob's chunk list as the server gives it, checked for shape (digests, sizes that add up);
+    /// a server that gives none (tvix does so for small blobs) has the blob as its one chunk.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<BlobChunkInfo>?> StatChunksAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        if (await StatWithChunksAsync(digest, cancellationToken).ConfigureAwait(false) is not { } response)
+            return null;
+        if (response.Chunks.Count == 0)
+            return await StatAsync(digest, cancellationToken).ConfigureAwait(false) is { } size ? [new BlobChunkInfo(digest, size)] : null;
+        ChunkListSize(digest, response);
+        var chunks = new BlobChunkInfo[response.Chunks.Count];
+        for (int i = 0; i < chunks.Length; i++)
+            chunks[i] = new BlobChunkInfo(B3Digest.FromBytes(response.Chunks[i].Digest.Span), (long)response.Chunks[i].Size);
+        return chunks;
+    }
+
+    /// <summary>Blobs at least this large, opened with their size known, are read by ranges when the server lists several chunks.</summary>
+    public const long RangedReadMinimumSize = 8L << 20;
+
+    public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default)
+    {
+        if (size < RangedReadMinimumSize)
+            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<BlobChunkInfo>? chunks = await StatChunksAsync(digest, cancellationToken).ConfigureAwait(false);
+        if (chunks is null)
+            return null;
+        if (chunks.Count < 2)
+            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
+        // Each chunk fetched once per use, verified against its own digest; nothing is kept (no cache).
+        return new ChunkedBlobReader(digest, chunks, async (chunk, token) =>
+            await OpenReadAsync(chunk.Digest, token).ConfigureAwait(false)
+                ?? throw new StoreUnavailableException($"{_channel.Address}: chunk {chunk.Digest} of blob {digest} is listed but not found"));
+    }
+
+    private async ValueTask<StatBlobResponse?> StatWithChunksAsync(B3Digest digest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.StatAsync(new StatBlobRequest { Digest = digest.ToByteString(), SendChunks = true },
+                _channel.Unary(cancellationToken)).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (RpcException e)
+        {
+            throw _channel.Translate(e, $"stat blob {digest}", cancellationToken);
+        }
+    }
+
+    /// <summary>The sum of the listed sizes; a malformed list (bad digest, empty chunk, overflow) is the server's error.</summary>
+    private long ChunkListSize(B3Digest digest, StatBlobResponse response)
+    {
+        ulong size = 0;
+        foreach (var chunk in response.Chunks)
+        {
+            if (chunk.Digest.Length != B3Digest.Length || chunk.Size == 0 || chunk.Size > long.MaxValue - size)
+                throw new StoreUnavailableException($"{_channel.Address}: stat blob {digest}: a malformed chunk list (digest of {chunk.Digest.Length} bytes, size {chunk.Size})");
+            size += chunk.Size;
+        }
+        return (long)size;
     }
 
     public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)

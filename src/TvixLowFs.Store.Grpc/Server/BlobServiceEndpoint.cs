@@ -39,10 +39,19 @@ public sealed class BlobServiceEndpoint : BlobService.BlobServiceBase
         try
         {
             var digest = RpcErrors.ParseDigest(request.Digest, "digest");
+            var response = new StatBlobResponse();
+            if (request.SendChunks && blobs is IBlobChunkSource chunked)
+            {
+                // A store that cuts blobs answers its chunks; each is readable by its own digest.
+                IReadOnlyList<BlobChunkInfo> chunks = await chunked.StatChunksAsync(digest, context.CancellationToken).ConfigureAwait(false)
+                    ?? throw RpcErrors.NotFound($"blob {digest} not found");
+                foreach (BlobChunkInfo chunk in chunks)
+                    response.Chunks.Add(new StatBlobResponse.Types.ChunkMeta { Digest = chunk.Digest.ToByteString(), Size = (ulong)chunk.Size });
+                return response;
+            }
             long size = await blobs.StatAsync(digest, context.CancellationToken).ConfigureAwait(false)
                 ?? throw RpcErrors.NotFound($"blob {digest} not found");
-            var response = new StatBlobResponse();
-            // We do not chunk blobs: the one chunk is the blob itself, which carries the size
+            // A store that does not chunk: the one chunk is the blob itself, which carries the size
             // (StatBlobResponse has no size field of its own).
             if (request.SendChunks && size > 0)
                 response.Chunks.Add(new StatBlobResponse.Types.ChunkMeta { Digest = request.Digest, Size = (ulong)size });

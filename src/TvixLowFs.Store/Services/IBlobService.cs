@@ -11,6 +11,14 @@ public interface IBlobService : IAsyncDisposable
     /// <summary>Opens a blob for positional reads, or returns null when it is absent.</summary>
     ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Opens a blob whose size the caller already knows (from its file node). A service holding a
+    /// large blob as chunks elsewhere may then serve it by ranges, fetching only the chunks that are
+    /// read, instead of fetching it whole before the first byte; the rest open it as usual.
+    /// </summary>
+    ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default) =>
+        OpenReadAsync(digest, cancellationToken);
+
     /// <summary>Starts a new blob; its digest is computed by the service when the writer is closed.</summary>
     BlobWriter OpenWrite();
 }
