@@ -18,6 +18,7 @@ namespace TvixLowFs.Tests.ObjectStore;
 /// started again (nothing that was stored is lost, nothing half-written is named).
 /// </summary>
 [CancelAfter(600_000)]
+[Category(TvixLowFs.Tests.Mount.MountCategory.Name)]
 public sealed class ObjectStoreFleetTests
 {
     private const int EIO = 5, SIGKILL = 9;
