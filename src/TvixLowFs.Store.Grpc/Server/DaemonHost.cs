@@ -118,6 +118,8 @@ public sealed class DaemonHost : IAsyncDisposable
             await next(context).ConfigureAwait(false);
             LogRequest(logger, context, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         });
+        // max-message-bytes at each message's frame prefix (ReadBlobs keeps its own, smaller, fixed bound).
+        app.Use(next => MessageSizeGuard.Wrap(next, limits.MaxMessageBytes, "/" + TvixLowFs.Protos.Extensions.BlobBatchService.Descriptor.FullName));
         app.UseRouting();
         app.MapGrpcService<BlobServiceEndpoint>();
         app.MapGrpcService<DirectoryServiceEndpoint>();

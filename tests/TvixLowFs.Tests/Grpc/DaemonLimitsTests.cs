@@ -99,16 +99,113 @@ public sealed class DaemonLimitsTests
         AssertNothingStored();
     }
 
+    private static void AssertNamesMaxMessageBytes(RpcException e, string call)
+    {
+        Assert.That(e.StatusCode, Is.EqualTo(StatusCode.ResourceExhausted), call + ": " + e.Status.Detail);
+        Assert.That(e.Status.Detail, Does.Contain("(max-message-bytes)").And.Contain("65536"), call);
+    }
+
     [Test]
-    public async Task AMessageOverMaxMessageBytesIsRefusedBeforeItIsRead()
+    public async Task AMessageOverMaxMessageBytesIsRefusedNamingTheLimitOnStreamsAndUnaryCalls()
     {
         using var channel = await StartAsync(new DaemonLimits { MaxMessageBytes = 65_536 });
         var blobs = new BlobService.BlobServiceClient(channel);
-        var e = await FailsAsync(() => PutBlobAsync(blobs, Samples.Bytes(100_000, 3), chunk: 100_000));
-        Assert.That(e.StatusCode, Is.EqualTo(StatusCode.ResourceExhausted));
-        // grpc-dotnet's own words for the receive limit (max-message-bytes).
-        Assert.That(e.Status.Detail, Does.Contain("maximum configured message size"));
+        var directories = new DirectoryService.DirectoryServiceClient(channel);
+        var pathInfos = new PathInfoService.PathInfoServiceClient(channel);
+        var oversized = ByteString.CopyFrom(Samples.Bytes(70_000, 3));
+
+        // Client streams.
+        AssertNamesMaxMessageBytes(await FailsAsync(() => PutBlobAsync(blobs, Samples.Bytes(100_000, 3), chunk: 100_000)), "BlobService.Put");
+        var wide = new Directory();
+        for (int i = 0; i < 2_000; i++)
+            wide.Files.Add(Samples.File($"file-with-a-longish-name-{i:D5}", [(byte)i]));
+        Assert.That(wide.CalculateSize(), Is.GreaterThan(65_536));
+        AssertNamesMaxMessageBytes(await FailsAsync(async () =>
+        {
+            using var put = directories.Put(Deadline());
+            try
+            {
+                await put.RequestStream.WriteAsync(wide);
+                await put.RequestStream.CompleteAsync();
+            }
+            catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
+            {
+                // the answer is the response's status
+            }
+            await put;
+        }), "DirectoryService.Put");
+
+        // Unary requests (and the request of a server stream), refused while the request is read.
+        PathInfo large = Samples.PathInfo();
+        large.Narinfo.ReferenceNames[0] = new string('a', 70_000);
+        AssertNamesMaxMessageBytes(await FailsAsync(async () => await pathInfos.PutAsync(large, Deadline())), "PathInfoService.Put");
+        AssertNamesMaxMessageBytes(await FailsAsync(async () => await blobs.StatAsync(new StatBlobRequest { Digest = oversized }, Deadline())), "BlobService.Stat");
+        AssertNamesMaxMessageBytes(await FailsAsync(async () =>
+        {
+            using var get = directories.Get(new GetDirectoryRequest { Digest = oversized }, Deadline());
+            await foreach (var _ in get.ResponseStream.ReadAllAsync())
+            {
+            }
+        }), "DirectoryService.Get");
         AssertNothingStored();
+
+        // Just under the limit is read (and refused or answered on its merits).
+        var fits = await FailsAsync(async () => await blobs.StatAsync(new StatBlobRequest { Digest = ByteString.CopyFrom(new byte[60_000]) }, Deadline()));
+        Assert.That(fits.StatusCode, Is.EqualTo(StatusCode.InvalidArgument), fits.Status.Detail);
+        Assert.That(await pathInfos.PutAsync(Samples.PathInfo(), Deadline()), Is.EqualTo(Samples.PathInfo()), "small messages still pass");
+    }
+
+    [Test]
+    public async Task AMessagePrefixDeclaringMoreThanMaxMessageBytesIsRefusedBeforeThePayloadArrives()
+    {
+        await StartAsync(new DaemonLimits { MaxMessageBytes = 65_536 });
+        // A raw HTTP/2 gRPC request: one prefix declaring a 1 GiB PathInfo, then the body ends without
+        // its payload. The refusal naming the limit can only come from the prefix (a reader that
+        // waited for the payload would see a truncated message instead).
+        using var client = new HttpClient();
+        var body = new PrefixOnly(1 << 30);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "http://" + _daemon!.Address["grpc+http://".Length..] + "/tvix.store.v1.PathInfoService/Put")
+        {
+            Content = body,
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            await response.Content.CopyToAsync(Stream.Null, timeout.Token);
+            string? status = Header(response, "grpc-status");
+            string? message = Header(response, "grpc-message");
+            Assert.That(status, Is.EqualTo(((int)StatusCode.ResourceExhausted).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                $"http {(int)response.StatusCode} {response.Version}: {response.Headers} / {response.TrailingHeaders}");
+            Assert.That(Uri.UnescapeDataString(message ?? ""), Does.Contain("1073741824 bytes").And.Contain("(max-message-bytes)"));
+        }
+        AssertNothingStored();
+    }
+
+    private static string? Header(HttpResponseMessage response, string name) =>
+        response.TrailingHeaders.TryGetValues(name, out var t) ? t.First()
+        : response.Headers.TryGetValues(name, out var h) ? h.First() : null;
+
+    /// <summary>A gRPC request body of one message prefix and none of the payload it declares.</summary>
+    private sealed class PrefixOnly(int declaredLength) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            var prefix = new byte[5];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(prefix.AsSpan(1), declaredLength);
+            await stream.WriteAsync(prefix);
+            await stream.FlushAsync();
+            await Task.Delay(500);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
     }
 
     [Test]
