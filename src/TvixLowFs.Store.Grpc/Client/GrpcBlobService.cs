@@ -250,11 +250,36 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
                 }
                 catch (RpcException e)
                 {
-                    throw service._channel.Translate(e, "put blob", cancellationToken, _progress);
+                    throw service._channel.Translate(await AnsweredStatusAsync(call, e, cancellationToken).ConfigureAwait(false),
+                        "put blob", cancellationToken, _progress);
                 }
                 _progress!.Progress();
                 data = data[piece.Length..];
             }
+        }
+
+        /// <summary>
+        /// A server that refuses a put (read-only, a limit) answers before reading the stream; a write
+        /// racing that answer fails as Cancelled. The call's own status says why: use it when there is one.
+        /// </summary>
+        private static async ValueTask<RpcException> AnsweredStatusAsync(AsyncClientStreamingCall<BlobChunk, PutBlobResponse> call,
+            RpcException writeFailure, CancellationToken cancellationToken)
+        {
+            if (writeFailure.StatusCode != StatusCode.Cancelled || cancellationToken.IsCancellationRequested)
+                return writeFailure;
+            try
+            {
+                await call.ResponseAsync.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException answered) when (answered.StatusCode != StatusCode.Cancelled)
+            {
+                return answered;
+            }
+            catch (Exception e) when (e is RpcException or TimeoutException or OperationCanceledException)
+            {
+                // no better answer than the write's own
+            }
+            return writeFailure;
         }
 
         public override async ValueTask<B3Digest> CloseAsync(CancellationToken cancellationToken = default)

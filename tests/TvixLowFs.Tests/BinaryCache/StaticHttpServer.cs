@@ -87,6 +87,19 @@ internal sealed partial class StaticHttpServer : IDisposable
     /// <summary>How many requests (any method) were for <paramref name="path"/>.</summary>
     public int CountOf(string path) => _requests.Count(request => request.Path == path);
 
+    /// <summary>
+    /// <see cref="CountOf"/> once it reaches <paramref name="atLeast"/> or <paramref name="timeoutSeconds"/>
+    /// pass: python logs a request while answering it, and its log is read asynchronously, so the
+    /// client may have its answer a moment before the line is here.
+    /// </summary>
+    public int CountOf(string path, int atLeast, int timeoutSeconds = 10)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (CountOf(path) < atLeast && waited.Elapsed < TimeSpan.FromSeconds(timeoutSeconds))
+            Thread.Sleep(20);
+        return CountOf(path);
+    }
+
     /// <summary>The request log as text, for assertion messages.</summary>
     public string Log => string.Join('\n', _requests.Select(request => $"{request.Method} {request.Path} {request.Status}"));
 
