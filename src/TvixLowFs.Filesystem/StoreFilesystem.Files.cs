@@ -201,12 +201,7 @@ public sealed partial class StoreFilesystem
         }
         try
         {
-            FuseBufVec buffers = default;
-            buffers.Count = 1;
-            buffers.Buf.Size = (nuint)length;
-            buffers.Buf.Flags = FuseBufFlags.IsFd | FuseBufFlags.FdSeek;
-            buffers.Buf.Fd = (int)file.DangerousGetHandle();
-            buffers.Buf.Pos = offset;
+            FuseBufVec buffers = KernelReplySink.FileBuffer((int)file.DangerousGetHandle(), offset, (nuint)length);
             _reply.Data(request, ref buffers, FuseBufCopyFlags.SpliceMove);
         }
         finally

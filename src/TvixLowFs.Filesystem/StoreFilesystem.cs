@@ -34,7 +34,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
     private const uint ExecutableFileMode = 0x16D;    // 0555
 
     private readonly StoreServices _store;
-    private readonly SessionReplySink _reply;
+    private readonly IFuseReplySink _reply;
     private readonly StoreFilesystemOptions _options;
     private readonly ILogger _logger;
     private readonly InodeTable _inodes = new();
@@ -48,7 +48,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
     public StoreFilesystem(StoreServices store, IFuseReplySink reply, StoreFilesystemOptions options, ILogger logger)
     {
         _store = store;
-        _reply = new SessionReplySink(reply);
+        _reply = reply;
         _options = options;
         _logger = logger;
         _timeout = options.CacheTimeoutSeconds;
@@ -71,7 +71,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
         connection->MaxBackground = Math.Max(connection->MaxBackground, 64u);
         // The kernel offers its device's current readahead (128 KiB by default) and keeps the
         // smaller of that and the reply: asking for ReadaheadBytes keeps a readahead raised
-        // through sysfs (MountPoint.RaiseReadahead) from being lowered by this reply.
+        // through sysfs (TvixLowFs.Fuse.MountPoint.RaiseReadahead) from being lowered by this reply.
         connection->MaxReadahead = Math.Max(connection->MaxReadahead, (uint)ReadaheadBytes);
         NegotiatedCapabilities = connection->Want;
         LogInit(connection->ProtoMajor, connection->ProtoMinor, connection->Want, connection->MaxReadahead);
@@ -82,11 +82,9 @@ public sealed partial class StoreFilesystem : IFuseOperations
         // Background prefetches stop first; they never hold a request up.
         _shutdown.Cancel();
         // The session calls this before it closes /dev/fuse: requests still waiting on the backend
-        // are answered while the grace period lasts. Later replies are dropped (the channel closes
-        // when this returns, and the kernel fails what is left); Close waits for replies already
-        // being written.
+        // are answered while the grace period lasts. Later replies are the session's to drop (it
+        // closes its reply sink when this returns, then the channel; the kernel fails what is left).
         WaitForPendingRequests(_options.ShutdownGrace);
-        _reply.Close();
         // Readaheads stop at their next file once cancelled; a fetch in flight ends within its
         // deadline. Waited for so that no blob they open outlives the drop below.
         WaitUntilZero(ref _pendingReadaheads, _options.ShutdownGrace);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using TvixLowFs.Fuse.Native;
 
-namespace TvixLowFs.Filesystem;
+namespace TvixLowFs.Fuse;
 
 /// <summary>
 /// Checks a mount destination before mounting: it must exist, be a directory and not be mounted
@@ -20,18 +21,18 @@ public static class MountPoint
         if (full.Length == 0)
             full = "/";
 
-        int errno = Interop.Exists(full);
-        if (errno == Interop.ENOTCONN)
+        int errno = LibcMount.Exists(full);
+        if (errno == LibcMount.ENOTCONN)
         {
             report($"{destination} is a stale mount (transport endpoint is not connected); detaching it");
             DetachStale(full);
-            errno = Interop.Exists(full);
-            if (errno == Interop.ENOTCONN)
+            errno = LibcMount.Exists(full);
+            if (errno == LibcMount.ENOTCONN)
                 throw new IOException($"mount point {destination} is a stale mount that could not be detached");
         }
-        if (errno == Interop.ENOENT)
+        if (errno == LibcMount.ENOENT)
             throw new IOException($"mount point {destination} does not exist");
-        if (errno == Interop.ENOTDIR || (errno == 0 && !Directory.Exists(full)))
+        if (errno == LibcMount.ENOTDIR || (errno == 0 && !Directory.Exists(full)))
             throw new IOException($"mount point {destination} is not a directory");
         if (errno != 0)
             throw new IOException($"mount point {destination} cannot be used: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
@@ -86,7 +87,7 @@ public static class MountPoint
 
     private static void DetachStale(string fullPath)
     {
-        if (Interop.DetachMount(fullPath) == 0)
+        if (LibcMount.DetachMount(fullPath) == 0)
             return;
         // Not allowed to umount (not root): fusermount3 can, for mounts of our own user.
         try
