@@ -336,7 +336,7 @@ public sealed partial class StoreFilesystem
             }
         }
         if (forgotten)
-            QueueForgotten(record);
+            _inodes.QueueForgotten(record);
     }
 
     /// <summary>
@@ -360,7 +360,7 @@ public sealed partial class StoreFilesystem
         }
         // A blob the cache holds (read ahead, or opened before) is a local file: opened on this thread.
         bool held = !_options.AnswerMissesInline && _store.Blobs is IBlobPrefetchTarget cache && cache.IsHeld(record.Digest);
-        return StartSharedFetch(ref slot, completion => OpenBlobAsync(record, completion), held);
+        return SharedFetch.Start(ref slot, completion => OpenBlobAsync(record, completion), _options.AnswerMissesInline || held);
     }
 
     private async Task OpenBlobAsync(InodeRecord record, TaskCompletionSource<OpenBlob> completion)

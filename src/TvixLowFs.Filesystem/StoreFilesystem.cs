@@ -37,7 +37,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
     private readonly IFuseReplySink _reply;
     private readonly StoreFilesystemOptions _options;
     private readonly ILogger _logger;
-    private readonly InodeTable _inodes = new();
+    private readonly InodeTable _inodes;
     private readonly double _timeout;
 
     // Store paths found so far, by the hash part of their name. Absent paths are not remembered,
@@ -52,14 +52,21 @@ public sealed partial class StoreFilesystem : IFuseOperations
         _options = options;
         _logger = logger;
         _timeout = options.CacheTimeoutSeconds;
-        _forgotten = new InodeRecord?[Math.Max(options.ForgottenInodes, 0)];
-        _prefetchSlots = new SemaphoreSlim(Math.Max(options.PrefetchConcurrency, 1));
+        _inodes = new InodeTable(options.ForgottenInodes, ReleaseRetired);
+        _prefetch = new ClosurePrefetch(store.Directories, _inodes, options, PublishContents, _shutdown.Token, logger);
     }
 
     /// <summary>The capabilities asked for in <see cref="Init"/>, after masking by what the kernel offers.</summary>
     public uint NegotiatedCapabilities { get; private set; }
 
     internal InodeTable Inodes => _inodes;
+
+    // Background work, each with state of its own; cancelled at destroy.
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly ClosurePrefetch _prefetch;
+
+    /// <summary>Closure prefetches still running (for tests).</summary>
+    internal int PendingPrefetches => _prefetch.Pending;
 
     // ------------------------------------------------------------------ session
 
@@ -165,78 +172,18 @@ public sealed partial class StoreFilesystem : IFuseOperations
         {
             lock (record) // against an open of the same record (see TryReplyOpen)
                 DropBlob(record);
-            QueueForgotten(record);
+            _inodes.QueueForgotten(record);
         }
     }
 
-    // Recently forgotten records, oldest first (a ring of StoreFilesystemOptions.ForgottenInodes).
-    private readonly Lock _forgottenLock = new();
-    private readonly InodeRecord?[] _forgotten;
-    private int _forgottenHead;
-    private int _forgottenCount;
-
     /// <summary>
-    /// Queues a record whose lookup count fell to 0 (once, however often it is forgotten while
-    /// queued); the record it pushes out of the full queue is retired if still unreferenced.
+    /// What retiring a record (<see cref="InodeTable.QueueForgotten"/>) drops besides the table's
+    /// own: its blob, and the store paths' root entries naming it.
     /// </summary>
-    private void QueueForgotten(InodeRecord record)
+    private void ReleaseRetired(InodeRecord retired)
     {
-        if (Interlocked.CompareExchange(ref record.ForgottenQueued, 1, 0) != 0)
-            return;
-        InodeRecord? evicted = record;
-        if (_forgotten.Length > 0)
-        {
-            lock (_forgottenLock)
-            {
-                if (_forgottenCount < _forgotten.Length)
-                {
-                    _forgotten[(_forgottenHead + _forgottenCount++) % _forgotten.Length] = record;
-                    evicted = null;
-                }
-                else
-                {
-                    evicted = _forgotten[_forgottenHead];
-                    _forgotten[_forgottenHead] = record;
-                    _forgottenHead = (_forgottenHead + 1) % _forgotten.Length;
-                }
-            }
-        }
-        if (evicted is null)
-            return;
-        Volatile.Write(ref evicted.ForgottenQueued, 0);
-        // Referenced again meanwhile, or a file still open (forget can overtake release): it stays
-        // and is queued again at its next forget or last release.
-        Retire(evicted);
-    }
-
-    /// <summary>
-    /// Drops a record the kernel does not reference from the table with everything it holds: its
-    /// number and content key, its entries, its blob, the store paths' root entries naming it.
-    /// Children left unreferenced (never looked up, or only through this directory) go with it.
-    /// </summary>
-    private void Retire(InodeRecord first)
-    {
-        if (first.IsRoot || !first.TryRetire())
-            return;
-        Stack<InodeRecord>? pending = null;
-        InodeRecord? record = first;
-        while (record is not null)
-        {
-            _inodes.Remove(record);
-            DropBlob(record);
-            DropStorePaths(record);
-            if (record.TakeContents() is { } contents)
-            {
-                for (int i = 0; i < contents.Count; i++)
-                {
-                    InodeRecord child = contents.Record(i);
-                    // A queued child is retired by the queue; a referenced one stays.
-                    if (Volatile.Read(ref child.ForgottenQueued) == 0 && !child.IsRoot && child.TryRetire())
-                        (pending ??= new Stack<InodeRecord>()).Push(child);
-                }
-            }
-            record = pending is { Count: > 0 } ? pending.Pop() : null;
-        }
+        DropBlob(retired);
+        DropStorePaths(retired);
     }
 
     /// <summary>Registers <paramref name="entry"/> as naming <paramref name="record"/>; false if it was retired meanwhile.</summary>
