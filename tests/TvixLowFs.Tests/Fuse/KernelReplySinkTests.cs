@@ -38,6 +38,6 @@ public sealed class KernelReplySinkTests
             Assert.That(sink.Xattr(request, 0), Is.Zero);
         });
         sink.None(request);
-        Assert.That(FuseEntryPoints.LastAnsweredRequest, Is.Zero, "no reply was marked as sent");
+        Assert.That(FuseEntryPoints.LastAnsweredRequest, Is.EqualTo((nint)0), "no reply was marked as sent");
     }
 }
