@@ -56,7 +56,9 @@ public static class MountCommand
             FuseDiagnostics.Error = line => logger.LogError("{Line}", line);
 
             FuseBackingFiles? backingFiles = parseResult.GetValue(noPassthrough) ? null : new FuseBackingFiles();
-            var filesystem = new StoreFilesystem(store, KernelReplySink.Instance, new StoreFilesystemOptions
+            // The session's own reply sink: the session closes it at unmount, after destroy.
+            var replies = new KernelReplySink();
+            var filesystem = new StoreFilesystem(store, replies, new StoreFilesystemOptions
             {
                 ListRoot = parseResult.GetValue(listRoot),
                 ShowXattr = parseResult.GetValue(showXattr),
@@ -80,6 +82,7 @@ public static class MountCommand
                 MaxThreads = threadCount,
                 HandleSignals = true,
                 BackingFiles = backingFiles,
+                Replies = replies,
             }))
             {
                 // Sequential reads as 512 KiB requests instead of the default 128 KiB readahead (root only).

@@ -8,6 +8,8 @@ namespace TvixLowFs.Filesystem;
 /// directory digest, per (blob digest, executable bit) and per symlink target. Files are keyed by
 /// the executable bit too because a number carries one mode. A record the kernel has forgotten can
 /// be removed (<see cref="Remove"/>); the same content then gets a fresh number, never a reused one.
+/// Records the kernel has forgotten wait in a ring of the recently forgotten; the one a full ring
+/// pushes out is retired (removed with everything it holds) if still unreferenced.
 /// Reads by number go through a chunked array with no lock; the content maps are concurrent
 /// dictionaries, so lookups on different inodes never contend.
 /// </summary>
@@ -24,12 +26,89 @@ internal sealed class InodeTable
     private readonly ConcurrentDictionary<FileKey, InodeRecord> _files = new();
     private readonly ConcurrentDictionary<byte[], InodeRecord> _symlinks = new(ByteArrayContentComparer.Instance);
 
-    public InodeTable()
+    /// <param name="forgottenInodes">How many forgotten records wait in the ring before the oldest is retired.</param>
+    /// <param name="retired">Drops what the filesystem keeps for a record being retired (its blob, root entries).</param>
+    public InodeTable(int forgottenInodes, Action<InodeRecord> retired)
     {
+        _forgotten = new InodeRecord?[Math.Max(forgottenInodes, 0)];
+        _retired = retired;
         ulong rootInode = NextInode();
         Root = InodeRecord.Root(rootInode);
         Publish(Root);
     }
+
+    private readonly Action<InodeRecord> _retired;
+
+    // Recently forgotten records, oldest first (a ring of StoreFilesystemOptions.ForgottenInodes).
+    private readonly Lock _forgottenLock = new();
+    private readonly InodeRecord?[] _forgotten;
+    private int _forgottenHead;
+    private int _forgottenCount;
+
+    /// <summary>
+    /// Queues a record whose lookup count fell to 0 (once, however often it is forgotten while
+    /// queued); the record it pushes out of the full queue is retired if still unreferenced.
+    /// </summary>
+    public void QueueForgotten(InodeRecord record)
+    {
+        if (Interlocked.CompareExchange(ref record.ForgottenQueued, 1, 0) != 0)
+            return;
+        InodeRecord? evicted = record;
+        if (_forgotten.Length > 0)
+        {
+            lock (_forgottenLock)
+            {
+                if (_forgottenCount < _forgotten.Length)
+                {
+                    _forgotten[(_forgottenHead + _forgottenCount++) % _forgotten.Length] = record;
+                    evicted = null;
+                }
+                else
+                {
+                    evicted = _forgotten[_forgottenHead];
+                    _forgotten[_forgottenHead] = record;
+                    _forgottenHead = (_forgottenHead + 1) % _forgotten.Length;
+                }
+            }
+        }
+        if (evicted is null)
+            return;
+        Volatile.Write(ref evicted.ForgottenQueued, 0);
+        // Referenced again meanwhile, or a file still open (forget can overtake release): it stays
+        // and is queued again at its next forget or last release.
+        Retire(evicted);
+    }
+
+    /// <summary>
+    /// Drops a record the kernel does not reference from the table with everything it holds: its
+    /// number and content key, its entries, and (through the filesystem's callback) its blob and
+    /// the store paths' root entries naming it.
+    /// Children left unreferenced (never looked up, or only through this directory) go with it.
+    /// </summary>
+    private void Retire(InodeRecord first)
+    {
+        if (first.IsRoot || !first.TryRetire())
+            return;
+        Stack<InodeRecord>? pending = null;
+        InodeRecord? record = first;
+        while (record is not null)
+        {
+            Remove(record);
+            _retired(record);
+            if (record.TakeContents() is { } contents)
+            {
+                for (int i = 0; i < contents.Count; i++)
+                {
+                    InodeRecord child = contents.Record(i);
+                    // A queued child is retired by the queue; a referenced one stays.
+                    if (Volatile.Read(ref child.ForgottenQueued) == 0 && !child.IsRoot && child.TryRetire())
+                        (pending ??= new Stack<InodeRecord>()).Push(child);
+                }
+            }
+            record = pending is { Count: > 0 } ? pending.Pop() : null;
+        }
+    }
+
 
     public InodeRecord Root { get; }
 

@@ -3,20 +3,12 @@ using Microsoft.Win32.SafeHandles;
 
 namespace TvixLowFs.Filesystem;
 
-/// <summary>The libc calls the mount point checks, the descriptor budget and readahead make (src/Common/Interop).</summary>
+/// <summary>The libc calls the descriptor budget and readahead make (src/Common/Interop).</summary>
 internal static class LibcCalls
 {
     /// <summary>The process's current (soft) limit on open descriptors; it can change at run time (prlimit).</summary>
     public static ulong OpenFileLimit() =>
         Interop.Libc.GetRLimit(Interop.Libc.RLIMIT_NOFILE, out Interop.Libc.RLimit limit) == 0 ? limit.Current : 1024;
-
-    /// <summary>0 when <paramref name="path"/> exists (stat-able), else the errno.</summary>
-    public static int Exists(string path) =>
-        Interop.Libc.Access(path, Interop.Libc.F_OK) == 0 ? 0 : Marshal.GetLastPInvokeError();
-
-    /// <summary>Lazily detaches the mount at <paramref name="path"/>; 0 or the errno.</summary>
-    public static int DetachMount(string path) =>
-        Interop.Libc.Umount2(path, Interop.Libc.MNT_DETACH) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>Starts reading the whole file into the page cache without waiting for it; 0 or the error number.</summary>
     public static int StartReadingIntoPageCache(SafeFileHandle file)

@@ -240,7 +240,7 @@ public sealed partial class StoreFilesystem
             // Not sent: give the count back (only queued when that leaves it unreferenced; a blob
             // read ahead for it stays open).
             if (size > remaining.Length && record.Forget(1) == 0)
-                QueueForgotten(record);
+                _inodes.QueueForgotten(record);
         }
         else
         {

@@ -201,12 +201,7 @@ public sealed partial class StoreFilesystem
         }
         try
         {
-            FuseBufVec buffers = default;
-            buffers.Count = 1;
-            buffers.Buf.Size = (nuint)length;
-            buffers.Buf.Flags = FuseBufFlags.IsFd | FuseBufFlags.FdSeek;
-            buffers.Buf.Fd = (int)file.DangerousGetHandle();
-            buffers.Buf.Pos = offset;
+            FuseBufVec buffers = KernelReplySink.FileBuffer((int)file.DangerousGetHandle(), offset, (nuint)length);
             _reply.Data(request, ref buffers, FuseBufCopyFlags.SpliceMove);
         }
         finally
@@ -341,7 +336,7 @@ public sealed partial class StoreFilesystem
             }
         }
         if (forgotten)
-            QueueForgotten(record);
+            _inodes.QueueForgotten(record);
     }
 
     /// <summary>
@@ -365,7 +360,7 @@ public sealed partial class StoreFilesystem
         }
         // A blob the cache holds (read ahead, or opened before) is a local file: opened on this thread.
         bool held = !_options.AnswerMissesInline && _store.Blobs is IBlobPrefetchTarget cache && cache.IsHeld(record.Digest);
-        return StartSharedFetch(ref slot, completion => OpenBlobAsync(record, completion), held);
+        return SharedFetch.Start(ref slot, completion => OpenBlobAsync(record, completion), _options.AnswerMissesInline || held);
     }
 
     private async Task OpenBlobAsync(InodeRecord record, TaskCompletionSource<OpenBlob> completion)

@@ -20,12 +20,6 @@ public sealed partial class StoreFilesystem
     [LoggerMessage(Level = LogLevel.Warning, Message = "root listing: {Reason}")]
     private partial void LogListingFailed(string reason);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "prefetch of directory {Digest} stopped: {Reason}")]
-    private partial void LogPrefetchStopped(string digest, string reason);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "prefetch of directory {Digest}: {Directories} directories, {Bytes} bytes")]
-    private partial void LogPrefetchDone(string digest, int directories, long bytes);
-
     [LoggerMessage(Level = LogLevel.Error, Message = "a request continuation failed: {Reason}")]
     private partial void LogUnexpected(string reason);
 

@@ -107,43 +107,36 @@ public sealed partial class StoreFilesystem
     }
 
     /// <summary>The store path's root entry, or null when there is no PathInfo; concurrent misses share one fetch.</summary>
-    private Task<RootEntry?> FetchStorePathAsync(StorePathHash hash)
+    private Task<RootEntry?> FetchStorePathAsync(StorePathHash hash) =>
+        SharedFetch.Start(_pathInfoFetches, hash, completion => FetchPathInfoAsync(hash, completion), runHere: false);
+
+    private async Task FetchPathInfoAsync(StorePathHash hash, TaskCompletionSource<RootEntry?> completion)
     {
-        if (_pathInfoFetches.TryGetValue(hash, out Task<RootEntry?>? inFlight))
-            return inFlight;
-        var completion = new TaskCompletionSource<RootEntry?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        inFlight = _pathInfoFetches.GetOrAdd(hash, completion.Task);
-        if (inFlight != completion.Task)
-            return inFlight;
-        _ = Task.Run(async () =>
+        try
         {
-            try
+            RootEntry? entry = null;
+            TimeSpan timeout = _options.PathInfoTimeout ?? _options.BackendTimeout;
+            using (var deadline = new CancellationTokenSource(timeout))
             {
-                RootEntry? entry = null;
-                TimeSpan timeout = _options.PathInfoTimeout ?? _options.BackendTimeout;
-                using (var deadline = new CancellationTokenSource(timeout))
+                PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(timeout).ConfigureAwait(false);
+                if (pathInfo is not null)
                 {
-                    PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(timeout).ConfigureAwait(false);
-                    if (pathInfo is not null)
-                    {
-                        entry = RegisterStorePath(pathInfo, hash);
-                        StartPrefetch(entry.Record);
-                    }
+                    entry = RegisterStorePath(pathInfo, hash);
+                    _prefetch.Start(entry.Record);
                 }
-                completion.SetResult(entry);
             }
-            catch (Exception e)
-            {
-                // Answered before it is logged: the waiters do not depend on the log line.
-                completion.TrySetException(e);
-                LogPathInfoFailed(hash.ToHex(), e.Message);
-            }
-            finally
-            {
-                _pathInfoFetches.TryRemove(new KeyValuePair<StorePathHash, Task<RootEntry?>>(hash, completion.Task));
-            }
-        });
-        return completion.Task;
+            completion.SetResult(entry);
+        }
+        catch (Exception e)
+        {
+            // Answered before it is logged: the waiters do not depend on the log line.
+            completion.TrySetException(e);
+            LogPathInfoFailed(hash.ToHex(), e.Message);
+        }
+        finally
+        {
+            _pathInfoFetches.TryRemove(new KeyValuePair<StorePathHash, Task<RootEntry?>>(hash, completion.Task));
+        }
     }
 
     /// <summary>
@@ -175,29 +168,7 @@ public sealed partial class StoreFilesystem
     {
         if (directory.Contents is { } contents)
             return Task.FromResult(contents);
-        return StartSharedFetch(ref directory.ContentsFetch, completion => FetchContentsAsync(directory, completion));
-    }
-
-    /// <summary>
-    /// The one way a miss starts a backend fetch: the first caller puts a completion into the slot
-    /// and runs <paramref name="fetch"/> on the thread pool (so no FUSE thread waits on a remote
-    /// store), or at once on this thread with <see cref="StoreFilesystemOptions.AnswerMissesInline"/>;
-    /// every concurrent miss gets that same task. The fetch completes it and clears or keeps the slot.
-    /// <paramref name="local"/>: this miss is known to be answered from this machine (a blob the
-    /// cache already holds), so it runs at once like <see cref="StoreFilesystemOptions.AnswerMissesInline"/>.
-    /// </summary>
-    private Task<T> StartSharedFetch<T>(ref Task<T>? slot, Func<TaskCompletionSource<T>, Task> fetch, bool local = false)
-    {
-        if (Volatile.Read(ref slot) is { } inFlight)
-            return inFlight;
-        var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (Interlocked.CompareExchange(ref slot, completion.Task, null) is { } other)
-            return other;
-        if (_options.AnswerMissesInline || local)
-            _ = fetch(completion); // completes before returning for a store on this machine
-        else
-            _ = Task.Run(() => fetch(completion));
-        return completion.Task;
+        return SharedFetch.Start(ref directory.ContentsFetch, completion => FetchContentsAsync(directory, completion), _options.AnswerMissesInline);
     }
 
     private async Task FetchContentsAsync(InodeRecord directory, TaskCompletionSource<DirectoryContents> completion)
@@ -242,5 +213,19 @@ public sealed partial class StoreFilesystem
         directory.PublishContents(contents);
         if (directory.IsRetired)
             directory.TakeContents();
+    }
+
+    /// <summary>
+    /// A directory's entries for a request that waits on them: a prefetch that stopped before
+    /// reaching the directory gives it back, and the request fetches it itself.
+    /// </summary>
+    private async Task<DirectoryContents> ContentsAsync(InodeRecord directory)
+    {
+        while (true)
+        {
+            DirectoryContents contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            if (!ReferenceEquals(contents, DirectoryContents.NotPrefetched))
+                return contents;
+        }
     }
 }

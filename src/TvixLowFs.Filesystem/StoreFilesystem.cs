@@ -34,10 +34,10 @@ public sealed partial class StoreFilesystem : IFuseOperations
     private const uint ExecutableFileMode = 0x16D;    // 0555
 
     private readonly StoreServices _store;
-    private readonly SessionReplySink _reply;
+    private readonly IFuseReplySink _reply;
     private readonly StoreFilesystemOptions _options;
     private readonly ILogger _logger;
-    private readonly InodeTable _inodes = new();
+    private readonly InodeTable _inodes;
     private readonly double _timeout;
 
     // Store paths found so far, by the hash part of their name. Absent paths are not remembered,
@@ -48,18 +48,25 @@ public sealed partial class StoreFilesystem : IFuseOperations
     public StoreFilesystem(StoreServices store, IFuseReplySink reply, StoreFilesystemOptions options, ILogger logger)
     {
         _store = store;
-        _reply = new SessionReplySink(reply);
+        _reply = reply;
         _options = options;
         _logger = logger;
         _timeout = options.CacheTimeoutSeconds;
-        _forgotten = new InodeRecord?[Math.Max(options.ForgottenInodes, 0)];
-        _prefetchSlots = new SemaphoreSlim(Math.Max(options.PrefetchConcurrency, 1));
+        _inodes = new InodeTable(options.ForgottenInodes, ReleaseRetired);
+        _prefetch = new ClosurePrefetch(store.Directories, _inodes, options, PublishContents, _shutdown.Token, logger);
     }
 
     /// <summary>The capabilities asked for in <see cref="Init"/>, after masking by what the kernel offers.</summary>
     public uint NegotiatedCapabilities { get; private set; }
 
     internal InodeTable Inodes => _inodes;
+
+    // Background work, each with state of its own; cancelled at destroy.
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly ClosurePrefetch _prefetch;
+
+    /// <summary>Closure prefetches still running (for tests).</summary>
+    internal int PendingPrefetches => _prefetch.Pending;
 
     // ------------------------------------------------------------------ session
 
@@ -71,7 +78,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
         connection->MaxBackground = Math.Max(connection->MaxBackground, 64u);
         // The kernel offers its device's current readahead (128 KiB by default) and keeps the
         // smaller of that and the reply: asking for ReadaheadBytes keeps a readahead raised
-        // through sysfs (MountPoint.RaiseReadahead) from being lowered by this reply.
+        // through sysfs (TvixLowFs.Fuse.MountPoint.RaiseReadahead) from being lowered by this reply.
         connection->MaxReadahead = Math.Max(connection->MaxReadahead, (uint)ReadaheadBytes);
         NegotiatedCapabilities = connection->Want;
         LogInit(connection->ProtoMajor, connection->ProtoMinor, connection->Want, connection->MaxReadahead);
@@ -82,11 +89,9 @@ public sealed partial class StoreFilesystem : IFuseOperations
         // Background prefetches stop first; they never hold a request up.
         _shutdown.Cancel();
         // The session calls this before it closes /dev/fuse: requests still waiting on the backend
-        // are answered while the grace period lasts. Later replies are dropped (the channel closes
-        // when this returns, and the kernel fails what is left); Close waits for replies already
-        // being written.
+        // are answered while the grace period lasts. Later replies are the session's to drop (it
+        // closes its reply sink when this returns, then the channel; the kernel fails what is left).
         WaitForPendingRequests(_options.ShutdownGrace);
-        _reply.Close();
         // Readaheads stop at their next file once cancelled; a fetch in flight ends within its
         // deadline. Waited for so that no blob they open outlives the drop below.
         WaitUntilZero(ref _pendingReadaheads, _options.ShutdownGrace);
@@ -167,78 +172,18 @@ public sealed partial class StoreFilesystem : IFuseOperations
         {
             lock (record) // against an open of the same record (see TryReplyOpen)
                 DropBlob(record);
-            QueueForgotten(record);
+            _inodes.QueueForgotten(record);
         }
     }
 
-    // Recently forgotten records, oldest first (a ring of StoreFilesystemOptions.ForgottenInodes).
-    private readonly Lock _forgottenLock = new();
-    private readonly InodeRecord?[] _forgotten;
-    private int _forgottenHead;
-    private int _forgottenCount;
-
     /// <summary>
-    /// Queues a record whose lookup count fell to 0 (once, however often it is forgotten while
-    /// queued); the record it pushes out of the full queue is retired if still unreferenced.
+    /// What retiring a record (<see cref="InodeTable.QueueForgotten"/>) drops besides the table's
+    /// own: its blob, and the store paths' root entries naming it.
     /// </summary>
-    private void QueueForgotten(InodeRecord record)
+    private void ReleaseRetired(InodeRecord retired)
     {
-        if (Interlocked.CompareExchange(ref record.ForgottenQueued, 1, 0) != 0)
-            return;
-        InodeRecord? evicted = record;
-        if (_forgotten.Length > 0)
-        {
-            lock (_forgottenLock)
-            {
-                if (_forgottenCount < _forgotten.Length)
-                {
-                    _forgotten[(_forgottenHead + _forgottenCount++) % _forgotten.Length] = record;
-                    evicted = null;
-                }
-                else
-                {
-                    evicted = _forgotten[_forgottenHead];
-                    _forgotten[_forgottenHead] = record;
-                    _forgottenHead = (_forgottenHead + 1) % _forgotten.Length;
-                }
-            }
-        }
-        if (evicted is null)
-            return;
-        Volatile.Write(ref evicted.ForgottenQueued, 0);
-        // Referenced again meanwhile, or a file still open (forget can overtake release): it stays
-        // and is queued again at its next forget or last release.
-        Retire(evicted);
-    }
-
-    /// <summary>
-    /// Drops a record the kernel does not reference from the table with everything it holds: its
-    /// number and content key, its entries, its blob, the store paths' root entries naming it.
-    /// Children left unreferenced (never looked up, or only through this directory) go with it.
-    /// </summary>
-    private void Retire(InodeRecord first)
-    {
-        if (first.IsRoot || !first.TryRetire())
-            return;
-        Stack<InodeRecord>? pending = null;
-        InodeRecord? record = first;
-        while (record is not null)
-        {
-            _inodes.Remove(record);
-            DropBlob(record);
-            DropStorePaths(record);
-            if (record.TakeContents() is { } contents)
-            {
-                for (int i = 0; i < contents.Count; i++)
-                {
-                    InodeRecord child = contents.Record(i);
-                    // A queued child is retired by the queue; a referenced one stays.
-                    if (Volatile.Read(ref child.ForgottenQueued) == 0 && !child.IsRoot && child.TryRetire())
-                        (pending ??= new Stack<InodeRecord>()).Push(child);
-                }
-            }
-            record = pending is { Count: > 0 } ? pending.Pop() : null;
-        }
+        DropBlob(retired);
+        DropStorePaths(retired);
     }
 
     /// <summary>Registers <paramref name="entry"/> as naming <paramref name="record"/>; false if it was retired meanwhile.</summary>

@@ -42,6 +42,13 @@ public sealed class FuseMountOptions
     /// </summary>
     public FuseBackingFiles? BackingFiles { get; init; }
 
+    /// <summary>
+    /// The sink the operations reply through (the one given to them). The session owns its
+    /// lifetime: <see cref="FuseSession.Dispose"/> closes it after <see cref="IFuseOperations.Destroy"/>,
+    /// before the channel closes, so replies that come later are dropped.
+    /// </summary>
+    public KernelReplySink? Replies { get; init; }
+
     /// <summary><c>-d</c>: libfuse prints every request to stderr.</summary>
     public bool Debug { get; init; }
 

@@ -9,7 +9,8 @@ namespace TvixLowFs.Fuse;
 /// <see cref="Mount"/> creates and mounts, <see cref="Run"/> blocks in the multi-threaded loop
 /// (fuse_session_loop_mt, 3.12 form) until <see cref="Exit"/>, a signal, or an external unmount,
 /// and <see cref="Dispose"/> calls <see cref="IFuseOperations.Destroy"/> (if the loop ran) while
-/// the channel is still open, then unmounts and destroys the session. Handlers run on libfuse's
+/// the channel is still open, closes the session's reply sink (<see cref="FuseMountOptions.Replies"/>),
+/// then unmounts and destroys the session. Handlers run on libfuse's
 /// worker threads, concurrently.
 /// </summary>
 public sealed unsafe class FuseSession : IDisposable
@@ -217,6 +218,8 @@ public sealed unsafe class FuseSession : IDisposable
         }
         if (destroy)
             DestroyOperations(operations!);
+        // Replies after this would reach a closed (maybe reused) descriptor and freed libfuse memory.
+        options.Replies?.Close();
         // Unmounting closes the device descriptor, and the backing ids with it: no ioctl may
         // reach that descriptor number afterwards (it may be reused by then).
         options.BackingFiles?.Detach();
@@ -249,10 +252,10 @@ public sealed unsafe class FuseSession : IDisposable
     }
 
     /// <summary>Who sent the request (uid, gid, pid, umask); valid until it is answered.</summary>
-    public static FuseCtx RequestContext(FuseRequest request) => *LibFuse.RequestContext(request.Handle);
+    internal static FuseCtx RequestContext(FuseRequest request) => *LibFuse.RequestContext(request.Handle);
 
     /// <summary>Whether the kernel asked to interrupt the request (the caller gave up).</summary>
-    public static bool IsInterrupted(FuseRequest request) => LibFuse.RequestInterrupted(request.Handle) != 0;
+    internal static bool IsInterrupted(FuseRequest request) => LibFuse.RequestInterrupted(request.Handle) != 0;
 
     /// <summary>argv for fuse_session_new in native memory, kept for the session's life.</summary>
     private struct NativeArgs

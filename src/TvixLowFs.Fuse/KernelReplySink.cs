@@ -7,38 +7,83 @@ namespace TvixLowFs.Fuse;
 /// The real <see cref="IFuseReplySink"/>: each call is one <c>fuse_reply_*</c>, usable from any
 /// thread. Return values are libfuse's (0 or -errno, e.g. -ENOENT if the kernel dropped an
 /// interrupted request); the request is dead afterwards either way.
+/// One sink per session (<see cref="FuseMountOptions.Replies"/>): the session closes it after
+/// <see cref="IFuseOperations.Destroy"/>, before it closes /dev/fuse and frees libfuse's session,
+/// and a late reply (a backend answering after unmount) is then dropped (returns 0) instead of
+/// touching freed memory or a closed, maybe reused, descriptor.
 /// </summary>
 public sealed unsafe class KernelReplySink : IFuseReplySink
 {
+    /// <summary>A sink no session closes (for test doubles that outlive nothing).</summary>
     public static KernelReplySink Instance { get; } = new();
 
-    private KernelReplySink() { }
+    private volatile bool _closed;
+    private int _replying;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nint Answer(FuseRequest request)
+    /// <summary>
+    /// Drops every later reply and waits (briefly: a reply is one write) for those in progress, so
+    /// none is still writing when the channel closes.
+    /// </summary>
+    internal void Close()
     {
+        _closed = true;
+        var spin = new SpinWait();
+        long giveUp = Environment.TickCount64 + 5000;
+        while (Volatile.Read(ref _replying) > 0 && Environment.TickCount64 < giveUp)
+            spin.SpinOnce();
+    }
+
+    // Counted before the check: a reply either sees the sink closed, or Close sees it in progress.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Enter(FuseRequest request)
+    {
+        Interlocked.Increment(ref _replying);
+        if (_closed)
+        {
+            Interlocked.Decrement(ref _replying);
+            return false;
+        }
         // Lets the entry point know not to answer again if the handler throws after this.
         FuseEntryPoints.LastAnsweredRequest = request.Handle;
-        return request.Handle;
+        return true;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Leave() => Interlocked.Decrement(ref _replying);
 
     public int Entry(FuseRequest request, in FuseEntryParam entry)
     {
-        fixed (FuseEntryParam* e = &entry) return LibFuse.ReplyEntry(Answer(request), e);
+        if (!Enter(request)) return 0;
+        try { fixed (FuseEntryParam* e = &entry) return LibFuse.ReplyEntry(request.Handle, e); }
+        finally { Leave(); }
     }
 
     public int Attr(FuseRequest request, in Stat attr, double timeout)
     {
-        fixed (Stat* a = &attr) return LibFuse.ReplyAttr(Answer(request), a, timeout);
+        if (!Enter(request)) return 0;
+        try { fixed (Stat* a = &attr) return LibFuse.ReplyAttr(request.Handle, a, timeout); }
+        finally { Leave(); }
     }
 
-    public int Err(FuseRequest request, int errno) => LibFuse.ReplyErr(Answer(request), errno);
+    public int Err(FuseRequest request, int errno)
+    {
+        if (!Enter(request)) return 0;
+        try { return LibFuse.ReplyErr(request.Handle, errno); }
+        finally { Leave(); }
+    }
 
-    public void None(FuseRequest request) => LibFuse.ReplyNone(Answer(request));
+    public void None(FuseRequest request)
+    {
+        if (!Enter(request)) return;
+        try { LibFuse.ReplyNone(request.Handle); }
+        finally { Leave(); }
+    }
 
     public int Buf(FuseRequest request, ReadOnlySpan<byte> data)
     {
-        fixed (byte* d = data) return LibFuse.ReplyBuf(Answer(request), d, (nuint)data.Length);
+        if (!Enter(request)) return 0;
+        try { fixed (byte* d = data) return LibFuse.ReplyBuf(request.Handle, d, (nuint)data.Length); }
+        finally { Leave(); }
     }
 
     /// <summary>
@@ -49,12 +94,16 @@ public sealed unsafe class KernelReplySink : IFuseReplySink
     /// </summary>
     public int Data(FuseRequest request, ref FuseBufVec buffers, FuseBufCopyFlags flags)
     {
-        fixed (FuseBufVec* b = &buffers) return LibFuse.ReplyData(Answer(request), b, flags);
+        if (!Enter(request)) return 0;
+        try { fixed (FuseBufVec* b = &buffers) return LibFuse.ReplyData(request.Handle, b, flags); }
+        finally { Leave(); }
     }
 
     public int Open(FuseRequest request, in FuseFileInfo fileInfo)
     {
-        fixed (FuseFileInfo* f = &fileInfo) return LibFuse.ReplyOpen(Answer(request), f);
+        if (!Enter(request)) return 0;
+        try { fixed (FuseFileInfo* f = &fileInfo) return LibFuse.ReplyOpen(request.Handle, f); }
+        finally { Leave(); }
     }
 
     /// <summary>
@@ -72,7 +121,9 @@ public sealed unsafe class KernelReplySink : IFuseReplySink
             BackingId = backingId,
         };
         var vector = new IoVec { Base = &reply, Length = (nuint)sizeof(FuseOpenOut) };
-        return LibFuse.ReplyIov(Answer(request), &vector, 1);
+        if (!Enter(request)) return 0;
+        try { return LibFuse.ReplyIov(request.Handle, &vector, 1); }
+        finally { Leave(); }
     }
 
     public int ReadLink(FuseRequest request, ReadOnlySpan<byte> target)
@@ -81,20 +132,31 @@ public sealed unsafe class KernelReplySink : IFuseReplySink
         {
             throw new ArgumentException("readlink target must be NUL-terminated", nameof(target));
         }
-        fixed (byte* t = target) return LibFuse.ReplyReadLink(Answer(request), t);
+        if (!Enter(request)) return 0;
+        try { fixed (byte* t = target) return LibFuse.ReplyReadLink(request.Handle, t); }
+        finally { Leave(); }
     }
 
     public int StatFs(FuseRequest request, in StatVfs stat)
     {
-        fixed (StatVfs* s = &stat) return LibFuse.ReplyStatFs(Answer(request), s);
+        if (!Enter(request)) return 0;
+        try { fixed (StatVfs* s = &stat) return LibFuse.ReplyStatFs(request.Handle, s); }
+        finally { Leave(); }
     }
 
-    public int Xattr(FuseRequest request, nuint size) => LibFuse.ReplyXattr(Answer(request), size);
+    public int Xattr(FuseRequest request, nuint size)
+    {
+        if (!Enter(request)) return 0;
+        try { return LibFuse.ReplyXattr(request.Handle, size); }
+        finally { Leave(); }
+    }
 
     /// <summary>fuse_reply_iov: several memory ranges as one reply (no gather copy on our side).</summary>
-    public int Iov(FuseRequest request, ReadOnlySpan<IoVec> vectors)
+    internal int Iov(FuseRequest request, ReadOnlySpan<IoVec> vectors)
     {
-        fixed (IoVec* v = vectors) return LibFuse.ReplyIov(Answer(request), v, vectors.Length);
+        if (!Enter(request)) return 0;
+        try { fixed (IoVec* v = vectors) return LibFuse.ReplyIov(request.Handle, v, vectors.Length); }
+        finally { Leave(); }
     }
 
     /// <summary>A one-buffer vector reading <paramref name="size"/> bytes of <paramref name="fd"/> at <paramref name="position"/> (for <see cref="Data"/>).</summary>

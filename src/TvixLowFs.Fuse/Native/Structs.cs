@@ -153,7 +153,7 @@ public enum FuseBufCopyFlags : int
 
 /// <summary><c>struct fuse_ctx</c>: who sent a request (16 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct FuseCtx
+internal struct FuseCtx
 {
     public uint Uid;
     public uint Gid;
@@ -171,7 +171,7 @@ public struct FuseForgetData
 
 /// <summary><c>struct fuse_args</c> (fuse_opt.h, 16 bytes): argc/argv handed to fuse_session_new.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct FuseArgs
+internal unsafe struct FuseArgs
 {
     public int Argc;
     public byte** Argv;
@@ -181,7 +181,7 @@ public unsafe struct FuseArgs
 
 /// <summary><c>struct iovec</c> (16 bytes), for fuse_reply_iov.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct IoVec
+internal unsafe struct IoVec
 {
     public void* Base;
     public nuint Length;
@@ -189,7 +189,7 @@ public unsafe struct IoVec
 
 /// <summary><c>struct fuse_custom_io</c> (3.14): the device reads, writes and splices libfuse makes.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct FuseCustomIo
+internal unsafe struct FuseCustomIo
 {
     public delegate* unmanaged<int, IoVec*, int, nint, nint> Writev;
     public delegate* unmanaged<int, void*, nuint, nint, nint> Read;

@@ -23,7 +23,8 @@ internal sealed class InProcessMount : IDisposable
             throw new InvalidOperationException("/dev/fuse is missing: the mount tests need FUSE");
         MountPoint = Path.Combine(Path.GetTempPath(), "tvixlowfs-mnt-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(MountPoint);
-        Filesystem = new StoreFilesystem(store, KernelReplySink.Instance, options, Log);
+        var replies = new KernelReplySink();
+        Filesystem = new StoreFilesystem(store, replies, options, Log);
         _session = FuseSession.Mount(Filesystem, new FuseMountOptions
         {
             MountPoint = MountPoint,
@@ -33,6 +34,7 @@ internal sealed class InProcessMount : IDisposable
             HandleSignals = false,
             DefaultPermissions = false,
             BackingFiles = BackingFiles,
+            Replies = replies,
         });
         Mount.HungMounts.Watch(MountPoint);
         _loop = new Thread(() => _session.Run()) { IsBackground = true, Name = "fuse-loop " + MountPoint };

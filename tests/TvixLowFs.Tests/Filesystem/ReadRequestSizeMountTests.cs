@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using NUnit.Framework;
 using TvixLowFs.Filesystem;
+using TvixLowFs.Fuse;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Services;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using TvixLowFs.Fuse.Native;
 
-namespace TvixLowFs.Filesystem;
+namespace TvixLowFs.Fuse;
 
 /// <summary>
 /// Checks a mount destination before mounting: it must exist, be a directory and not be mounted
@@ -20,18 +21,18 @@ public static class MountPoint
         if (full.Length == 0)
             full = "/";
 
-        int errno = LibcCalls.Exists(full);
-        if (errno == Errno.ENOTCONN)
+        int errno = Exists(full);
+        if (errno == Interop.Errno.ENOTCONN)
         {
             report($"{destination} is a stale mount (transport endpoint is not connected); detaching it");
             DetachStale(full);
-            errno = LibcCalls.Exists(full);
-            if (errno == Errno.ENOTCONN)
+            errno = Exists(full);
+            if (errno == Interop.Errno.ENOTCONN)
                 throw new IOException($"mount point {destination} is a stale mount that could not be detached");
         }
-        if (errno == Errno.ENOENT)
+        if (errno == Interop.Errno.ENOENT)
             throw new IOException($"mount point {destination} does not exist");
-        if (errno == Errno.ENOTDIR || (errno == 0 && !Directory.Exists(full)))
+        if (errno == Interop.Errno.ENOTDIR || (errno == 0 && !Directory.Exists(full)))
             throw new IOException($"mount point {destination} is not a directory");
         if (errno != 0)
             throw new IOException($"mount point {destination} cannot be used: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
@@ -86,7 +87,7 @@ public static class MountPoint
 
     private static void DetachStale(string fullPath)
     {
-        if (LibcCalls.DetachMount(fullPath) == 0)
+        if (DetachMount(fullPath) == 0)
             return;
         // Not allowed to umount (not root): fusermount3 can, for mounts of our own user.
         try
@@ -127,4 +128,12 @@ public static class MountPoint
     }
 
     private static bool IsOctal(char c) => c is >= '0' and <= '7';
+
+    /// <summary>0 when <paramref name="path"/> exists (stat-able), else the errno.</summary>
+    private static int Exists(string path) =>
+        Interop.Libc.Access(path, Interop.Libc.F_OK) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+
+    /// <summary>Lazily detaches the mount at <paramref name="path"/>; 0 or the errno.</summary>
+    private static int DetachMount(string path) =>
+        Interop.Libc.Umount2(path, Interop.Libc.MNT_DETACH) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
 }

@@ -1,15 +1,39 @@
 using Microsoft.Extensions.Logging;
 using TvixLowFs.Protos.Castore;
 using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Filesystem;
 
-// Background prefetch of a store path's Directory closure, started when its root is first looked up.
-public sealed partial class StoreFilesystem
+/// <summary>
+/// Background prefetch of a store path's Directory closure, started when its root is first looked
+/// up: one streaming call, each message published like an explicit fetch. Its state is its own
+/// (the running count and the slots); it shares with the filesystem only the directories' fetch
+/// slots, which it takes so requests wait for the stream instead of fetching again.
+/// </summary>
+internal sealed partial class ClosurePrefetch
 {
-    private readonly CancellationTokenSource _shutdown = new();
+    private readonly IDirectoryService _directories;
+    private readonly InodeTable _inodes;
+    private readonly StoreFilesystemOptions _options;
+    private readonly Action<InodeRecord, DirectoryContents> _publish;
+    private readonly CancellationToken _shutdown;
+    private readonly ILogger _logger;
     private readonly SemaphoreSlim _prefetchSlots;
+
+    /// <param name="publish">Publishes a directory's entries (as the filesystem's own fetch does).</param>
+    public ClosurePrefetch(IDirectoryService directories, InodeTable inodes, StoreFilesystemOptions options,
+        Action<InodeRecord, DirectoryContents> publish, CancellationToken shutdown, ILogger logger)
+    {
+        _directories = directories;
+        _inodes = inodes;
+        _options = options;
+        _publish = publish;
+        _shutdown = shutdown;
+        _logger = logger;
+        _prefetchSlots = new SemaphoreSlim(Math.Max(options.PrefetchConcurrency, 1));
+    }
 
     /// <summary>
     /// Starts fetching the Directory closure of a store path's root directory with one streaming
@@ -18,7 +42,7 @@ public sealed partial class StoreFilesystem
     /// here, before the lookup is answered, so the kernel's next request in it waits for the
     /// stream instead of fetching the same Directory again.
     /// </summary>
-    private void StartPrefetch(InodeRecord root)
+    public void Start(InodeRecord root)
     {
         if (_options.PrefetchMaxDirectories <= 0 || root.Kind != InodeKind.Directory || root.Contents is not null
             || _shutdown.IsCancellationRequested || !_prefetchSlots.Wait(0))
@@ -36,7 +60,7 @@ public sealed partial class StoreFilesystem
     private int _pendingPrefetches;
 
     /// <summary>Prefetches still running (for tests and shutdown).</summary>
-    internal int PendingPrefetches => Volatile.Read(ref _pendingPrefetches);
+    public int Pending => Volatile.Read(ref _pendingPrefetches);
 
     /// <summary>A directory whose fetch slot the prefetch holds, and the completion its waiters share.</summary>
     private readonly record struct Reservation(InodeRecord Record, TaskCompletionSource<DirectoryContents> Completion);
@@ -46,8 +70,7 @@ public sealed partial class StoreFilesystem
     {
         if (directory.Contents is not null || reservations.ContainsKey(directory.Digest))
             return false;
-        var completion = new TaskCompletionSource<DirectoryContents>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (Interlocked.CompareExchange(ref directory.ContentsFetch, completion.Task, null) is not null)
+        if (!SharedFetch.TryTake(ref directory.ContentsFetch, out TaskCompletionSource<DirectoryContents> completion, out _))
             return false;
         reservations.Add(directory.Digest, new Reservation(directory, completion));
         return true;
@@ -64,9 +87,9 @@ public sealed partial class StoreFilesystem
         Exception? stopped = null;
         try
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown);
             deadline.CancelAfter(_options.BackendTimeout);
-            await foreach (Directory message in _store.Directories.GetRecursiveAsync(rootDigest, deadline.Token).ConfigureAwait(false))
+            await foreach (Directory message in _directories.GetRecursiveAsync(rootDigest, deadline.Token).ConfigureAwait(false))
             {
                 // Forgotten by the kernel meanwhile: its records are gone, and entries built now
                 // would be records nothing reaches (and nothing retires).
@@ -92,7 +115,7 @@ public sealed partial class StoreFilesystem
                     // slot back with the others, so no waiter is left without an answer.
                     DirectoryContents contents = DirectoryContents.Build(message, _inodes);
                     reservations.Remove(digest);
-                    PublishContents(reservation.Record, contents);
+                    _publish(reservation.Record, contents);
                     // Its entries are in place before the slot is freed, so no one fetches it again.
                     Volatile.Write(ref reservation.Record.ContentsFetch, null);
                     reservation.Completion.SetResult(contents);
@@ -123,17 +146,9 @@ public sealed partial class StoreFilesystem
         LogPrefetchDone(rootDigest.ToString(), directories, bytes);
     }
 
-    /// <summary>
-    /// A directory's entries for a request that waits on them: a prefetch that stopped before
-    /// reaching the directory gives it back, and the request fetches it itself.
-    /// </summary>
-    private async Task<DirectoryContents> ContentsAsync(InodeRecord directory)
-    {
-        while (true)
-        {
-            DirectoryContents contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
-            if (!ReferenceEquals(contents, DirectoryContents.NotPrefetched))
-                return contents;
-        }
-    }
+    [LoggerMessage(Level = LogLevel.Debug, Message = "prefetch of directory {Digest} stopped: {Reason}")]
+    private partial void LogPrefetchStopped(string digest, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "prefetch of directory {Digest}: {Directories} directories, {Bytes} bytes")]
+    private partial void LogPrefetchDone(string digest, int directories, long bytes);
 }
