@@ -20,7 +20,7 @@ public sealed class LibcLayoutTests
     private static readonly Assembly[] Linking =
     [
         typeof(TvixLowFs.Fuse.FuseSession).Assembly,
-        typeof(TvixLowFs.Filesystem.MountPoint).Assembly,
+        typeof(TvixLowFs.Filesystem.StoreFilesystem).Assembly,
         typeof(TvixLowFs.Store.StoreAddress).Assembly,
         typeof(TvixLowFs.Store.Grpc.Server.DaemonHost).Assembly,
     ];
