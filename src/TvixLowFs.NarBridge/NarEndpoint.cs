@@ -21,7 +21,7 @@ internal sealed class NarEndpoint(StoreServices store, ILogger logger)
 {
     public const string ContentType = "application/x-nix-nar";
 
-    private const int ChunkSize = BlobChunks.Size;
+    private const int ChunkSize = 256 * 1024;
 
     // What a skipped blob is "written" as: the response stream drops it, only its length counts.
     private static readonly byte[] Skipped = new byte[ChunkSize];
@@ -122,14 +122,18 @@ internal sealed class NarEndpoint(StoreServices store, ILogger logger)
                 ?? throw new StoreNotFoundException($"blob {digest} is not in the store");
             if ((ulong)reader.Length != size)
                 throw new StoreValidationException($"blob {digest} has {reader.Length} bytes, its file node says {size}");
-            await BlobChunks.ReadAllAsync(reader, digest, (output, writer, buffer),
-                static (s, want) => s.output.MemoryFor(want, s.buffer),
-                static (s, chunk, token) =>
-                {
-                    // Synchronous: the bytes are in the pipe's memory already (or copied there); the flush is ours.
-                    s.writer.WriteFileContents(chunk.Span);
-                    return s.output.FlushIfFullAsync(token);
-                }, cancellationToken).ConfigureAwait(false);
+            for (long offset = 0; offset < reader.Length;)
+            {
+                int want = (int)Math.Min(ChunkSize, reader.Length - offset);
+                Memory<byte> into = output.MemoryFor(want, buffer);
+                int read = await reader.ReadAtAsync(offset, into, cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                    throw new StoreUnavailableException($"blob {digest} ended at byte {offset} of {reader.Length}");
+                // Synchronous: the bytes are in the pipe's memory already (or copied there); the flush is ours.
+                writer.WriteFileContents(into.Span[..read]);
+                await output.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                offset += read;
+            }
         }
 
         public void Dispose()

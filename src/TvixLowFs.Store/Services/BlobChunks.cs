@@ -1,8 +1,9 @@
 namespace TvixLowFs.Store.Services;
 
 /// <summary>
-/// The one loop that reads a whole blob front to back in chunks (NAR rendering and hashing, content
-/// address checks, copies): each chunk is read into the memory <c>bufferFor</c> gives and handed
+/// The one loop that reads a whole blob front to back in chunks (NAR hashing, content address
+/// checks, copies; the NAR bridge keeps its own, which reads into the response pipe's memory and
+/// allocated per chunk through this one): each chunk is read into the memory <c>bufferFor</c> gives and handed
 /// to <c>consume</c>; a blob that ends before its length is a store fault. The state argument
 /// keeps callers' delegates static (no closure per blob).
 /// </summary>
@@ -11,6 +12,7 @@ public static class BlobChunks
     /// <summary>The chunk size every whole-blob read uses.</summary>
     public const int Size = 256 * 1024;
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask ReadAllAsync<TState>(
         BlobReader reader, Model.B3Digest digest, TState state,
         Func<TState, int, Memory<byte>> bufferFor,
