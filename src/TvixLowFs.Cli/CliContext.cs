@@ -60,8 +60,8 @@ public sealed class CliContext
         ArgumentNullException.ThrowIfNull(pathInfos);
         using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         probe.CancelAfter(TimeSpan.FromSeconds(30));
-        if (pathInfos is TvixLowFs.Store.BinaryCache.NixHttpPathInfoService binaryCache)
-            await binaryCache.CheckReachableAsync(probe.Token);
+        if (pathInfos is ISubstitutingPathInfoService substituting)
+            await substituting.CheckReachableAsync(probe.Token);
         else
             await pathInfos.GetAsync(default, probe.Token);
     }

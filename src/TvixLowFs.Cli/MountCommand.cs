@@ -2,7 +2,6 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Fuse;
-using TvixLowFs.Store.BinaryCache;
 using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Cli;
@@ -66,7 +65,7 @@ public static class MountCommand
                 AnswerMissesInline = context.StoreIsOnThisMachine(parseResult),
                 ReadaheadConcurrency = Math.Max(parseResult.GetValue(treeReadahead), 0),
                 // A lookup in a binary cache waits for its NAR; the HTTP stall timeout bounds a dead server.
-                PathInfoTimeout = store.PathInfos is NixHttpPathInfoService ? StoreFilesystemOptions.SubstitutionTimeout : null,
+                PathInfoTimeout = store.PathInfos is ISubstitutingPathInfoService ? StoreFilesystemOptions.SubstitutionTimeout : null,
             }, loggers.CreateLogger("filesystem"));
             bool others = parseResult.GetValue(allowOther);
             int result;

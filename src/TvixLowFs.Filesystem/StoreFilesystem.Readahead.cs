@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
-using TvixLowFs.Store.Caching;
 using TvixLowFs.Store.Model;
+using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Filesystem;
 

@@ -32,13 +32,13 @@ public static class DirectoryRules
         {
             Span<byte> small = stackalloc byte[size];
             WriteCanonical(directory, small);
-            return B3Digest.Compute(small);
+            return VerifiedDirectory.Hash(small);
         }
         byte[] rented = ArrayPool<byte>.Shared.Rent(size);
         try
         {
             WriteCanonical(directory, rented);
-            return B3Digest.Compute(rented.AsSpan(0, size));
+            return VerifiedDirectory.Hash(rented.AsSpan(0, size));
         }
         finally
         {
@@ -165,36 +165,11 @@ public static class DirectoryRules
     /// the bytes decode, the message hashes to the digest asked for, and every rule holds. Throws
     /// <see cref="StoreValidationException"/> naming the digest for each of these failures.
     /// </summary>
-    public static Directory ParseVerified(ReadOnlySpan<byte> bytes, B3Digest expected)
-    {
-        Directory directory;
-        try
-        {
-            directory = Directory.Parser.ParseFrom(bytes);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new StoreValidationException($"directory {expected}: the bytes are not a Directory message ({e.Message})");
-        }
-        Verify(directory, expected);
-        return directory;
-    }
+    public static Directory ParseVerified(ReadOnlySpan<byte> bytes, B3Digest expected) =>
+        VerifiedDirectory.Decode(bytes, expected).Message;
 
-    /// <summary>Checks that <paramref name="directory"/> hashes to <paramref name="expected"/> and is valid.</summary>
-    public static void Verify(Directory directory, B3Digest expected)
-    {
-        var actual = Digest(directory);
-        if (actual != expected)
-            throw new StoreValidationException($"directory {expected}: the Directory received hashes to {actual}");
-        try
-        {
-            Validate(directory);
-        }
-        catch (StoreValidationException e)
-        {
-            throw new StoreValidationException($"directory {expected}: {e.Message}");
-        }
-    }
+    /// <summary>Checks that <paramref name="directory"/> is valid and hashes to <paramref name="expected"/>.</summary>
+    public static void Verify(Directory directory, B3Digest expected) => VerifiedDirectory.Verify(directory, expected);
 
     /// <summary>The size a DirectoryNode pointing at this directory must carry (at most <see cref="MaxSize"/>).</summary>
     public static ulong Size(Directory directory)

@@ -13,7 +13,7 @@ namespace TvixLowFs.Store.ObjectStore;
 internal static class DirectoryClosure
 {
     /// <summary>A stored message: its canonical bytes and the message parsed from them.</summary>
-    public sealed record Entry(B3Digest Digest, byte[] Canonical, Directory Message);
+    public sealed record Entry(B3Digest Digest, ReadOnlyMemory<byte> Canonical, Directory Message);
 
     public static byte[] Encode(B3Digest root, IReadOnlyDictionary<B3Digest, Entry> known)
     {
@@ -27,7 +27,7 @@ internal static class DirectoryClosure
             Entry entry = known[digest];
             BinaryPrimitives.WriteUInt32BigEndian(length, (uint)entry.Canonical.Length);
             output.Write(length);
-            output.Write(entry.Canonical);
+            output.Write(entry.Canonical.Span);
             foreach (DirectoryNode child in entry.Message.Directories)
             {
                 B3Digest childDigest = B3Digest.FromByteString(child.Digest);

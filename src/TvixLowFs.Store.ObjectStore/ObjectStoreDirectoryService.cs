@@ -82,12 +82,12 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
     /// Writes each directory's closure, level by level from the leaves up (height 1 = no child in this
     /// put), the directories of one level in parallel: an object goes up only after its descendants'.
     /// </summary>
-    protected override async ValueTask StoreAsync(IReadOnlyList<ValidatedDirectory> directories, CancellationToken cancellationToken)
+    protected override async ValueTask StoreAsync(IReadOnlyList<VerifiedDirectory> directories, CancellationToken cancellationToken)
     {
         var known = new Dictionary<B3Digest, DirectoryClosure.Entry>();
         var heights = new Dictionary<B3Digest, int>();
         var levels = new List<List<(B3Digest Digest, byte[] Closure)>>();
-        foreach (ValidatedDirectory directory in directories)
+        foreach (VerifiedDirectory directory in directories)
         {
             int height = 1;
             // Children stored earlier (not in this put): their closures complete this one's.

@@ -9,10 +9,11 @@ public static class DirectoryGraph
     /// <summary>
     /// Every directory after all of its children (post-order from the root, each once). Reversing the
     /// breadth-first order is not enough: a shared child may sit deeper under one parent than another.
+    /// Each comes with its digest (the graph's key), so no caller hashes it again.
     /// </summary>
-    public static List<Directory> LeavesFirst(B3Digest root, Dictionary<B3Digest, Directory> graph)
+    public static List<KeyValuePair<B3Digest, Directory>> LeavesFirst(B3Digest root, Dictionary<B3Digest, Directory> graph)
     {
-        var order = new List<Directory>(graph.Count);
+        var order = new List<KeyValuePair<B3Digest, Directory>>(graph.Count);
         var done = new HashSet<B3Digest>();
         var stack = new Stack<(B3Digest Digest, int NextChild)>();
         stack.Push((root, 0));
@@ -28,7 +29,7 @@ public static class DirectoryGraph
                     stack.Push((child, 0));
                 continue;
             }
-            order.Add(directory);
+            order.Add(new(frame.Digest, directory));
         }
         return order;
     }

@@ -22,7 +22,7 @@ public abstract class DirectoryServiceBase : IDirectoryService
     /// Stores validated directories in the given order (leaves first: a directory's children
     /// always come earlier or are already stored). Storing one that exists is a no-op.
     /// </summary>
-    protected abstract ValueTask StoreAsync(IReadOnlyList<ValidatedDirectory> directories, CancellationToken cancellationToken);
+    protected abstract ValueTask StoreAsync(IReadOnlyList<VerifiedDirectory> directories, CancellationToken cancellationToken);
 
     /// <summary>
     /// How many directories <see cref="GetRecursiveAsync"/> reads ahead of the one it yields, in
@@ -64,7 +64,7 @@ public abstract class DirectoryServiceBase : IDirectoryService
 
     public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
     {
-        ValidatedDirectory validated = await ValidateAsync(directory, sent: null, cancellationToken).ConfigureAwait(false);
+        VerifiedDirectory validated = await ValidateAsync(directory, sent: null, cancellationToken).ConfigureAwait(false);
         await StoreAsync([validated], cancellationToken).ConfigureAwait(false);
         return validated.Digest;
     }
@@ -81,16 +81,15 @@ public abstract class DirectoryServiceBase : IDirectoryService
     /// Checks one Directory: its own rules, then that every child directory was sent earlier in
     /// this graph or is stored, with the size its DirectoryNode claims.
     /// </summary>
-    private async ValueTask<ValidatedDirectory> ValidateAsync(
-        Directory directory, Dictionary<B3Digest, ValidatedDirectory>? sent, CancellationToken cancellationToken)
+    private async ValueTask<VerifiedDirectory> ValidateAsync(
+        Directory directory, Dictionary<B3Digest, VerifiedDirectory>? sent, CancellationToken cancellationToken)
     {
-        DirectoryRules.Validate(directory);
-        byte[] canonical = CanonicalDirectory.Encode(directory);
-        B3Digest digest = B3Digest.Compute(canonical);
+        VerifiedDirectory verified = VerifiedDirectory.Create(directory);
+        B3Digest digest = verified.Digest;
         foreach (DirectoryNode child in directory.Directories)
         {
             B3Digest childDigest = B3Digest.FromByteString(child.Digest);
-            ulong? childSize = sent is not null && sent.TryGetValue(childDigest, out ValidatedDirectory? earlier)
+            ulong? childSize = sent is not null && sent.TryGetValue(childDigest, out VerifiedDirectory? earlier)
                 ? earlier.Size
                 : await StoredSizeAsync(childDigest, cancellationToken).ConfigureAwait(false);
             if (childSize is null)
@@ -100,11 +99,8 @@ public abstract class DirectoryServiceBase : IDirectoryService
                 throw new StoreValidationException(
                     $"directory {digest}: child directory {NodeNames.Escape(child.Name.Span)} has size {child.Size}, but {childDigest} has size {childSize.Value}");
         }
-        return new ValidatedDirectory(digest, canonical, DirectoryRules.Size(directory), directory);
+        return verified;
     }
-
-    /// <summary>A Directory that passed validation, with its canonical bytes and size.</summary>
-    protected sealed record ValidatedDirectory(B3Digest Digest, byte[] Canonical, ulong Size, Directory Message);
 
     /// <summary>
     /// Collects a graph leaves-first, validating each message as it arrives, and stores the whole
@@ -113,15 +109,15 @@ public abstract class DirectoryServiceBase : IDirectoryService
     /// </summary>
     private sealed class GraphPutter(DirectoryServiceBase service) : IDirectoryPutter
     {
-        private readonly Dictionary<B3Digest, ValidatedDirectory> _sent = [];
-        private readonly List<ValidatedDirectory> _order = [];
-        private ValidatedDirectory? _last;
+        private readonly Dictionary<B3Digest, VerifiedDirectory> _sent = [];
+        private readonly List<VerifiedDirectory> _order = [];
+        private VerifiedDirectory? _last;
         private bool _closed;
 
         public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
-            ValidatedDirectory validated = await service.ValidateAsync(directory, _sent, cancellationToken).ConfigureAwait(false);
+            VerifiedDirectory validated = await service.ValidateAsync(directory, _sent, cancellationToken).ConfigureAwait(false);
             // A directory sent twice (two identical subtrees) is kept once, at its first place.
             if (_sent.TryAdd(validated.Digest, validated))
                 _order.Add(validated);
@@ -133,28 +129,28 @@ public abstract class DirectoryServiceBase : IDirectoryService
         {
             ObjectDisposedException.ThrowIf(_closed, this);
             _closed = true;
-            ValidatedDirectory root = _last ?? throw new StoreValidationException("directory put: no directories were sent");
+            VerifiedDirectory root = _last ?? throw new StoreValidationException("directory put: no directories were sent");
             CheckConnected(root);
             await service.StoreAsync(_order, cancellationToken).ConfigureAwait(false);
             return root.Digest;
         }
 
         /// <summary>tvix rejects a graph with messages the root does not reach; so do we.</summary>
-        private void CheckConnected(ValidatedDirectory root)
+        private void CheckConnected(VerifiedDirectory root)
         {
             var reached = new HashSet<B3Digest> { root.Digest };
-            var pending = new Stack<ValidatedDirectory>();
+            var pending = new Stack<VerifiedDirectory>();
             pending.Push(root);
-            while (pending.TryPop(out ValidatedDirectory? directory))
+            while (pending.TryPop(out VerifiedDirectory? directory))
             {
                 foreach (DirectoryNode child in directory.Message.Directories)
                 {
                     B3Digest childDigest = B3Digest.FromByteString(child.Digest);
-                    if (_sent.TryGetValue(childDigest, out ValidatedDirectory? sentChild) && reached.Add(childDigest))
+                    if (_sent.TryGetValue(childDigest, out VerifiedDirectory? sentChild) && reached.Add(childDigest))
                         pending.Push(sentChild);
                 }
             }
-            foreach (ValidatedDirectory directory in _order)
+            foreach (VerifiedDirectory directory in _order)
             {
                 if (!reached.Contains(directory.Digest))
                     throw new StoreValidationException(

@@ -17,8 +17,6 @@ namespace TvixLowFs.Store.BinaryCache;
 /// </summary>
 internal static class ContentAddressCheck
 {
-    private const int ChunkSize = 256 * 1024;
-
     /// <summary>Throws <see cref="StoreValidationException"/> when the contents do not have the CA's hash.</summary>
     public static async Task VerifyAsync(NixContentAddress address, Node root, IBlobService blobs, NarCalculator narCalculator, CancellationToken cancellationToken)
     {
@@ -45,17 +43,14 @@ internal static class ContentAddressCheck
         using BlobReader reader = await blobs.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false)
             ?? throw new StoreValidationException($"blob {digest} just ingested is not in the blob service");
         using var hash = IncrementalHash.CreateHash(algorithm);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(BlobChunks.Size);
         try
         {
-            for (long offset = 0; offset < reader.Length;)
+            await BlobChunks.ReadAllAsync(reader, digest, buffer, hash, static (hash, chunk, _) =>
             {
-                int read = await reader.ReadAtAsync(offset, buffer.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                    throw new StoreValidationException($"blob {digest} ended at {offset} of {reader.Length} bytes");
-                hash.AppendData(buffer, 0, read);
-                offset += read;
-            }
+                hash.AppendData(chunk.Span);
+                return ValueTask.CompletedTask;
+            }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -28,7 +28,7 @@ namespace TvixLowFs.Store.BinaryCache;
 /// cache later appear.
 /// </para>
 /// </summary>
-public sealed partial class NixHttpPathInfoService : IPathInfoService
+public sealed partial class NixHttpPathInfoService : ISubstitutingPathInfoService
 {
     private readonly StoreAddress _address;
     private readonly BinaryCacheHttpClient _http;

@@ -30,28 +30,6 @@ public static class BlobFill
         return length;
     }
 
-    /// <summary>
-    /// Writes the chunks into <paramref name="writer"/> and closes it only when the bytes match
-    /// <paramref name="digest"/>; on a mismatch the writer is left unclosed (the caller disposes it, discarding).
-    /// </summary>
-    public static async ValueTask<long> ToWriterAsync(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, B3Digest digest,
-        BlobWriter writer, CancellationToken cancellationToken)
-    {
-        var hasher = new Blake3Hasher();
-        long length = 0;
-        await foreach (var chunk in chunks.WithCancellation(cancellationToken).ConfigureAwait(false))
-        {
-            hasher.Update(chunk.Span);
-            await writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-            length += chunk.Length;
-        }
-        Verify(hasher, digest, length);
-        var stored = await writer.CloseAsync(cancellationToken).ConfigureAwait(false);
-        if (stored != digest)
-            throw new StoreValidationException($"blob {digest}: the store computed {stored} for the same bytes");
-        return length;
-    }
-
     internal static void Verify(Blake3Hasher hasher, B3Digest digest, long length)
     {
         B3Digest actual = hasher.Finish();

@@ -65,12 +65,12 @@ public sealed partial class CachingBlobService
     private async Task<int> FetchBatchAsync(List<(B3Digest Digest, TaskCompletionSource<bool> Completion, Lazy<Task<bool>> Slot)> claimed)
     {
         await Task.Yield();
-        if (_cacheStore is { } store && Remote is IBlobBatchSource source)
+        if (Remote is IBlobBatchSource source)
         {
             var digests = new B3Digest[claimed.Count];
             for (int i = 0; i < digests.Length; i++)
                 digests[i] = claimed[i].Digest;
-            var sink = new CacheFileSink(this, store, claimed);
+            var sink = new CacheFileSink(this, _cacheStore, claimed);
             try
             {
                 await source.ReadBlobsAsync(digests, sink, _stopping.Token).ConfigureAwait(false);

@@ -11,8 +11,8 @@ namespace TvixLowFs.Store.Caching;
 /// service, verified against its digest while it streams in, kept only if it matches, and then
 /// served from the local file (which the FUSE read path splices from). Writes go to the remote.
 /// Concurrent opens of one digest share one fetch; several processes may share the local store.
-/// Over a <see cref="LocalBlobService"/> the bytes go straight into a temp file of that store and
-/// are served from it once verified, while <see cref="CachePublisher"/> names them in batches.
+/// The bytes go straight into a temp file of the local store and are served from it once
+/// verified, while <see cref="CachePublisher"/> names them in batches.
 /// </summary>
 public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarget
 {
@@ -20,25 +20,22 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
 
     private readonly ConcurrentDictionary<B3Digest, Lazy<Task<bool>>> _fills = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly LocalStore? _cacheStore;
-    private readonly CachePublisher? _publisher;
+    private readonly LocalStore _cacheStore;
+    private readonly CachePublisher _publisher;
     // Verified blobs whose temp file waits for its final name; dropped once the publisher has handled it.
     private readonly ConcurrentDictionary<B3Digest, string> _pending = new();
     private int _disposed;
 
-    public CachingBlobService(IBlobService remote, IBlobService local)
+    public CachingBlobService(IBlobService remote, LocalBlobService local)
     {
         Remote = remote;
         Local = local;
-        if (local is LocalBlobService localBlobs)
-        {
-            _cacheStore = localBlobs.Store;
-            _publisher = new CachePublisher(localBlobs.Store);
-        }
+        _cacheStore = local.Store;
+        _publisher = new CachePublisher(local.Store);
     }
 
     public IBlobService Remote { get; }
-    public IBlobService Local { get; }
+    public LocalBlobService Local { get; }
 
     /// <summary>Verified blobs still waiting for their name in the local store (for tests).</summary>
     internal int PendingPublications => _pending.Count;
@@ -78,8 +75,6 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
     /// <summary>Held locally already (named or about to be); a cheap check, no exception on a miss.</summary>
     public bool IsHeld(B3Digest digest)
     {
-        if (_cacheStore is null)
-            return false;
         if (_pending.ContainsKey(digest) || _knownHeld.ContainsKey(HeldKey(digest)))
             return true;
         if (!StoreFiles.Exists(_cacheStore.BlobPath(digest)))
@@ -120,8 +115,6 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
     /// <summary>The local copy: still under its temp name, or under its final one; null when there is none.</summary>
     private async ValueTask<BlobReader?> OpenCachedAsync(B3Digest digest, CancellationToken cancellationToken)
     {
-        if (_cacheStore is null)
-            return await Local.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
         // Pending first: the publisher drops a digest from its pending set only after renaming it.
         if (TryOpenPending(digest) is { } pending)
             return pending;
@@ -155,18 +148,7 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
     private async Task<bool> FetchAsync(B3Digest digest, CancellationToken cancellationToken)
     {
         await Task.Yield();
-        if (_cacheStore is not null)
-            return await FetchIntoCacheFileAsync(_cacheStore, digest, cancellationToken).ConfigureAwait(false);
-        await using var writer = Local.OpenWrite();
-        try
-        {
-            await BlobFill.ToWriterAsync(RemoteChunks(digest, cancellationToken), digest, writer, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (StoreNotFoundException)
-        {
-            return false;
-        }
+        return await FetchIntoCacheFileAsync(_cacheStore, digest, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -226,7 +208,7 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
         if (!_pending.TryAdd(digest, tempPath))
             return false;
         var entry = new KeyValuePair<B3Digest, string>(digest, tempPath);
-        bool handedOver = _publisher!.TryAdd(tempPath, store.BlobPath(digest), renamed =>
+        bool handedOver = _publisher.TryAdd(tempPath, store.BlobPath(digest), renamed =>
         {
             // Known before it leaves the pending set, so IsHeld never misses it in between.
             if (renamed)
@@ -270,8 +252,7 @@ public sealed partial class CachingBlobService : IBlobService, IBlobPrefetchTarg
             try { await fill.Value.ConfigureAwait(false); }
             catch (Exception) { /* its waiters saw it */ }
         }
-        if (_publisher is not null)
-            await _publisher.DisposeAsync().ConfigureAwait(false);
+        await _publisher.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         await Remote.DisposeAsync().ConfigureAwait(false);
         await Local.DisposeAsync().ConfigureAwait(false);

@@ -12,33 +12,30 @@ namespace TvixLowFs.Store.Caching;
 /// Directories read through a local store. A local store only keeps a directory whose children
 /// it has, so a miss fetches the whole subtree in one recursive call and stores it leaves
 /// first; later lookups below it are local. A subtree with a directory missing remotely is served
-/// uncached. Writes go to the remote. Over a <see cref="LocalDirectoryService"/> the received
-/// subtree (each message verified by the remote client) is served from memory at once and written
-/// to the cache in the background, named in batches by <see cref="CachePublisher"/>.
+/// uncached. Writes go to the remote. The received subtree (each message verified by the remote
+/// client) is served from memory at once and written to the cache in the background, named in
+/// batches by <see cref="CachePublisher"/>.
 /// </summary>
 public sealed class CachingDirectoryService : IDirectoryService
 {
     private readonly ConcurrentDictionary<B3Digest, Lazy<Task<FillResult>>> _fills = new();
-    private readonly LocalStore? _cacheStore;
-    private readonly CachePublisher? _publisher;
+    private readonly LocalStore _cacheStore;
+    private readonly CachePublisher _publisher;
     // Received directories not yet under their final name in the cache.
     private readonly ConcurrentDictionary<B3Digest, Directory> _pending = new();
     private readonly ConcurrentDictionary<Task, bool> _writes = new();
     private int _disposed;
 
-    public CachingDirectoryService(IDirectoryService remote, IDirectoryService local)
+    public CachingDirectoryService(IDirectoryService remote, LocalDirectoryService local)
     {
         Remote = remote;
         Local = local;
-        if (local is LocalDirectoryService localDirectories)
-        {
-            _cacheStore = localDirectories.Store;
-            _publisher = new CachePublisher(localDirectories.Store);
-        }
+        _cacheStore = local.Store;
+        _publisher = new CachePublisher(local.Store);
     }
 
     public IDirectoryService Remote { get; }
-    public IDirectoryService Local { get; }
+    public LocalDirectoryService Local { get; }
 
     /// <summary>Directories received and not yet named in the local store (for tests).</summary>
     internal int PendingPublications => _pending.Count;
@@ -69,7 +66,7 @@ public sealed class CachingDirectoryService : IDirectoryService
                 yield return directory;
             yield break;
         }
-        if (_cacheStore is null || (!_pending.ContainsKey(root) && StoreFiles.Exists(_cacheStore.DirectoryPath(root))))
+        if (!_pending.ContainsKey(root) && StoreFiles.Exists(_cacheStore.DirectoryPath(root)))
         {
             // Named in the local store: so is everything below it.
             await foreach (var directory in Local.GetRecursiveAsync(root, cancellationToken).ConfigureAwait(false))
@@ -104,7 +101,7 @@ public sealed class CachingDirectoryService : IDirectoryService
         if (_pending.TryGetValue(digest, out var pending))
             return ValueTask.FromResult<Directory?>(pending);
         // A stat is far cheaper than the exception a missing file costs the local store.
-        if (_cacheStore is not null && !StoreFiles.Exists(_cacheStore.DirectoryPath(digest)))
+        if (!StoreFiles.Exists(_cacheStore.DirectoryPath(digest)))
             return ValueTask.FromResult<Directory?>(null);
         return Local.GetAsync(digest, cancellationToken);
     }
@@ -145,20 +142,10 @@ public sealed class CachingDirectoryService : IDirectoryService
         if (!received.ContainsKey(root))
             return FillResult.Absent;
         var leavesFirst = DirectoryGraph.LeavesFirst(root, received);
-        if (_cacheStore is null)
-        {
-            await using var putter = Local.BeginPut();
-            foreach (var directory in leavesFirst)
-                await putter.PutAsync(directory).ConfigureAwait(false);
-            var stored = await putter.CloseAsync().ConfigureAwait(false);
-            if (stored != root)
-                throw new StoreValidationException($"directory {root}: the cache stored it as {stored}");
-            return FillResult.Stored;
-        }
         // The remote client verified every message against the digest its parent names and
         // validated it: serve them from memory now, and keep them on disk behind the answer.
-        foreach (var directory in leavesFirst)
-            _pending.TryAdd(DirectoryRules.Digest(directory), directory);
+        foreach (var entry in leavesFirst)
+            _pending.TryAdd(entry.Key, entry.Value);
         var write = Task.Run(() => WriteToCache(_cacheStore, leavesFirst));
         _writes.TryAdd(write, true);
         _ = write.ContinueWith(t => _writes.TryRemove(t, out _), TaskScheduler.Default);
@@ -169,14 +156,13 @@ public sealed class CachingDirectoryService : IDirectoryService
     /// Writes each directory's canonical bytes to a temp file and queues it for its name, leaves first
     /// (the publisher keeps the order, so a directory is only ever named after its children).
     /// </summary>
-    private void WriteToCache(LocalStore store, List<Directory> leavesFirst)
+    private void WriteToCache(LocalStore store, List<KeyValuePair<B3Digest, Directory>> leavesFirst)
     {
         var chain = new PublishChain();
         bool failed = false;
-        foreach (var directory in leavesFirst)
+        foreach (var entry in leavesFirst)
         {
-            var digest = DirectoryRules.Digest(directory);
-            var entry = new KeyValuePair<B3Digest, Directory>(digest, directory);
+            (B3Digest digest, Directory directory) = entry;
             string finalPath = store.DirectoryPath(digest);
             // After a failure its parents must not be named: they stay in memory only (until disposal).
             if (failed || StoreFiles.Exists(finalPath))
@@ -190,7 +176,7 @@ public sealed class CachingDirectoryService : IDirectoryService
             {
                 (tempPath, var handle) = store.CreateTempFile("object");
                 using (handle)
-                    RandomAccess.Write(handle, CanonicalDirectory.Encode(directory), 0);
+                    RandomAccess.Write(handle, DirectoryRules.CanonicalEncoding(directory), 0);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -200,7 +186,7 @@ public sealed class CachingDirectoryService : IDirectoryService
                 continue;
             }
             // Not named (its batch failed): dropped from memory too; the next request fetches it again.
-            if (!_publisher!.TryAdd(tempPath, finalPath, _ => _pending.TryRemove(entry), chain))
+            if (!_publisher.TryAdd(tempPath, finalPath, _ => _pending.TryRemove(entry), chain))
             {
                 CachePublisher.TryDelete(tempPath);
                 failed = true;
@@ -223,8 +209,7 @@ public sealed class CachingDirectoryService : IDirectoryService
             try { await write.ConfigureAwait(false); }
             catch (Exception) { }
         }
-        if (_publisher is not null)
-            await _publisher.DisposeAsync().ConfigureAwait(false);
+        await _publisher.DisposeAsync().ConfigureAwait(false);
         await Remote.DisposeAsync().ConfigureAwait(false);
         await Local.DisposeAsync().ConfigureAwait(false);
     }

@@ -15,7 +15,6 @@ namespace TvixLowFs.Store.Copy;
 /// </summary>
 public sealed class StoreServicesSource(StoreServices source, StoreServices destination) : ISubstitutionSource
 {
-    private const int ChunkSize = 256 * 1024;
     private long _bytesReceived;
 
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
@@ -52,7 +51,7 @@ public sealed class StoreServicesSource(StoreServices source, StoreServices dest
             // Contents first, then the directories naming them, then the PathInfo: a crash leaves no name pointing at nothing.
             await CopyBlobsAsync(files, cancellationToken).ConfigureAwait(false);
             await using IDirectoryPutter putter = destination.Directories.BeginPut();
-            foreach (Directory directory in DirectoryGraph.LeavesFirst(rootDigest, graph))
+            foreach ((_, Directory directory) in DirectoryGraph.LeavesFirst(rootDigest, graph))
                 await putter.PutAsync(directory, cancellationToken).ConfigureAwait(false);
             await putter.CloseAsync(cancellationToken).ConfigureAwait(false);
             return await destination.PathInfos.PutAsync(pathInfo, cancellationToken).ConfigureAwait(false);
@@ -77,19 +76,15 @@ public sealed class StoreServicesSource(StoreServices source, StoreServices dest
     {
         using BlobReader reader = await source.Blobs.OpenReadAsync(digest, cancellationToken).ConfigureAwait(false)
             ?? throw new StoreNotFoundException($"blob {digest} is not in the source store");
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(BlobChunks.Size);
         try
         {
             await using BlobWriter writer = destination.Blobs.OpenWrite();
-            for (long offset = 0; offset < reader.Length;)
+            await BlobChunks.ReadAllAsync(reader, digest, buffer, (writer, source: this), static async (s, chunk, token) =>
             {
-                int read = await reader.ReadAtAsync(offset, buffer.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                    throw new StoreValidationException($"blob {digest} ended at {offset} of {reader.Length} bytes");
-                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                offset += read;
-                Interlocked.Add(ref _bytesReceived, read);
-            }
+                await s.writer.WriteAsync(chunk, token).ConfigureAwait(false);
+                Interlocked.Add(ref s.source._bytesReceived, chunk.Length);
+            }, cancellationToken).ConfigureAwait(false);
             B3Digest stored = await writer.CloseAsync(cancellationToken).ConfigureAwait(false);
             if (stored != digest)
                 throw new StoreValidationException($"blob {digest} from the source hashes to {stored}");

@@ -45,7 +45,7 @@ public sealed class LocalDirectoryService(LocalStore store) : DirectoryServiceBa
         return size;
     }
 
-    protected override ValueTask StoreAsync(IReadOnlyList<ValidatedDirectory> directories, CancellationToken cancellationToken)
+    protected override ValueTask StoreAsync(IReadOnlyList<VerifiedDirectory> directories, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         // Renamed leaves first: a directory visible under its name has its children visible too.
@@ -57,7 +57,7 @@ public sealed class LocalDirectoryService(LocalStore store) : DirectoryServiceBa
         {
             throw Store.Failure($"storing {directories.Count} directories", e);
         }
-        foreach (ValidatedDirectory directory in directories)
+        foreach (VerifiedDirectory directory in directories)
             _sizes.TryAdd(directory.Digest, directory.Size);
         return ValueTask.CompletedTask;
     }

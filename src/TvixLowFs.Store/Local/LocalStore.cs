@@ -170,21 +170,21 @@ public sealed class LocalStore
     /// for the whole graph instead of two fsyncs per object, and as safe: no final name ever holds
     /// bytes that are not on disk, and the renames happen in order.
     /// </summary>
-    public void WriteAllAtomically(IReadOnlyList<(string FinalPath, byte[] Bytes)> objects)
+    public void WriteAllAtomically(IReadOnlyList<(string FinalPath, ReadOnlyMemory<byte> Bytes)> objects)
     {
         ArgumentNullException.ThrowIfNull(objects);
         var written = new List<(string TempPath, string FinalPath)>(objects.Count);
         int renamed = 0;
         try
         {
-            foreach ((string finalPath, byte[] bytes) in objects)
+            foreach ((string finalPath, ReadOnlyMemory<byte> bytes) in objects)
             {
                 if (StoreFiles.Exists(finalPath))
                     continue;
                 (string tempPath, SafeFileHandle handle) = CreateTempFile("object");
                 written.Add((tempPath, finalPath));
                 using (handle)
-                    RandomAccess.Write(handle, bytes, 0);
+                    RandomAccess.Write(handle, bytes.Span, 0);
             }
             var batch = new PublishBatch(this);
             batch.SyncTempFiles(written.ConvertAll(w => w.TempPath));

@@ -21,8 +21,6 @@ namespace TvixLowFs.Store.Nar;
 public sealed class NarCalculator(IBlobService blobs, IDirectoryService directories, long maxEntries = NarCalculator.DefaultMaxEntries,
     string limitName = "max-nar-entries")
 {
-    private const int ChunkSize = 256 * 1024;
-
     /// <summary>
     /// Entries (files, symlinks, directories, counted each time the walk reaches them) one NAR may
     /// have: far above any real store path (a full TeX Live tree has a few hundred thousand).
@@ -52,7 +50,7 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
         }
 
         using var hasher = new NarHasher(algorithm);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(BlobChunks.Size);
         long visited = 1;
         try
         {
@@ -91,16 +89,10 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
             ?? throw new StoreNotFoundException($"blob {digest} not found");
         if ((ulong)reader.Length != size)
             throw new StoreValidationException($"blob {digest} has {reader.Length} bytes, its file node says {size}");
-        long offset = 0;
-        while (offset < reader.Length)
+        await BlobChunks.ReadAllAsync(reader, digest, buffer, writer, static (writer, chunk, _) =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            int want = (int)Math.Min(ChunkSize, reader.Length - offset);
-            int read = await reader.ReadAtAsync(offset, buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-                throw new StoreUnavailableException($"blob {digest} ended at byte {offset} of {reader.Length}");
-            writer.WriteFileContents(buffer.AsSpan(0, read));
-            offset += read;
-        }
+            writer.WriteFileContents(chunk.Span);
+            return ValueTask.CompletedTask;
+        }, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -303,11 +303,19 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
             Damage(StoreObjectKind.Directory, root.ToString(), $"its graph cannot be fetched intact: {e.Message}");
             return null;
         }
-        // Breadth-first order puts parents before children: check in reverse so each child's state is known.
-        for (int i = received.Count - 1; i >= 0; i--)
+        // Children first (the shared leaves-first order: a reversed breadth-first order misplaces a
+        // child shared at two depths), so each child's state is known when its parent is checked.
+        var graph = new Dictionary<B3Digest, Directory>(received.Count);
+        foreach (Directory directory in received)
+            graph.TryAdd(DirectoryRules.Digest(directory), directory);
+        if (!graph.ContainsKey(root))
         {
-            Directory directory = received[i];
-            B3Digest digest = DirectoryRules.Digest(directory);
+            _badDirectories.Add(root);
+            Damage(StoreObjectKind.Directory, root.ToString(), $"its graph cannot be fetched intact: the store did not send it ({referrer} refers to it)");
+            return null;
+        }
+        foreach ((B3Digest digest, Directory directory) in DirectoryGraph.LeavesFirst(root, graph))
+        {
             if (_goodDirectories.ContainsKey(digest) || _badDirectories.Contains(digest))
                 continue;
             _directories++;

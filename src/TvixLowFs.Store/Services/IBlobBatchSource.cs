@@ -1,6 +1,6 @@
 using TvixLowFs.Store.Model;
 
-namespace TvixLowFs.Store.Caching;
+namespace TvixLowFs.Store.Services;
 
 /// <summary>
 /// A blob service that can stream many blobs in one call (our daemon's BlobBatchService): a tree

@@ -1,6 +1,6 @@
 using TvixLowFs.Store.Model;
 
-namespace TvixLowFs.Store.Caching;
+namespace TvixLowFs.Store.Services;
 
 /// <summary>A blob service that can fetch a blob ahead of its first open (a read-through cache).</summary>
 public interface IBlobPrefetchTarget

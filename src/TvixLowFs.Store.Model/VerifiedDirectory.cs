@@ -1,0 +1,115 @@
+using Google.Protobuf;
+using Directory = TvixLowFs.Protos.Castore.Directory;
+
+namespace TvixLowFs.Store.Model;
+
+/// <summary>
+/// A Directory that was decoded, hashed and checked once: its digest, its recursive size, its
+/// canonical bytes and the message. Only the factories below make one, so holding one means every
+/// rule of <see cref="DirectoryRules.Validate"/> holds and <see cref="Digest"/> is BLAKE3 of
+/// <see cref="Canonical"/>; whoever receives one need not hash or validate it again.
+/// The message is shared: callers must not change it.
+/// </summary>
+public sealed class VerifiedDirectory
+{
+    private readonly byte[] _canonical;
+
+    private VerifiedDirectory(B3Digest digest, ulong size, byte[] canonical, Directory message)
+    {
+        Digest = digest;
+        Size = size;
+        _canonical = canonical;
+        Message = message;
+    }
+
+    /// <summary>
+    /// Called with each digest computed from a Directory's canonical bytes (for tests that count
+    /// how often one Directory is hashed per fetch); null in production.
+    /// </summary>
+    internal static Action<B3Digest>? Hashed { get; set; }
+
+    public B3Digest Digest { get; }
+
+    /// <summary>The size a DirectoryNode pointing here must carry (<see cref="DirectoryRules.Size"/>).</summary>
+    public ulong Size { get; }
+
+    /// <summary>The canonical encoding (what a store keeps; its BLAKE3 is <see cref="Digest"/>).</summary>
+    public ReadOnlyMemory<byte> Canonical => _canonical;
+
+    public Directory Message { get; }
+
+    /// <summary>
+    /// Decodes bytes fetched by <paramref name="expected"/> (from disk or the network): they must
+    /// decode, every rule must hold and the canonical encoding must hash to the digest asked for.
+    /// Throws <see cref="StoreValidationException"/> naming <paramref name="expected"/>.
+    /// </summary>
+    public static VerifiedDirectory Decode(ReadOnlySpan<byte> bytes, B3Digest expected)
+    {
+        Directory message;
+        try
+        {
+            message = Directory.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new StoreValidationException($"directory {expected}: the bytes are not a Directory message ({e.Message})");
+        }
+        return Verify(message, expected);
+    }
+
+    /// <summary>A message received for <paramref name="expected"/>: checked and hashed once.</summary>
+    public static VerifiedDirectory Verify(Directory message, B3Digest expected)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ulong size;
+        try
+        {
+            DirectoryRules.Validate(message);
+            size = DirectoryRules.Size(message);
+        }
+        catch (StoreValidationException e)
+        {
+            throw new StoreValidationException($"directory {expected}: {e.Message}");
+        }
+        byte[] canonical = DirectoryRules.CanonicalEncoding(message);
+        B3Digest actual = Hash(canonical);
+        if (actual != expected)
+            throw new StoreValidationException($"directory {expected}: the Directory received hashes to {actual}");
+        return new VerifiedDirectory(actual, size, canonical, message);
+    }
+
+    /// <summary>
+    /// A message whose digest is not known beforehand (one being put, or a recursive get's
+    /// descendant, whose digest its parent names): checked, and its digest computed once.
+    /// </summary>
+    public static VerifiedDirectory Create(Directory message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        DirectoryRules.Validate(message);
+        byte[] canonical = DirectoryRules.CanonicalEncoding(message);
+        return new VerifiedDirectory(Hash(canonical), DirectoryRules.Size(message), canonical, message);
+    }
+
+    /// <summary>The merged children in readdir order (allocation-free enumeration).</summary>
+    public DirectoryChildren Children => DirectoryRules.Children(Message);
+
+    /// <summary>Finds a child by name (binary search in each list).</summary>
+    public bool TryFindChild(ReadOnlySpan<byte> name, out DirectoryChild child) => DirectoryRules.TryFindChild(Message, name, out child);
+
+    /// <summary>Checks that a directory node pointing here carries this directory's size.</summary>
+    public void CheckReferredBy(Protos.Castore.DirectoryNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (node.Size != Size)
+            throw new StoreValidationException(
+                $"directory {Digest}: directory rule '{DirectoryRules.RuleChildSize}' broken by directory {NodeNames.Escape(node.Name.Span)}: it says size {node.Size}, its Directory has {Size}");
+    }
+
+    /// <summary>The one place a Directory's canonical bytes are hashed.</summary>
+    internal static B3Digest Hash(ReadOnlySpan<byte> canonical)
+    {
+        B3Digest digest = B3Digest.Compute(canonical);
+        Hashed?.Invoke(digest);
+        return digest;
+    }
+}
