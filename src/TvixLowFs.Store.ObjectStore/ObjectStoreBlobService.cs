@@ -30,9 +30,6 @@ public sealed class ObjectStoreBlobService(ObjectStoreBucket bucket) : IBlobServ
         return chunks is null ? null : TotalSize(chunks);
     }
 
-    /// <summary>Blobs at least this large, opened with their size known, are served by ranges.</summary>
-    public const long RangedReadMinimumSize = 8L << 20;
-
     public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         List<ChunkMeta>? chunks = await ChunkListAsync(digest, cancellationToken).ConfigureAwait(false);
@@ -52,18 +49,11 @@ public sealed class ObjectStoreBlobService(ObjectStoreBucket bucket) : IBlobServ
         }
     }
 
-    public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default)
-    {
-        if (size < RangedReadMinimumSize)
-            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
-        List<ChunkMeta>? chunks = await ChunkListAsync(digest, cancellationToken).ConfigureAwait(false);
-        if (chunks is null)
-            return null;
-        if (chunks.Count < 2)
-            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
-        return new ChunkedBlobReader(digest, [.. chunks.Select(static chunk => new BlobChunkInfo(chunk.Digest, chunk.Size))],
-            async (chunk, token) => ArrayBlobContents.Filled(await ReadChunkAsync(digest, chunk.Digest, (int)chunk.Size, token).ConfigureAwait(false)));
-    }
+    /// <summary>A large blob of several chunks is served by ranges (<see cref="ChunkedBlobReader"/>), each chunk fetched when read.</summary>
+    public ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default) =>
+        ChunkedBlobReader.OpenAsync(digest, size, this, token => OpenReadAsync(digest, token),
+            async (chunk, token) => ArrayBlobContents.Filled(await ReadChunkAsync(digest, chunk.Digest, (int)chunk.Size, token).ConfigureAwait(false)),
+            prefetchChunk: null, cancellationToken);
 
     public async ValueTask<IReadOnlyList<BlobChunkInfo>?> StatChunksAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {

@@ -73,23 +73,13 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
         return chunks;
     }
 
-    /// <summary>Blobs at least this large, opened with their size known, are read by ranges when the server lists several chunks.</summary>
-    public const long RangedReadMinimumSize = 8L << 20;
-
-    public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default)
-    {
-        if (size < RangedReadMinimumSize)
-            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
-        IReadOnlyList<BlobChunkInfo>? chunks = await StatChunksAsync(digest, cancellationToken).ConfigureAwait(false);
-        if (chunks is null)
-            return null;
-        if (chunks.Count < 2)
-            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
+    /// <summary>A large blob the server lists as several chunks is read by ranges (<see cref="ChunkedBlobReader"/>).</summary>
+    public ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default) =>
         // Each chunk fetched once per use, verified against its own digest; nothing is kept (no cache).
-        return new ChunkedBlobReader(digest, chunks, async (chunk, token) =>
-            await OpenReadAsync(chunk.Digest, token).ConfigureAwait(false)
-                ?? throw new StoreUnavailableException($"{_channel.Address}: chunk {chunk.Digest} of blob {digest} is listed but not found"));
-    }
+        ChunkedBlobReader.OpenAsync(digest, size, this, token => OpenReadAsync(digest, token),
+            async (chunk, token) => await OpenReadAsync(chunk.Digest, token).ConfigureAwait(false)
+                ?? throw new StoreUnavailableException($"{_channel.Address}: chunk {chunk.Digest} of blob {digest} is listed but not found"),
+            prefetchChunk: null, cancellationToken);
 
     private async ValueTask<StatBlobResponse?> StatWithChunksAsync(B3Digest digest, CancellationToken cancellationToken)
     {
@@ -250,36 +240,11 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
                 }
                 catch (RpcException e)
                 {
-                    throw service._channel.Translate(await AnsweredStatusAsync(call, e, cancellationToken).ConfigureAwait(false),
-                        "put blob", cancellationToken, _progress);
+                    throw await service._channel.TranslateWriteFailureAsync(call.ResponseAsync, e, "put blob", cancellationToken, _progress).ConfigureAwait(false);
                 }
                 _progress!.Progress();
                 data = data[piece.Length..];
             }
-        }
-
-        /// <summary>
-        /// A server that refuses a put (read-only, a limit) answers before reading the stream; a write
-        /// racing that answer fails as Cancelled. The call's own status says why: use it when there is one.
-        /// </summary>
-        private static async ValueTask<RpcException> AnsweredStatusAsync(AsyncClientStreamingCall<BlobChunk, PutBlobResponse> call,
-            RpcException writeFailure, CancellationToken cancellationToken)
-        {
-            if (writeFailure.StatusCode != StatusCode.Cancelled || cancellationToken.IsCancellationRequested)
-                return writeFailure;
-            try
-            {
-                await call.ResponseAsync.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException answered) when (answered.StatusCode != StatusCode.Cancelled)
-            {
-                return answered;
-            }
-            catch (Exception e) when (e is RpcException or TimeoutException or OperationCanceledException)
-            {
-                // no better answer than the write's own
-            }
-            return writeFailure;
         }
 
         public override async ValueTask<B3Digest> CloseAsync(CancellationToken cancellationToken = default)

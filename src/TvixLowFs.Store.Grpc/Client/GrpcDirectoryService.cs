@@ -150,7 +150,7 @@ public sealed class GrpcDirectoryService : IDirectoryService
             }
             catch (RpcException e)
             {
-                throw await FailureAsync(call, e, cancellationToken).ConfigureAwait(false);
+                throw await service._channel.TranslateWriteFailureAsync(call.ResponseAsync, e, "put directories", cancellationToken, _progress).ConfigureAwait(false);
             }
             _progress!.Progress();
             _last = digest;
@@ -191,23 +191,6 @@ public sealed class GrpcDirectoryService : IDirectoryService
         }
 
         /// <summary>A write fails once the server has rejected the stream; its status says why.</summary>
-        private async ValueTask<Exception> FailureAsync(AsyncClientStreamingCall<Directory, PutDirectoryResponse> call, RpcException e,
-            CancellationToken cancellationToken)
-        {
-            try
-            {
-                await call.ResponseAsync.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException status)
-            {
-                e = status;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            return service._channel.Translate(e, "put directories", cancellationToken, _progress);
-        }
-
         private AsyncClientStreamingCall<Directory, PutDirectoryResponse> Start()
         {
             if (_call is not null)

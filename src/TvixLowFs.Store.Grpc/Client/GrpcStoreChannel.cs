@@ -128,6 +128,28 @@ public sealed class GrpcStoreChannel : IDisposable
     /// Translates a failed call into the store's exceptions: NOT_FOUND, INVALID_ARGUMENT and
     /// everything that means "the store is not answering" (naming the address).
     /// </summary>
+    /// <summary>
+    /// A write to a client stream failed: a server that refuses the call (read-only, a limit) answers
+    /// before reading the stream, and a write racing that answer fails with only "Cancelled". The
+    /// call's own status says why, so it is translated instead when there is one.
+    /// </summary>
+    internal async ValueTask<Exception> TranslateWriteFailureAsync<TResponse>(Task<TResponse> response, RpcException e, string what,
+        CancellationToken callerToken, ProgressDeadline? progress)
+    {
+        try
+        {
+            await response.WaitAsync(callerToken).ConfigureAwait(false);
+        }
+        catch (RpcException status)
+        {
+            e = status;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return Translate(e, what, callerToken, progress);
+    }
+
     internal Exception Translate(RpcException e, string what, CancellationToken callerToken, ProgressDeadline? progress = null)
     {
         if (e.StatusCode == StatusCode.Cancelled && callerToken.IsCancellationRequested)

@@ -11,23 +11,15 @@ namespace TvixLowFs.Store.Caching;
 /// </summary>
 public sealed partial class CachingBlobService
 {
-    /// <summary>Blobs at least this large are read by ranges when the remote lists several chunks.</summary>
-    public const long RangedReadMinimumSize = 8L << 20;
-
     public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default)
     {
-        if (size < RangedReadMinimumSize || Remote is not IBlobChunkSource chunkSource)
+        if (size < ChunkedBlobReader.MinimumBlobSize || Remote is not IBlobChunkSource chunkSource)
             return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
-        var cached = await OpenCachedAsync(digest, cancellationToken).ConfigureAwait(false);
-        if (cached is not null)
+        // Held here already: a local file, whatever the remote keeps.
+        if (await OpenCachedAsync(digest, cancellationToken).ConfigureAwait(false) is { } cached)
             return cached;
-        IReadOnlyList<BlobChunkInfo>? chunks = await chunkSource.StatChunksAsync(digest, cancellationToken).ConfigureAwait(false);
-        if (chunks is null)
-            return null;
-        // One chunk is the blob itself: fetched whole, as any other.
-        if (chunks.Count < 2)
-            return await OpenReadAsync(digest, cancellationToken).ConfigureAwait(false);
-        return new ChunkedBlobReader(digest, chunks, OpenChunkAsync, chunk => PrefetchAsync(chunk.Digest, _stopping.Token));
+        return await ChunkedBlobReader.OpenAsync(digest, size, chunkSource, token => OpenReadAsync(digest, token),
+            OpenChunkAsync, chunk => PrefetchAsync(chunk.Digest, _stopping.Token), cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask<BlobReader> OpenChunkAsync(BlobChunkInfo chunk, CancellationToken cancellationToken) =>

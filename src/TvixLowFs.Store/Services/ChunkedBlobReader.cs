@@ -16,6 +16,31 @@ public sealed class ChunkedBlobReader : BlobReader
     /// <summary>Chunks started ahead of a reader that reads in order.</summary>
     public const int SequentialReadAhead = 4;
 
+    /// <summary>Blobs at least this large are read by ranges when their store lists several chunks.</summary>
+    public const long MinimumBlobSize = 8L << 20;
+
+    /// <summary>
+    /// How every service opens a blob of known size: by ranges when it is large and its store lists
+    /// several chunks, else with <paramref name="whole"/> (a small blob, or one that is its own only
+    /// chunk); null when the blob is absent.
+    /// </summary>
+    public static async ValueTask<BlobReader?> OpenAsync(B3Digest digest, long size, IBlobChunkSource source,
+        Func<CancellationToken, ValueTask<BlobReader?>> whole,
+        Func<BlobChunkInfo, CancellationToken, ValueTask<BlobReader>> openChunk, Func<BlobChunkInfo, Task>? prefetchChunk,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(whole);
+        if (size < MinimumBlobSize)
+            return await whole(cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<BlobChunkInfo>? chunks = await source.StatChunksAsync(digest, cancellationToken).ConfigureAwait(false);
+        if (chunks is null)
+            return null;
+        if (chunks.Count < 2)
+            return await whole(cancellationToken).ConfigureAwait(false);
+        return new ChunkedBlobReader(digest, chunks, openChunk, prefetchChunk);
+    }
+
     private readonly B3Digest _digest;
     private readonly BlobChunkInfo[] _chunks;
     private readonly long[] _starts;
@@ -200,14 +225,27 @@ public sealed class ChunkedBlobReader : BlobReader
     /// <summary>Hashes chunk <paramref name="index"/> into the whole-blob check when it is the next in order.</summary>
     private async ValueTask HashInOrderAsync(int index, BlobReader chunk, CancellationToken cancellationToken)
     {
-        byte[] bytes = new byte[_chunks[index].Size];
-        for (int done = 0; done < bytes.Length;)
+        int length = (int)_chunks[index].Size;
+        byte[] bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
         {
-            int read = await chunk.ReadAtAsync(done, bytes.AsMemory(done), cancellationToken).ConfigureAwait(false);
-            if (read <= 0)
-                throw new StoreUnavailableException($"blob {_digest}: chunk {_chunks[index].Digest} ended early");
-            done += read;
+            for (int done = 0; done < length;)
+            {
+                int read = await chunk.ReadAtAsync(done, bytes.AsMemory(done, length - done), cancellationToken).ConfigureAwait(false);
+                if (read <= 0)
+                    throw new StoreUnavailableException($"blob {_digest}: chunk {_chunks[index].Digest} ended early");
+                done += read;
+            }
+            HashNext(index, bytes.AsSpan(0, length));
         }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    private void HashNext(int index, ReadOnlySpan<byte> bytes)
+    {
         lock (_gate)
         {
             if (index != _nextToHash)

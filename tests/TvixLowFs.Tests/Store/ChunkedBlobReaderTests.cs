@@ -162,6 +162,6 @@ public sealed class ChunkedBlobReaderTests
         // A chunk is a blob of its own (one chunk): an open of it is a plain fill, a local file.
         using (BlobReader chunk = (await cache.OpenReadAsync(chunks[0].Digest, chunks[0].Size))!)
             Assert.That(chunk.LocalFile, Is.Not.Null);
-        Assert.That(CachingBlobService.RangedReadMinimumSize, Is.LessThanOrEqualTo(bytes.Length));
+        Assert.That(ChunkedBlobReader.MinimumBlobSize, Is.LessThanOrEqualTo(bytes.Length));
     }
 }
