@@ -36,24 +36,16 @@ public sealed partial class GrpcBlobService
             bool more;
             try
             {
-                more = await stream.MoveNext(progress.Token).ConfigureAwait(false);
+                more = await _channel.MoveNextAsync(stream, progress, what, cancellationToken, passUnimplemented: next == 0).ConfigureAwait(false);
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented && next == 0)
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
             {
+                // An older daemon: the caller falls back to one ReadBlob per digest.
                 _batchUnsupported = true;
                 return false;
             }
-            catch (RpcException e)
-            {
-                throw _channel.Translate(e, what, cancellationToken, progress);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && progress.Expired)
-            {
-                throw new StoreUnavailableException($"{_channel.Address}: {what}: no progress within {_channel.Options.Timeout.TotalSeconds:0.###} s");
-            }
             if (!more)
                 break;
-            progress.Progress();
             foreach (var part in stream.Current.Parts)
             {
                 if (next >= digests.Count || part.Index != (uint)next)

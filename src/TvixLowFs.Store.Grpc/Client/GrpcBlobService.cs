@@ -139,6 +139,7 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
         using var call = _invoker.AsyncServerStreamingCall(PooledBlobChunk.ReadMethod, null,
             new CallOptions(cancellationToken: progress.Token), new ReadBlobRequest { Digest = digest.ToByteString() });
         var stream = call.ResponseStream;
+        string what = $"read blob {digest}";
         PooledBlobChunk? current = null;
         try
         {
@@ -147,22 +148,8 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
                 // The consumer is done with the chunk it was given: its array goes back to the pool.
                 current?.Return();
                 current = null;
-                bool more;
-                try
-                {
-                    more = await stream.MoveNext(progress.Token).ConfigureAwait(false);
-                }
-                catch (RpcException e)
-                {
-                    throw _channel.Translate(e, $"read blob {digest}", cancellationToken, progress);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && progress.Expired)
-                {
-                    throw new StoreUnavailableException($"{_channel.Address}: read blob {digest}: no progress within {_channel.Options.Timeout.TotalSeconds:0.###} s");
-                }
-                if (!more)
+                if (!await _channel.MoveNextAsync(stream, progress, what, cancellationToken).ConfigureAwait(false))
                     yield break;
-                progress.Progress();
                 current = stream.Current;
                 yield return current.Data;
             }

@@ -55,24 +55,9 @@ public sealed class GrpcDirectoryService : IDirectoryService
         var pending = new Dictionary<B3Digest, ulong>();
         var received = new HashSet<B3Digest>();
         bool first = true;
-        while (true)
+        string what = $"get directory {root} recursively";
+        while (await _channel.MoveNextAsync(call.ResponseStream, progress, what, cancellationToken).ConfigureAwait(false))
         {
-            bool more;
-            try
-            {
-                more = await call.ResponseStream.MoveNext(progress.Token).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw _channel.Translate(e, $"get directory {root} recursively", cancellationToken, progress);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && progress.Expired)
-            {
-                throw new StoreUnavailableException($"{_channel.Address}: get directory {root} recursively: no progress within {_channel.Options.Timeout.TotalSeconds:0.###} s");
-            }
-            if (!more)
-                break;
-            progress.Progress();
             var directory = call.ResponseStream.Current;
             var digest = DirectoryRules.Digest(directory);
             if (first)

@@ -61,26 +61,8 @@ public sealed class GrpcPathInfoService : IPathInfoService
     {
         using var progress = new ProgressDeadline(_channel.Options.Timeout, cancellationToken);
         using var call = _client.List(new ListPathInfoRequest(), new CallOptions(cancellationToken: progress.Token));
-        while (true)
-        {
-            bool more;
-            try
-            {
-                more = await call.ResponseStream.MoveNext(progress.Token).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw _channel.Translate(e, "list PathInfos", cancellationToken, progress);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && progress.Expired)
-            {
-                throw new StoreUnavailableException($"{_channel.Address}: list PathInfos: no progress within {_channel.Options.Timeout.TotalSeconds:0.###} s");
-            }
-            if (!more)
-                yield break;
-            progress.Progress();
+        while (await _channel.MoveNextAsync(call.ResponseStream, progress, "list PathInfos", cancellationToken).ConfigureAwait(false))
             yield return call.ResponseStream.Current;
-        }
     }
 
     public async ValueTask<NarHash> CalculateNarAsync(Node node, CancellationToken cancellationToken = default)

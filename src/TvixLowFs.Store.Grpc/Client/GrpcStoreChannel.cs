@@ -14,27 +14,25 @@ namespace TvixLowFs.Store.Grpc.Client;
 /// </summary>
 public sealed class GrpcStoreChannel : IDisposable
 {
-    private GrpcStoreChannel(string address, GrpcChannel channel, GrpcClientOptions options)
+    private GrpcStoreChannel(StoreAddress address, GrpcChannel channel, GrpcClientOptions options)
     {
         Address = address;
         Channel = channel;
         Options = options;
     }
 
-    public string Address { get; }
+    /// <summary>The daemon's address, as parsed once by the command line (messages name it).</summary>
+    public StoreAddress Address { get; }
     public GrpcChannel Channel { get; }
     public GrpcClientOptions Options { get; }
 
     /// <summary>The HTTP/2 receive window of each stream.</summary>
     public const int Http2StreamWindowBytes = 4 << 20;
 
-    public static bool IsGrpcAddress(string address) =>
-        address.StartsWith("grpc+http://", StringComparison.Ordinal) || address.StartsWith("grpc+https://", StringComparison.Ordinal)
-        || address.StartsWith("grpc+unix://", StringComparison.Ordinal);
-
-    /// <summary>Opens a channel; throws <see cref="FormatException"/> on a malformed address. Connects lazily.</summary>
-    public static GrpcStoreChannel Open(string address, GrpcClientOptions options)
+    /// <summary>Opens a channel to a grpc+http, grpc+https or grpc+unix address. Connects lazily.</summary>
+    public static GrpcStoreChannel Open(StoreAddress address, GrpcClientOptions options)
     {
+        ArgumentNullException.ThrowIfNull(address);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = options.Timeout,
@@ -49,47 +47,37 @@ public sealed class GrpcStoreChannel : IDisposable
             InitialHttp2StreamWindowSize = Http2StreamWindowBytes,
         };
         string httpAddress;
-        if (address.StartsWith("grpc+unix://", StringComparison.Ordinal))
+        switch (address.Kind)
         {
-            string path = address["grpc+unix://".Length..];
-            if (!path.StartsWith('/') || path.Length < 2)
-                throw new FormatException($"'{address}': a unix socket address is grpc+unix:///ABSOLUTE/PATH");
-            var endpoint = new UnixDomainSocketEndPoint(path);
-            handler.ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
+            case StoreAddressKind.GrpcUnix:
+                var endpoint = new UnixDomainSocketEndPoint(address.Path!);
+                handler.ConnectCallback = async (_, cancellationToken) =>
                 {
-                    await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            };
-            httpAddress = "http://localhost";
-        }
-        else if (address.StartsWith("grpc+http://", StringComparison.Ordinal))
-        {
-            string hostPort = address["grpc+http://".Length..].TrimEnd('/');
-            if (!Uri.TryCreate("http://" + hostPort, UriKind.Absolute, out var uri) || uri.AbsolutePath != "/" || hostPort.Length == 0
-                || !hostPort.Contains(':'))
-                throw new FormatException($"'{address}': a gRPC address is grpc+http://HOST:PORT");
-            httpAddress = "http://" + hostPort;
-            handler.ConnectCallback = ConnectTcp;
-        }
-        else if (address.StartsWith("grpc+https://", StringComparison.Ordinal))
-        {
-            StoreAddress parsed = StoreAddress.Parse(address);
-            httpAddress = $"https://{parsed.Host}:{parsed.Port}";
-            handler.ConnectCallback = ConnectTcp; // the handler runs TLS over the stream it returns
-            handler.SslOptions = GrpcTlsClientOptions.Create(parsed);
-        }
-        else
-        {
-            throw new FormatException($"'{address}': not a grpc+http://, grpc+https:// or grpc+unix:// address");
+                    var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    try
+                    {
+                        await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+                        return new NetworkStream(socket, ownsSocket: true);
+                    }
+                    catch
+                    {
+                        socket.Dispose();
+                        throw;
+                    }
+                };
+                httpAddress = "http://localhost";
+                break;
+            case StoreAddressKind.GrpcHttp when address.Tls:
+                httpAddress = $"https://{address.Host}:{address.Port}";
+                handler.ConnectCallback = ConnectTcp; // the handler runs TLS over the stream it returns
+                handler.SslOptions = GrpcTlsClientOptions.Create(address);
+                break;
+            case StoreAddressKind.GrpcHttp:
+                httpAddress = $"http://{address.Host}:{address.Port}";
+                handler.ConnectCallback = ConnectTcp;
+                break;
+            default:
+                throw new ArgumentException($"'{address}': not a grpc+http://, grpc+https:// or grpc+unix:// address", nameof(address));
         }
         var channel = GrpcChannel.ForAddress(httpAddress, new GrpcChannelOptions
         {
@@ -125,10 +113,6 @@ public sealed class GrpcStoreChannel : IDisposable
         new(deadline: DateTime.UtcNow + Options.Timeout, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// Translates a failed call into the store's exceptions: NOT_FOUND, INVALID_ARGUMENT and
-    /// everything that means "the store is not answering" (naming the address).
-    /// </summary>
-    /// <summary>
     /// A write to a client stream failed: a server that refuses the call (read-only, a limit) answers
     /// before reading the stream, and a write racing that answer fails with only "Cancelled". The
     /// call's own status says why, so it is translated instead when there is one.
@@ -150,6 +134,37 @@ public sealed class GrpcStoreChannel : IDisposable
         return Translate(e, what, callerToken, progress);
     }
 
+    /// <summary>
+    /// The next message of a server stream, or false at its end: the one place where a failed call,
+    /// a stream that stalls past the progress deadline and a cancelled caller become the store's
+    /// exceptions. With <paramref name="passUnimplemented"/>, UNIMPLEMENTED is thrown as it came
+    /// (a caller that falls back to an older call).
+    /// </summary>
+    internal async ValueTask<bool> MoveNextAsync<T>(IAsyncStreamReader<T> stream, ProgressDeadline progress, string what,
+        CancellationToken callerToken, bool passUnimplemented = false)
+    {
+        bool more;
+        try
+        {
+            more = await stream.MoveNext(progress.Token).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (!(passUnimplemented && e.StatusCode == StatusCode.Unimplemented))
+        {
+            throw Translate(e, what, callerToken, progress);
+        }
+        catch (OperationCanceledException) when (!callerToken.IsCancellationRequested && progress.Expired)
+        {
+            throw new StoreUnavailableException($"{Address}: {what}: no progress within {Options.Timeout.TotalSeconds:0.###} s");
+        }
+        if (more)
+            progress.Progress();
+        return more;
+    }
+
+    /// <summary>
+    /// Translates a failed call into the store's exceptions: NOT_FOUND, INVALID_ARGUMENT and
+    /// everything that means "the store is not answering" (naming the address).
+    /// </summary>
     internal Exception Translate(RpcException e, string what, CancellationToken callerToken, ProgressDeadline? progress = null)
     {
         if (e.StatusCode == StatusCode.Cancelled && callerToken.IsCancellationRequested)
@@ -182,36 +197,5 @@ public sealed class GrpcStoreChannel : IDisposable
     {
         if (Interlocked.Decrement(ref _leases) == 0)
             Channel.Dispose();
-    }
-}
-
-/// <summary>
-/// A cancellation that fires when a streaming call makes no progress for the configured timeout:
-/// long transfers are fine, a stalled or vanished daemon is noticed in bounded time.
-/// </summary>
-internal sealed class ProgressDeadline : IDisposable
-{
-    private readonly CancellationTokenSource _idle;
-    private readonly CancellationTokenSource _linked;
-    private readonly TimeSpan _timeout;
-
-    public ProgressDeadline(TimeSpan timeout, CancellationToken callerToken)
-    {
-        _timeout = timeout;
-        _idle = new CancellationTokenSource(timeout);
-        _linked = CancellationTokenSource.CreateLinkedTokenSource(_idle.Token, callerToken);
-    }
-
-    public CancellationToken Token => _linked.Token;
-
-    public bool Expired => _idle.IsCancellationRequested;
-
-    /// <summary>Called on every message; restarts the idle clock.</summary>
-    public void Progress() => _idle.CancelAfter(_timeout);
-
-    public void Dispose()
-    {
-        _linked.Dispose();
-        _idle.Dispose();
     }
 }

@@ -15,12 +15,14 @@ namespace TvixLowFs.Store.Grpc.Client;
 /// </summary>
 public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStoreConnector, IDisposable
 {
-    private readonly Dictionary<string, GrpcStoreChannel> _channels = new(StringComparer.Ordinal);
+    // Keyed by endpoint (StoreAddress equality ignores spelling), so roles naming one daemon
+    // differently still share a channel.
+    private readonly Dictionary<StoreAddress, GrpcStoreChannel> _channels = [];
     private readonly Lock _lock = new();
 
     public GrpcClientOptions Options { get; } = options;
 
-    public async ValueTask<IBlobService> OpenBlobServiceAsync(string address, CancellationToken cancellationToken = default)
+    private async ValueTask<IBlobService> OpenBlobServiceAsync(StoreAddress address)
     {
         var channel = Lease(address);
         try
@@ -37,7 +39,7 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStore
         }
     }
 
-    public async ValueTask<IDirectoryService> OpenDirectoryServiceAsync(string address, CancellationToken cancellationToken = default)
+    private async ValueTask<IDirectoryService> OpenDirectoryServiceAsync(StoreAddress address)
     {
         var channel = Lease(address);
         try
@@ -57,7 +59,7 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStore
         }
     }
 
-    public async ValueTask<IPathInfoService> OpenPathInfoServiceAsync(string address, CancellationToken cancellationToken = default)
+    private async ValueTask<IPathInfoService> OpenPathInfoServiceAsync(StoreAddress address)
     {
         var channel = Lease(address);
         try
@@ -77,38 +79,13 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStore
 
     // The opener is synchronous; blocking on the probe is fine at command start (no synchronization context).
     public IBlobService OpenBlobService(StoreAddress address) =>
-        OpenBlobServiceAsync(Canonical(address)).AsTask().GetAwaiter().GetResult();
+        OpenBlobServiceAsync(address).AsTask().GetAwaiter().GetResult();
 
     public IDirectoryService OpenDirectoryService(StoreAddress address) =>
-        OpenDirectoryServiceAsync(Canonical(address)).AsTask().GetAwaiter().GetResult();
+        OpenDirectoryServiceAsync(address).AsTask().GetAwaiter().GetResult();
 
     public IPathInfoService OpenPathInfoService(StoreAddress address) =>
-        OpenPathInfoServiceAsync(Canonical(address)).AsTask().GetAwaiter().GetResult();
-
-    /// <summary>One spelling per endpoint, so roles naming it differently still share a channel.</summary>
-    public static string Canonical(StoreAddress address) => address.Kind switch
-    {
-        StoreAddressKind.GrpcHttp when address.Tls => $"grpc+https://{address.Host}:{address.Port}" + TlsQuery(address),
-        StoreAddressKind.GrpcHttp => $"grpc+http://{address.Host}:{address.Port}",
-        StoreAddressKind.GrpcUnix => "grpc+unix://" + address.Path,
-        _ => throw new ArgumentException($"{address} is not a gRPC store address", nameof(address)),
-    };
-
-    private static string TlsQuery(StoreAddress address)
-    {
-        var options = new List<string>(3);
-        foreach ((string name, string? path) in new[]
-        {
-            (StoreAddress.TlsCaCertOption, address.TlsCaCertPath),
-            (StoreAddress.TlsClientCertOption, address.TlsClientCertPath),
-            (StoreAddress.TlsClientKeyOption, address.TlsClientKeyPath),
-        })
-        {
-            if (path is not null)
-                options.Add(name + "=" + Uri.EscapeDataString(path));
-        }
-        return options.Count == 0 ? "" : "?" + string.Join('&', options);
-    }
+        OpenPathInfoServiceAsync(address).AsTask().GetAwaiter().GetResult();
 
     /// <summary>Drops the connector's own hold on the channels; services opened keep theirs.</summary>
     public void Dispose()
@@ -121,7 +98,7 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStore
         }
     }
 
-    private GrpcStoreChannel Lease(string address)
+    private GrpcStoreChannel Lease(StoreAddress address)
     {
         lock (_lock)
         {

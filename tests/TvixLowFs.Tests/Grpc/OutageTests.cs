@@ -88,7 +88,7 @@ public sealed class OutageTests
         using var connector = new GrpcStoreConnector(new GrpcClientOptions { Timeout = TimeSpan.FromSeconds(1) });
         Assert.Throws<StoreUnavailableException>(() => new StoreOpener(connector).Open(StoreAddress.Parse(address)));
 
-        using var channel = GrpcStoreChannel.Open(address, new GrpcClientOptions { Timeout = TimeSpan.FromSeconds(1) });
+        using var channel = GrpcStoreChannel.Open(StoreAddress.Parse(address), new GrpcClientOptions { Timeout = TimeSpan.FromSeconds(1) });
         await using var blobs = new GrpcBlobService(channel);
         await Assert.ThrowsAsync<StoreUnavailableException>(async () => await blobs.StatAsync(B3Digest.Empty));
         await Assert.ThrowsAsync<StoreUnavailableException>(async () => await blobs.OpenReadAsync(B3Digest.Empty));
