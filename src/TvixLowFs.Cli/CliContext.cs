@@ -72,19 +72,8 @@ public sealed class CliContext
     /// </summary>
     public StoreServices OpenStoreForMount(ParseResult parseResult)
     {
-        (StoreAddress blobs, StoreAddress directories, _) = Options.ResolveAddresses(parseResult, Environment);
-        return Remote.WithCache(OpenStore(parseResult), parseResult, Environment, blobs, directories);
-    }
-
-    /// <summary>
-    /// Whether the blob and directory services answer from this machine's memory or disk
-    /// (memory://, local://), so a miss may be answered on the FUSE thread itself.
-    /// </summary>
-    public bool StoreIsOnThisMachine(ParseResult parseResult)
-    {
-        (StoreAddress blobs, StoreAddress directories, _) = Options.ResolveAddresses(parseResult, Environment);
-        return blobs.Kind is StoreAddressKind.Local or StoreAddressKind.Memory
-            && directories.Kind is StoreAddressKind.Local or StoreAddressKind.Memory;
+        (StoreAddress blobs, StoreAddress directories, StoreAddress pathInfos) = Options.ResolveAddresses(parseResult, Environment);
+        return Remote.WithCache(Opener(parseResult).Open(blobs, directories, pathInfos), parseResult, Environment, blobs, directories);
     }
 
     /// <summary>Loggers writing one line per message to stderr at the <c>--log-level</c> chosen.</summary>

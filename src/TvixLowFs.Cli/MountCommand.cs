@@ -62,7 +62,8 @@ public static class MountCommand
                 ListRoot = parseResult.GetValue(listRoot),
                 ShowXattr = parseResult.GetValue(showXattr),
                 BackingFiles = backingFiles,
-                AnswerMissesInline = context.StoreIsOnThisMachine(parseResult),
+                // A miss on this machine is answered on the FUSE thread itself: no network to wait for.
+                AnswerMissesInline = store.OnThisMachine,
                 ReadaheadConcurrency = Math.Max(parseResult.GetValue(treeReadahead), 0),
                 // A lookup in a binary cache waits for its NAR; the HTTP stall timeout bounds a dead server.
                 PathInfoTimeout = store.PathInfos is ISubstitutingPathInfoService ? StoreFilesystemOptions.SubstitutionTimeout : null,

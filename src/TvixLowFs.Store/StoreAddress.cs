@@ -77,6 +77,9 @@ public sealed class StoreAddress : IEquatable<StoreAddress>
     /// <summary>The port (grpc+http).</summary>
     public int Port { get; }
 
+    /// <summary>memory:// or local://: served from this machine's memory or disk, no network between.</summary>
+    public bool IsOnThisMachine => Kind is StoreAddressKind.Memory or StoreAddressKind.Local;
+
     /// <summary>grpc+https: HTTP/2 over TLS, the daemon's certificate checked against the system trust store or <see cref="TlsCaCertPath"/>.</summary>
     public bool Tls { get; private init; }
 

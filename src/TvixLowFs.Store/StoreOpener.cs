@@ -84,7 +84,10 @@ public sealed class StoreOpener(IRemoteStoreConnector? remote = null, BinaryCach
             StoreAddressKind.NixHttp => OpenBinaryCache(pathInfoAddress, blobAddress, directoryAddress, blobs, directories, narCalculator),
             _ => Remote(pathInfoAddress).OpenPathInfoService(pathInfoAddress),
         };
-        return new StoreServices(blobs, directories, pathInfos);
+        return new StoreServices(blobs, directories, pathInfos)
+        {
+            OnThisMachine = blobAddress.IsOnThisMachine && directoryAddress.IsOnThisMachine,
+        };
     }
 
     private NixHttpPathInfoService OpenBinaryCache(StoreAddress cache, StoreAddress blobAddress, StoreAddress directoryAddress,

@@ -22,7 +22,7 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStore
 
     public GrpcClientOptions Options { get; } = options;
 
-    private async ValueTask<IBlobService> OpenBlobServiceAsync(StoreAddress address)
+    public async ValueTask<IBlobService> OpenBlobServiceAsync(StoreAddress address)
     {
         var channel = Lease(address);
         try
@@ -39,7 +39,7 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStore
         }
     }
 
-    private async ValueTask<IDirectoryService> OpenDirectoryServiceAsync(StoreAddress address)
+    public async ValueTask<IDirectoryService> OpenDirectoryServiceAsync(StoreAddress address)
     {
         var channel = Lease(address);
         try
@@ -59,7 +59,7 @@ public sealed class GrpcStoreConnector(GrpcClientOptions options) : IRemoteStore
         }
     }
 
-    private async ValueTask<IPathInfoService> OpenPathInfoServiceAsync(StoreAddress address)
+    public async ValueTask<IPathInfoService> OpenPathInfoServiceAsync(StoreAddress address)
     {
         var channel = Lease(address);
         try

@@ -4,8 +4,9 @@ using TvixLowFs.Store.Services;
 namespace TvixLowFs.Store.Caching;
 
 /// <summary>
-/// The mount's local read-through cache: a <c>local://</c> store directory in front of the remote
-/// (gRPC) blob and directory services. PathInfos are not cached (a path may appear remotely later).
+/// The mount's local read-through cache: a <c>local://</c> store directory in front of the blob and
+/// directory services that are not on this machine (a daemon, or a bucket read directly). PathInfos
+/// are not cached (a path may appear remotely later).
 /// </summary>
 public static class ReadThroughCache
 {
@@ -19,15 +20,13 @@ public static class ReadThroughCache
         return Path.Join(baseDirectory, "tvixlowfs");
     }
 
-    public static bool IsRemote(StoreAddress address) => address.Kind is StoreAddressKind.GrpcHttp or StoreAddressKind.GrpcUnix;
-
     /// <summary>
     /// Puts the cache at <paramref name="cacheDirectory"/> in front of whichever of the blob and
-    /// directory services has a remote address; returns <paramref name="store"/> itself when none has.
+    /// directory services is not on this machine; returns <paramref name="store"/> itself when both are.
     /// </summary>
     public static StoreServices Wrap(StoreServices store, string cacheDirectory, StoreAddress blobAddress, StoreAddress directoryAddress)
     {
-        bool blobs = IsRemote(blobAddress), directories = IsRemote(directoryAddress);
+        bool blobs = !blobAddress.IsOnThisMachine, directories = !directoryAddress.IsOnThisMachine;
         if (!blobs && !directories)
             return store;
         var cache = LocalStore.Open(Path.GetFullPath(cacheDirectory));

@@ -7,6 +7,12 @@ public sealed class StoreServices(IBlobService blobs, IDirectoryService director
     public IDirectoryService Directories { get; } = directories;
     public IPathInfoService PathInfos { get; } = pathInfos;
 
+    /// <summary>
+    /// The blob and directory services answer from this machine's memory or disk (memory://,
+    /// local://), so a miss costs no network: decided once, from the addresses, by the opener.
+    /// </summary>
+    public bool OnThisMachine { get; init; }
+
     public async ValueTask DisposeAsync()
     {
         // The same instance may serve several roles (one local store); dispose each once.

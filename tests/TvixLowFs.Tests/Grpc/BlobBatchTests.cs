@@ -93,7 +93,7 @@ public sealed class BlobBatchTests
         await using var daemon = await TestDaemon.StartAsync(Transport.Unix);
         var blobs = await AddBlobsAsync(daemon.Store.Blobs);
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var remote = (GrpcBlobService)await connector.OpenBlobServiceAsync(daemon.Address);
+        await using var remote = (GrpcBlobService)await connector.OpenBlobServiceAsync(StoreAddress.Parse(daemon.Address));
 
         var sink = new RecordingSink(blobs.Length);
         Assert.That(await remote.ReadBlobsAsync(blobs.Select(b => b.Digest).ToArray(), sink, CancellationToken.None), Is.True);
@@ -127,7 +127,7 @@ public sealed class BlobBatchTests
             blobs[i] = i % 7 == 3 ? (B3Digest.Compute(bytes), null) : (await PutAsync(daemon.Store.Blobs, bytes), bytes);
         }
         using var connector = new GrpcStoreConnector(ShortTimeout);
-        await using var remote = (GrpcBlobService)await connector.OpenBlobServiceAsync(daemon.Address);
+        await using var remote = (GrpcBlobService)await connector.OpenBlobServiceAsync(StoreAddress.Parse(daemon.Address));
 
         var sink = new RecordingSink(count);
         Assert.That(await remote.ReadBlobsAsync(blobs.Select(b => b.Digest).ToArray(), sink, CancellationToken.None), Is.True);

@@ -90,7 +90,7 @@ public sealed class DaemonBinaryTests
             Assert.That(daemon.HasExited, Is.False, "the daemon exited: " + (daemon.HasExited ? await daemon.StandardError.ReadToEndAsync() : ""));
             try
             {
-                await using var blobs = await connector.OpenBlobServiceAsync(address);
+                await using var blobs = await connector.OpenBlobServiceAsync(StoreAddress.Parse(address));
                 return;
             }
             catch (StoreUnavailableException)

@@ -1,6 +1,5 @@
 using NUnit.Framework;
 using TvixLowFs.Store;
-using TvixLowFs.Store.Grpc.Client;
 
 namespace TvixLowFs.Tests.Grpc;
 
@@ -8,15 +7,17 @@ namespace TvixLowFs.Tests.Grpc;
 public sealed class GrpcHttpsAddressTests
 {
     [Test]
-    public void TheTlsOptionsAreParsedAndKeptInTheCanonicalAddress()
+    public void TheTlsOptionsAreParsedAndPartOfTheEndpoint()
     {
         var plain = StoreAddress.Parse("grpc+https://store.example:443");
         Assert.That((plain.Kind, plain.Tls, plain.Host, plain.Port, plain.TlsCaCertPath), Is.EqualTo((StoreAddressKind.GrpcHttp, true, "store.example", 443, (string?)null)));
-        Assert.That(GrpcStoreConnector.Canonical(plain), Is.EqualTo("grpc+https://store.example:443"));
+        Assert.That(plain, Is.EqualTo(StoreAddress.Parse("grpc+https://store.example:443/")), "one endpoint, two spellings");
 
         var full = StoreAddress.Parse("grpc+https://[::1]:8000?tls-ca-cert-path=/etc/ca%20s.pem&tls-client-cert-path=/c.pem&tls-client-key-path=/c.key");
         Assert.That((full.Host, full.TlsCaCertPath, full.TlsClientCertPath, full.TlsClientKeyPath), Is.EqualTo(("[::1]", "/etc/ca s.pem", "/c.pem", "/c.key")));
-        Assert.That(StoreAddress.Parse(GrpcStoreConnector.Canonical(full)), Is.EqualTo(full));
+        Assert.That(StoreAddress.Parse("grpc+https://[::1]:8000?tls-client-key-path=/c.key&tls-client-cert-path=/c.pem&tls-ca-cert-path=/etc/ca%20s.pem"),
+            Is.EqualTo(full), "the options in another order");
+        Assert.That(full, Is.Not.EqualTo(StoreAddress.Parse("grpc+https://[::1]:8000?tls-ca-cert-path=/etc/ca.pem")), "another CA is another channel");
         Assert.That(full, Is.Not.EqualTo(StoreAddress.Parse("grpc+http://[::1]:8000")), "TLS is part of the address");
     }
 

@@ -77,7 +77,7 @@ public sealed class PathInfoImmutabilityTests(StoreKind kind)
     public async Task OurClientSeesAConflictException()
     {
         using var connector = new GrpcStoreConnector(new GrpcClientOptions());
-        await using IPathInfoService pathInfos = await connector.OpenPathInfoServiceAsync(_daemon.Address);
+        await using IPathInfoService pathInfos = await connector.OpenPathInfoServiceAsync(StoreAddress.Parse(_daemon.Address));
         PathInfo first = Samples.PathInfo();
         await pathInfos.PutAsync(first);
         var e = await Assert.ThrowsAsync<StorePathConflictException>(async () => await pathInfos.PutAsync(Other(first)));

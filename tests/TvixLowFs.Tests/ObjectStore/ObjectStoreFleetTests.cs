@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using NUnit.Framework;
+using TvixLowFs.Store;
 using TvixLowFs.Store.Grpc.Client;
 using TvixLowFs.Store.Local;
 using TvixLowFs.Store.Model;
@@ -151,7 +152,7 @@ public sealed class ObjectStoreFleetTests
         string daemon = _run.StartDaemon(address).Address;
         // Over gRPC: Stat with send_chunks answers the bucket's chunk list, Read of a chunk's digest its bytes.
         using (var connector = new GrpcStoreConnector(new GrpcClientOptions()))
-        await using (IBlobService remote = await connector.OpenBlobServiceAsync(daemon))
+        await using (IBlobService remote = await connector.OpenBlobServiceAsync(StoreAddress.Parse(daemon)))
         {
             IReadOnlyList<BlobChunkInfo>? listed = await ((IBlobChunkSource)remote).StatChunksAsync(blob);
             Assert.That(listed, Is.EqualTo(stored.Select(chunk => new BlobChunkInfo(chunk.Digest, chunk.Size))));
@@ -187,6 +188,31 @@ public sealed class ObjectStoreFleetTests
         for (int i = 0; i < 200 && Held() < stored.Count; i++)
             Thread.Sleep(20);
         Assert.That(Held(), Is.EqualTo(stored.Count), "a whole read keeps every chunk");
+    }
+
+    [Test]
+    public void A_mount_on_the_bucket_itself_keeps_what_it_reads_in_its_own_read_through_cache()
+    {
+        ObjectStoreBuckets bucket = ObjectStoreBuckets.Create();
+        string address = bucket.Address();
+        string tree = Path.Combine(_run.Root, "tree");
+        byte[] read = Pattern(2 * 1024 * 1024 + 3, seed: 95), unread = Pattern(1024 * 1024 + 9, seed: 96);
+        Materialize(TreeDirectory.Of(("read", new TreeFile(read)), ("unread", new TreeFile(unread))), tree);
+        string storePath = ObjectStoreProcesses.Import(address, tree);
+
+        // Each runner's mount has its own cache, whether it reaches the bucket through a daemon or not.
+        string cache = Path.Combine(_run.Root, "cache");
+        string direct = _run.Mount(address, "--cache-dir", cache, "--tree-readahead", "0");
+        Assert.That(File.ReadAllBytes(Path.Combine(direct, storePath, "read")), Is.EqualTo(read));
+
+        LocalStore cached = LocalStore.Open(cache);
+        bool Held(byte[] content) => File.Exists(cached.BlobPath(B3Digest.Compute(content)));
+        for (int i = 0; i < 250 && !Held(read); i++)
+            Thread.Sleep(20);
+        Assert.That(Held(read), Is.True, "the blob read is kept in the mount's cache");
+        Assert.That(Held(unread), Is.False, "a blob not read is not fetched");
+        Assert.That(Directory.EnumerateFiles(cached.DirectoriesDirectory, "*", SearchOption.AllDirectories), Is.Not.Empty,
+            "the directories walked are kept too");
     }
 
     /// <summary>Opens and reads the whole file; 0, or the errno of the open or the first failed read.</summary>
