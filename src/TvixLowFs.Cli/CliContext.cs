@@ -76,6 +76,20 @@ public sealed class CliContext
         return Remote.WithCache(Opener(parseResult).Open(blobs, directories, pathInfos), parseResult, Environment, blobs, directories);
     }
 
+    /// <summary>
+    /// The store a daemon serves: <see cref="OpenStore"/>, with a read-through cache in front of a
+    /// blob or directory service not on this machine (a bucket, another daemon) only when
+    /// <c>--cache-dir</c> is given: a server fills no disk it was not told to.
+    /// </summary>
+    public StoreServices OpenStoreForDaemon(ParseResult parseResult)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        (StoreAddress blobs, StoreAddress directories, StoreAddress pathInfos) = Options.ResolveAddresses(parseResult, Environment);
+        StoreServices store = Opener(parseResult).Open(blobs, directories, pathInfos);
+        return parseResult.GetResult(Remote.CacheDirectory) is null ? store
+            : Remote.WithCache(store, parseResult, Environment, blobs, directories);
+    }
+
     /// <summary>Loggers writing one line per message to stderr at the <c>--log-level</c> chosen.</summary>
     public ILoggerFactory CreateLoggerFactory(ParseResult parseResult) =>
         new StderrLoggerFactory(Error, Options.LogLevelOf(parseResult));

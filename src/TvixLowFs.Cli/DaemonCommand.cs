@@ -124,7 +124,7 @@ public static class DaemonCommand
                 return Program.ExitUsage;
             }
             using ILoggerFactory loggers = context.CreateLoggerFactory(parseResult);
-            await using StoreServices store = context.OpenStore(parseResult);
+            await using StoreServices store = context.OpenStoreForDaemon(parseResult);
             var host = DaemonHost.Create(store, address, loggers, StopGrace, blobBatch: !parseResult.GetValue(noBlobBatch), options);
             await using (host.ConfigureAwait(false))
             {

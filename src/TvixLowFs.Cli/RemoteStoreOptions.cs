@@ -9,7 +9,7 @@ using TvixLowFs.Store.Services;
 namespace TvixLowFs.Cli;
 
 /// <summary>
-/// Options for remote (grpc+) stores, on every command: the call deadline, and the mount's
+/// Options for stores not on this machine, on every command: the call deadlines, and the
 /// read-through cache (its directory, or none).
 /// </summary>
 public sealed class RemoteStoreOptions
@@ -23,7 +23,7 @@ public sealed class RemoteStoreOptions
 
     public Option<string?> CacheDirectory { get; } = new("--cache-dir")
     {
-        Description = "Local read-through cache of blobs and directories fetched from a grpc+ store by mount (default $XDG_CACHE_HOME/tvixlowfs, else ~/.cache/tvixlowfs; several mounts may share it).",
+        Description = "Local read-through cache of blobs and directories fetched from a store not on this machine (a grpc+ daemon, an objectstore+s3 bucket): mount's default is $XDG_CACHE_HOME/tvixlowfs, else ~/.cache/tvixlowfs (several mounts may share it); a daemon keeps one only when this is given.",
         Recursive = true,
         HelpName = "DIR",
     };
@@ -37,7 +37,7 @@ public sealed class RemoteStoreOptions
 
     public Option<bool> NoCache { get; } = new("--no-cache")
     {
-        Description = "Do not keep what mount fetches from a grpc+ store (each open file is still fetched once, into an unlinked temp file).",
+        Description = "Do not keep what mount fetches from a store not on this machine (each open file is still fetched once, into an unlinked temp file).",
         Recursive = true,
     };
 
@@ -96,8 +96,8 @@ public sealed class RemoteStoreOptions
     }
 
     /// <summary>
-    /// Puts the read-through cache in front of the grpc+ blob and directory services of
-    /// <paramref name="store"/>, unless <c>--no-cache</c>; local stores are returned as they are.
+    /// Puts the read-through cache in front of the blob and directory services of
+    /// <paramref name="store"/> not on this machine, unless <c>--no-cache</c>; a store on this machine is returned as it is.
     /// </summary>
     public StoreServices WithCache(StoreServices store, ParseResult parseResult, Func<string, string?> environment,
         StoreAddress blobAddress, StoreAddress directoryAddress)

@@ -9,8 +9,21 @@ namespace TvixLowFs.Store.Caching;
 /// each fetched through this cache by its own digest when first read (verified, single-flight, kept),
 /// so a read at any offset waits for one chunk, not for the whole file.
 /// </summary>
-public sealed partial class CachingBlobService
+public sealed partial class CachingBlobService : IBlobChunkSource
 {
+    /// <summary>
+    /// The remote's chunk list, so a daemon with this cache in front of a bucket still answers
+    /// <c>Stat</c> with <c>send_chunks</c> (and then each chunk by its digest, through the cache);
+    /// a remote that does not cut blobs: the blob as its one chunk.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<BlobChunkInfo>?> StatChunksAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    {
+        if (Remote is IBlobChunkSource chunked)
+            return await chunked.StatChunksAsync(digest, cancellationToken).ConfigureAwait(false);
+        return await StatAsync(digest, cancellationToken).ConfigureAwait(false) is not { } size ? null
+            : size == 0 ? [] : [new BlobChunkInfo(digest, size)];
+    }
+
     public async ValueTask<BlobReader?> OpenReadAsync(B3Digest digest, long size, CancellationToken cancellationToken = default)
     {
         if (size < ChunkedBlobReader.MinimumBlobSize || Remote is not IBlobChunkSource chunkSource)

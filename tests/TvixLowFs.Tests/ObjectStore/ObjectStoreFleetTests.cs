@@ -191,6 +191,60 @@ public sealed class ObjectStoreFleetTests
     }
 
     [Test]
+    public async Task A_daemon_on_the_bucket_with_a_cache_dir_serves_what_it_has_read_from_its_own_cache()
+    {
+        ObjectStoreBuckets bucket = ObjectStoreBuckets.Create();
+        string address = bucket.Address();
+        byte[] large = Pattern(9 * 1024 * 1024 + 11, seed: 97), small = Pattern(70_000, seed: 98);
+        string tree = Path.Combine(_run.Root, "tree");
+        Materialize(TreeDirectory.Of(("large", new TreeFile(large)), ("small", new TreeFile(small))), tree);
+        ObjectStoreProcesses.Import(address, tree);
+        B3Digest largeDigest = B3Digest.Compute(large), smallDigest = B3Digest.Compute(small);
+
+        string cache = Path.Combine(_run.Root, "daemon-cache");
+        string daemon = _run.StartDaemon(address, 0, "--cache-dir", cache).Address;
+        string plain = _run.StartDaemon(address).Address;
+        using var connector = new GrpcStoreConnector(new GrpcClientOptions { Timeout = TimeSpan.FromSeconds(5) });
+        await using IBlobService cached = await connector.OpenBlobServiceAsync(StoreAddress.Parse(daemon));
+        await using IBlobService uncached = await connector.OpenBlobServiceAsync(StoreAddress.Parse(plain));
+
+        // The cache keeps the bucket's chunk list visible: a mount behind it still reads by ranges.
+        IReadOnlyList<BlobChunkInfo>? chunks = await ((IBlobChunkSource)cached).StatChunksAsync(largeDigest);
+        Assert.That(chunks, Has.Count.GreaterThan(4));
+        Assert.That(chunks, Is.EqualTo(await ((IBlobChunkSource)uncached).StatChunksAsync(largeDigest)));
+        Assert.That(await ReadAllAsync(cached, smallDigest), Is.EqualTo(small));
+        Assert.That(await ReadAllAsync(cached, chunks![2].Digest), Is.EqualTo(large[(int)chunks.Take(2).Sum(c => c.Size)..][..(int)chunks[2].Size]));
+        LocalStore kept = LocalStore.Open(cache);
+        Assert.That(File.Exists(kept.BlobPath(smallDigest)) && File.Exists(kept.BlobPath(chunks[2].Digest)), Is.True, "what the daemon served is in its cache");
+
+        bucket.Rgw.StopRadosgw();
+        try
+        {
+            // The bucket gone: what the daemon keeps is still served, the rest is not.
+            Assert.That(await ReadAllAsync(cached, smallDigest), Is.EqualTo(small));
+            await Assert.ThrowsAsync<StoreUnavailableException>(async () => await ReadAllAsync(uncached, smallDigest));
+        }
+        finally
+        {
+            bucket.Rgw.StartRadosgw();
+        }
+    }
+
+    private static async Task<byte[]> ReadAllAsync(IBlobService blobs, B3Digest digest)
+    {
+        using BlobReader reader = (await blobs.OpenReadAsync(digest))!;
+        var bytes = new byte[reader.Length];
+        long done = 0;
+        while (done < bytes.Length)
+        {
+            int n = await reader.ReadAtAsync(done, bytes.AsMemory((int)done));
+            Assert.That(n, Is.GreaterThan(0));
+            done += n;
+        }
+        return bytes;
+    }
+
+    [Test]
     public void A_mount_on_the_bucket_itself_keeps_what_it_reads_in_its_own_read_through_cache()
     {
         ObjectStoreBuckets bucket = ObjectStoreBuckets.Create();

@@ -46,11 +46,11 @@ internal sealed class ObjectStoreProcesses : IDisposable
     }
 
     /// <summary>A daemon over <paramref name="address"/> on <paramref name="port"/> (a free one when 0); returns its grpc+http address.</summary>
-    public (TvixlowfsProcess Daemon, string Address) StartDaemon(string address, int port = 0)
+    public (TvixlowfsProcess Daemon, string Address) StartDaemon(string address, int port = 0, params string[] options)
     {
         if (port == 0)
             port = FreePort();
-        TvixlowfsProcess daemon = Start(["daemon", "--listen-address", $"127.0.0.1:{port}", "--log-level", "Information", .. StoreFlags(address)]);
+        TvixlowfsProcess daemon = Start(["daemon", "--listen-address", $"127.0.0.1:{port}", "--log-level", "Information", .. options, .. StoreFlags(address)]);
         Assert.That(daemon.WaitForErrorLine("serving the tvix store protocol on", timeoutSeconds: 120), Is.True, string.Join('\n', daemon.ErrorLines));
         return (daemon, $"grpc+http://127.0.0.1:{port}");
     }
