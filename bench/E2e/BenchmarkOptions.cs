@@ -10,7 +10,8 @@ internal sealed class BenchmarkOptions
           --repetitions N        repetitions (default 5; --quick: 1)
           --work-dir DIR         corpus, image, store and mount points (default /var/tmp/tvixlowfs-bench)
           --quick                small corpus (64 MiB file, 2,000 files in 200 directories), 1 repetition: a smoke run
-          --skip-remote          leave out the grpc+unix daemon rows
+          --skip-remote          leave out the grpc+unix daemon rows and the links with latency
+          --latency-rtt MS,...   round trips of the links with latency (default 2,20; 'none' leaves them out)
           --tvixlowfs PATH       the binary to measure (default <repo>/artifacts/tvixlowfs)
           --results-dir DIR      where the markdown goes (default <repo>/bench/results)
           --remote-cache-option OPTION
@@ -24,6 +25,8 @@ internal sealed class BenchmarkOptions
     public string WorkDirectory { get; private set; } = "/var/tmp/tvixlowfs-bench";
     public bool Quick { get; private set; }
     public bool SkipRemote { get; private set; }
+    /// <summary>Round trips (ms) of the delay-proxy links between a mount and a daemon on TCP.</summary>
+    public IReadOnlyList<int> LatencyRoundTrips { get; private set; } = [2, 20];
     public string? Binary { get; private set; }
     public string? ResultsDirectory { get; private set; }
     public string RemoteCacheOption { get; private set; } = "--cache-dir";
@@ -50,6 +53,12 @@ internal sealed class BenchmarkOptions
                 case "--work-dir": options.WorkDirectory = Path.GetFullPath(Value()); break;
                 case "--quick": options.Quick = true; break;
                 case "--skip-remote": options.SkipRemote = true; break;
+                case "--latency-rtt":
+                    var rtts = Value();
+                    options.LatencyRoundTrips = rtts == "none" ? [] : [.. rtts.Split(',').Select(part =>
+                        int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms is > 0 and <= 1000
+                            ? ms : throw new ArgumentException($"--latency-rtt wants milliseconds from 1 to 1000, comma-separated, or none; not '{rtts}'"))];
+                    break;
                 case "--tvixlowfs": options.Binary = Path.GetFullPath(Value()); break;
                 case "--results-dir": options.ResultsDirectory = Path.GetFullPath(Value()); break;
                 case "--remote-cache-option": options.RemoteCacheOption = Value(); break;

@@ -13,6 +13,8 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
     private RunRecord run = null!;
     private Corpus corpus = null!;
     private Process? daemon;
+    private readonly List<Process> latencyDaemons = [];
+    private readonly List<DelayProxy> latencyProxies = [];
     private string? remoteCacheNote;
 
     public int Execute()
@@ -35,6 +37,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         var (tvix, store) = PrepareTvixLowFs(binary, profile, Path.Combine(mountRoot, "tvixlowfs"));
         var (remoteCold, remoteWarm) = PrepareRemote(store, profile, Path.Combine(mountRoot, "remote"));
         var passthrough = PreparePassthrough(profile, Path.Combine(mountRoot, PassthroughBinary.SystemName));
+        var latency = PrepareLatency(store, profile, Path.Combine(mountRoot, "remote-latency"));
         run = new RunRecord
         {
             Metadata = metadata,
@@ -47,6 +50,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             RemoteCold = remoteCold,
             RemoteWarm = remoteWarm,
             Passthrough = passthrough,
+            Latency = latency,
         };
         if (remoteCacheNote is not null) run.Notes.Add(remoteCacheNote);
         metadata.DescribeSource(repository);
@@ -62,12 +66,14 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
                 TreeAndConcurrentCycle(order, verify: repetition == 0);
                 PeakResidentCycle(order);
                 RemoteCycles(remoteCold, remoteWarm, Path.Combine(profile, "remote-cache"), verify: repetition == 0);
+                LatencyCycles(Rotate([.. latency.Select(link => link.System)], repetition), Path.Combine(profile, "remote-cache-latency"), verify: repetition == 0);
             }
             WarmSpawnSeries([squashfuse, tvix, passthrough]);
         }
         finally
         {
             StopDaemon();
+            StopLatencyLinks();
             DeleteUsedRemoteCaches(Path.Combine(profile, "remote-cache"));
         }
         CompareDigests();
@@ -160,6 +166,90 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             }
         }
         return (new UnavailableSystem(Cold, reason), new UnavailableSystem(Warm, reason));
+    }
+
+    /// <summary>
+    /// The links with latency (issue 16 point 4): a daemon on TCP with our blob batches and one
+    /// with `--no-blob-batch` (the per-blob tvix protocol), each behind a <see cref="DelayProxy"/>
+    /// per round trip asked for; a mount per pair, over grpc+http through the proxy.
+    /// </summary>
+    private List<LatencyLink> PrepareLatency(TvixLowFsStore? store, string profile, string mountPoint)
+    {
+        var links = new List<LatencyLink>();
+        var reason = options.SkipRemote ? "--skip-remote" : options.LatencyRoundTrips.Count == 0 ? null
+            : store is null ? "needs the local tvixlowfs store and binary" : null;
+        foreach (var batch in new[] { true, false })
+        {
+            int? port = null;
+            if (reason is null && store is not null && options.LatencyRoundTrips.Count > 0)
+            {
+                try
+                {
+                    var (started, listening) = store.StartTcpDaemon(batch ? [] : ["--no-blob-batch"]);
+                    latencyDaemons.Add(started);
+                    port = listening;
+                }
+                catch (SystemUnavailable e)
+                {
+                    reason = e.Message;
+                }
+            }
+            foreach (var milliseconds in options.LatencyRoundTrips)
+            {
+                var name = $"remote, {milliseconds} ms RTT{(batch ? "" : ", --no-blob-batch")}, cache cold";
+                if (port is not { } upstream || store is null)
+                {
+                    links.Add(new LatencyLink(milliseconds, batch, new UnavailableSystem(name, reason ?? "no daemon")));
+                    continue;
+                }
+                var proxy = DelayProxy.Start(upstream, TimeSpan.FromMilliseconds(milliseconds));
+                latencyProxies.Add(proxy);
+                var cacheDirectory = Path.Combine(profile, "remote-cache-latency");
+                var addresses = new Dictionary<string, string>(TvixLowFsStore.Addresses($"grpc+http://127.0.0.1:{proxy.Port}")) { ["XDG_CACHE_HOME"] = cacheDirectory };
+                links.Add(new LatencyLink(milliseconds, batch, new TvixLowFsMount(name, store, mountPoint, addresses, [options.RemoteCacheOption, cacheDirectory])));
+            }
+        }
+        return links;
+    }
+
+    /// <summary>Cycle 5: per link, W1 then W4 on one mount with an empty cache directory, caches dropped before each, as the remote cold row.</summary>
+    private void LatencyCycles(IReadOnlyList<FileSystemUnderTest> systems, string cacheDirectory, bool verify)
+    {
+        foreach (var system in systems.Where(s => s.Usable))
+        {
+            if (Directory.Exists(cacheDirectory)) SetAsideUsedRemoteCache(cacheDirectory);
+            Directory.CreateDirectory(cacheDirectory);
+            DropCaches();
+            var mounted = MountAll([system], recordSpawn: false);
+            try
+            {
+                foreach (var m in mounted)
+                {
+                    Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
+                    // W1 read only big.bin: the cache is still cold for the tree.
+                    DropCaches();
+                    Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
+                    if (verify) Verify(m);
+                }
+            }
+            finally
+            {
+                UnmountAll(mounted);
+            }
+        }
+        if (Directory.Exists(cacheDirectory)) SetAsideUsedRemoteCache(cacheDirectory);
+    }
+
+    private void StopLatencyLinks()
+    {
+        foreach (var proxy in latencyProxies) proxy.Dispose();
+        foreach (var started in latencyDaemons)
+        {
+            if (started.HasExited) continue;
+            ExternalCommand.Run("kill", ["-TERM", started.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            if (!started.WaitForExit(TimeSpan.FromSeconds(5))) started.Kill(entireProcessTree: true);
+            Teardown.Instance.ForgetProcess(started);
+        }
     }
 
     /// <summary>Cycle 1: W1 and W2 read only big.bin, so W3's walk of tree/ on the same mount is still cold.</summary>

@@ -15,6 +15,8 @@ internal sealed class RunRecord
     public required FileSystemUnderTest TvixLowFs { get; init; }
     public required FileSystemUnderTest RemoteCold { get; init; }
     public required FileSystemUnderTest RemoteWarm { get; init; }
+    /// <summary>The mounts over a link with latency, by round trip and protocol (issue 16 point 4).</summary>
+    public IReadOnlyList<LatencyLink> Latency { get; init; } = [];
     /// <summary>The reference: libfuse's passthrough_ll over a copy of the native directory; not part of the targets.</summary>
     public required FileSystemUnderTest Passthrough { get; init; }
     public Measurements<Metric> Measurements { get; } = new();
@@ -28,7 +30,10 @@ internal sealed class RunRecord
     public Dictionary<(Metric Metric, string System), string> WorkloadFailures { get; } = [];
 
     public IEnumerable<FileSystemUnderTest> LocalSystems => [Native, Squashfuse, TvixLowFs, Passthrough];
-    public IEnumerable<FileSystemUnderTest> AllSystems => [Native, Squashfuse, TvixLowFs, Passthrough, RemoteCold, RemoteWarm];
+    public IEnumerable<FileSystemUnderTest> AllSystems => [Native, Squashfuse, TvixLowFs, Passthrough, RemoteCold, RemoteWarm, .. Latency.Select(link => link.System)];
+
+    public FileSystemUnderTest? LatencySystem(int roundTripMs, bool blobBatch) =>
+        Latency.FirstOrDefault(link => link.RoundTripMs == roundTripMs && link.BlobBatch == blobBatch)?.System;
     public bool Failed =>
         VerificationFailures.Count > 0
         || WorkloadFailures.Keys.Any(k => !IsReference(k.System))
@@ -36,6 +41,9 @@ internal sealed class RunRecord
 
     public bool IsReference(string systemName) => Passthrough.IsReference && Passthrough.Name == systemName;
 }
+
+/// <summary>A mount over a link with latency: its round trip, whether the daemon offers blob batches, and the system measured.</summary>
+internal sealed record LatencyLink(int RoundTripMs, bool BlobBatch, FileSystemUnderTest System);
 
 /// <summary>
 /// Renders the run as markdown: medians per system, the targets of issue 5 with PASS/MISS, the
@@ -54,7 +62,7 @@ internal static class Report
         run.Metadata.AppendHeader(text, $"TvixLowFs end-to-end benchmark ({run.Shape.Name} corpus)");
         text.AppendLine(culture, $"- corpus: {run.Shape.Describe()}");
         text.AppendLine(culture, $"- repetitions: {run.Repetitions}; medians below. Each cycle drops caches (`sync; echo 3 > /proc/sys/vm/drop_caches`) and mounts fresh; the system order rotates per repetition (A B C D, B C D A, C D A B, …).");
-        text.AppendLine("- cycles per repetition: (1) W1, W2, W3 on one fresh mount (W1/W2 touch only big.bin, so W3's tree is still cold); (2) W4, W5 on another (W4 touches only tree/, so W5's file is still cold); (3) peak RSS: a fresh mount of each server runs W3 then W4, VmHWM read before unmounting; (4) remote: W1, then caches dropped again, W4, over grpc+unix with an empty cache directory; then the same after a remount with that cache warm.");
+        text.AppendLine("- cycles per repetition: (1) W1, W2, W3 on one fresh mount (W1/W2 touch only big.bin, so W3's tree is still cold); (2) W4, W5 on another (W4 touches only tree/, so W5's file is still cold); (3) peak RSS: a fresh mount of each server runs W3 then W4, VmHWM read before unmounting; (4) remote: W1, then caches dropped again, W4, over grpc+unix with an empty cache directory; then the same after a remount with that cache warm; (5) links with latency: per round trip and protocol, W1 then W4 (caches dropped between) on a fresh mount over grpc+http through a delay proxy, with an empty cache directory.");
         text.AppendLine("- timing: W1 over dd's wall time, start to exit (includes open, where a remote mount may fetch); W2 by dd's own copy time; W3 entries/s and W4 tar-stream bytes/s over wall time; W5 the four readers' bytes over wall time; spawn → ready from process start to the mount listed in /proc/self/mountinfo with its root answering a stat.");
         text.AppendLine(culture, $"- source: {run.Metadata.SourceRevision}");
         text.AppendLine(culture, $"- tvixlowfs: `{run.Binary}`; squashfuse_ll: default (multi-threaded), foreground, over an image made with `mksquashfs -noI -noD -noF -noX -no-xattrs`");
@@ -106,6 +114,21 @@ internal static class Report
             text.AppendLine(culture, $"| {Title(workload)} | {Workloads.Unit(workload)} | {Cell(run, metric, run.TvixLowFs)} | {Cell(run, metric, run.RemoteCold)} | {Cell(run, metric, run.RemoteWarm)} |");
         }
         text.AppendLine();
+
+        if (run.Latency.Count > 0)
+        {
+            text.AppendLine("## A link with latency (issue 16: mount → delay proxy → `tvixlowfs daemon` on TCP, cache cold)");
+            text.AppendLine();
+            text.AppendLine("Every chunk each way is held for half the round trip by a TCP proxy in the harness (`DelayProxy`; no bandwidth cap); `--no-blob-batch` is the daemon serving only the three tvix services (one ReadBlob per file). Ratios are to the local-store mount of the same run.");
+            text.AppendLine();
+            text.AppendLine("| link | W1 MiB/s | W1 / local | W4 MiB/s | W4 / local |");
+            text.AppendLine("|---|---:|---:|---:|---:|");
+            foreach (var link in run.Latency)
+            {
+                text.AppendLine(culture, $"| {link.System.Name} | {Cell(run, Metric.W1, link.System)} | {Ratio(run, Metric.W1, link.System, run.TvixLowFs)} | {Cell(run, Metric.W4, link.System)} | {Ratio(run, Metric.W4, link.System, run.TvixLowFs)} |");
+            }
+            text.AppendLine();
+        }
 
         text.AppendLine("## Targets (issue 5)");
         text.AppendLine();
@@ -172,7 +195,20 @@ internal static class Report
         new("remote W4, cache cold / local", Metric.W4, run.RemoteCold, run.TvixLowFs, Metric.W4, true, 0.5, "×"),
         new("remote W1, cache warm / local", Metric.W1, run.RemoteWarm, run.TvixLowFs, Metric.W1, true, 0.9, "×"),
         new("remote W4, cache warm / local", Metric.W4, run.RemoteWarm, run.TvixLowFs, Metric.W4, true, 0.9, "×"),
+        .. LatencyTargets(run),
     ];
+
+    /// <summary>Issue 16 point 4's targets, for the round trips this run measured.</summary>
+    private static IEnumerable<Target> LatencyTargets(RunRecord run)
+    {
+        if (run.LatencySystem(2, blobBatch: true) is { } near)
+        {
+            yield return new("2 ms RTT: remote W4, cache cold / local (issue 16)", Metric.W4, near, run.TvixLowFs, Metric.W4, true, 0.5, "×");
+            yield return new("2 ms RTT: remote W1, cache cold / local (issue 16)", Metric.W1, near, run.TvixLowFs, Metric.W1, true, 0.8, "×");
+        }
+        if (run.LatencySystem(20, blobBatch: true) is { } far)
+            yield return new("20 ms RTT: remote W4, cache cold / local (issue 16)", Metric.W4, far, run.TvixLowFs, Metric.W4, true, 0.25, "×");
+    }
 
     private static (string Measured, string Result) Evaluate(RunRecord run, Target target)
     {

@@ -75,7 +75,28 @@ internal sealed class TvixLowFsStore
     public Process StartDaemon(string socketPath)
     {
         File.Delete(socketPath);
-        var info = ExternalCommand.StartInfo(Binary, ["daemon", "--listen-address", "unix://" + socketPath], LocalAddresses);
+        return StartDaemon(["--listen-address", "unix://" + socketPath], socketPath,
+            () => File.Exists(socketPath) && Accepts(new UnixDomainSocketEndPoint(socketPath), AddressFamily.Unix, ProtocolType.Unspecified));
+    }
+
+    /// <summary>The same on 127.0.0.1 at a free TCP port (with the daemon options given); returns that port.</summary>
+    public (Process Daemon, int Port) StartTcpDaemon(IReadOnlyList<string> options)
+    {
+        int port;
+        using (var probe = new TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        var endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port);
+        var daemon = StartDaemon(["--listen-address", $"127.0.0.1:{port}", .. options], $"127.0.0.1:{port}",
+            () => Accepts(endpoint, AddressFamily.InterNetwork, ProtocolType.Tcp));
+        return (daemon, port);
+    }
+
+    private Process StartDaemon(IReadOnlyList<string> arguments, string where, Func<bool> accepts)
+    {
+        var info = ExternalCommand.StartInfo(Binary, ["daemon", .. arguments], LocalAddresses);
         var daemon = ExternalCommand.Start(info);
         DrainInBackground(daemon);
         var deadline = Stopwatch.StartNew();
@@ -85,22 +106,22 @@ internal sealed class TvixLowFsStore
             {
                 throw new SystemUnavailable($"`tvixlowfs daemon` exited with {daemon.ExitCode}: {LastError(daemon)}");
             }
-            if (File.Exists(socketPath) && Accepts(socketPath))
+            if (accepts())
             {
-                Console.Error.WriteLine($"e2e: tvixlowfs daemon (pid {daemon.Id}) listening on {socketPath} after {deadline.Elapsed.TotalMilliseconds:0} ms");
+                Console.Error.WriteLine($"e2e: tvixlowfs daemon (pid {daemon.Id}) listening on {where} after {deadline.Elapsed.TotalMilliseconds:0} ms");
                 return daemon;
             }
             Thread.Sleep(20);
         }
-        throw new SystemUnavailable($"`tvixlowfs daemon` did not listen on {socketPath} within 20 s");
+        throw new SystemUnavailable($"`tvixlowfs daemon` did not listen on {where} within 20 s");
     }
 
-    private static bool Accepts(string socketPath)
+    private static bool Accepts(System.Net.EndPoint endpoint, AddressFamily family, ProtocolType protocol)
     {
         try
         {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+            using var socket = new Socket(family, SocketType.Stream, protocol);
+            socket.Connect(endpoint);
             return true;
         }
         catch (SocketException)
