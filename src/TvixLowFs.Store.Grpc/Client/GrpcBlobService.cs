@@ -206,49 +206,25 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
 
     private sealed class GrpcBlobWriter(GrpcBlobService service) : BlobWriter
     {
-        private readonly CancellationTokenSource _abandon = new();
-        private ProgressDeadline? _progress;
-        private AsyncClientStreamingCall<BlobChunk, PutBlobResponse>? _call;
+        private readonly ClientStreamingPut<BlobChunk, PutBlobResponse> _put = new(service._channel, service._client.Put, "put blob");
         private readonly Blake3Hasher _hasher = new();
-        private bool _closed;
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
+            ObjectDisposedException.ThrowIf(_put.Closed, this);
             _hasher.Update(data.Span);
-            var call = Start();
             while (!data.IsEmpty)
             {
                 var piece = data[..Math.Min(data.Length, PutChunkSize)];
-                try
-                {
-                    await call.RequestStream.WriteAsync(new BlobChunk { Data = ByteString.CopyFrom(piece.Span) }, cancellationToken)
-                        .ConfigureAwait(false);
-                }
-                catch (RpcException e)
-                {
-                    throw await service._channel.TranslateWriteFailureAsync(call.ResponseAsync, e, "put blob", cancellationToken, _progress).ConfigureAwait(false);
-                }
-                _progress!.Progress();
+                await _put.WriteAsync(new BlobChunk { Data = ByteString.CopyFrom(piece.Span) }, cancellationToken).ConfigureAwait(false);
                 data = data[piece.Length..];
             }
         }
 
         public override async ValueTask<B3Digest> CloseAsync(CancellationToken cancellationToken = default)
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
-            var call = Start();
-            PutBlobResponse response;
-            try
-            {
-                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                response = await call.ResponseAsync.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw service._channel.Translate(e, "put blob", cancellationToken, _progress);
-            }
-            _closed = true;
+            ObjectDisposedException.ThrowIf(_put.Closed, this);
+            PutBlobResponse response = await _put.CompleteAsync(cancellationToken).ConfigureAwait(false);
             B3Digest sent = _hasher.Finish();
             if (!B3Digest.TryFromBytes(response.Digest.Span, out var stored) || stored != sent)
                 throw new StoreUnavailableException($"{service._channel.Address}: put blob: the server answered a digest other than {sent}");
@@ -258,22 +234,8 @@ public sealed partial class GrpcBlobService : IBlobService, IBlobStreamSource, I
         public override ValueTask DisposeAsync()
         {
             // Cancelling an unfinished put makes the server discard it.
-            if (!_closed)
-                _abandon.Cancel();
-            _closed = true;
-            _call?.Dispose();
-            _progress?.Dispose();
-            _abandon.Dispose();
+            _put.Dispose();
             return ValueTask.CompletedTask;
-        }
-
-        private AsyncClientStreamingCall<BlobChunk, PutBlobResponse> Start()
-        {
-            if (_call is not null)
-                return _call;
-            _progress = new ProgressDeadline(service._channel.Options.Timeout, _abandon.Token);
-            _call = service._client.Put(new CallOptions(cancellationToken: _progress.Token));
-            return _call;
         }
     }
 }

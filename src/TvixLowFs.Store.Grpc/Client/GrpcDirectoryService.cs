@@ -116,49 +116,26 @@ public sealed class GrpcDirectoryService : IDirectoryService
     /// <summary>Streams the graph as it is given; the server stores it only when the whole stream is valid.</summary>
     private sealed class GrpcDirectoryPutter(GrpcDirectoryService service) : IDirectoryPutter
     {
-        private readonly CancellationTokenSource _abandon = new();
-        private ProgressDeadline? _progress;
-        private AsyncClientStreamingCall<Directory, PutDirectoryResponse>? _call;
+        private readonly ClientStreamingPut<Directory, PutDirectoryResponse> _put = new(service._channel, service._client.Put, "put directories");
         private B3Digest? _last;
-        private bool _closed;
 
         public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
+            ObjectDisposedException.ThrowIf(_put.Closed, this);
             // Checked here too, so a bad directory is reported before anything is sent.
             DirectoryRules.Validate(directory);
             var digest = DirectoryRules.Digest(directory);
-            var call = Start();
-            try
-            {
-                await call.RequestStream.WriteAsync(directory, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw await service._channel.TranslateWriteFailureAsync(call.ResponseAsync, e, "put directories", cancellationToken, _progress).ConfigureAwait(false);
-            }
-            _progress!.Progress();
+            await _put.WriteAsync(directory, cancellationToken).ConfigureAwait(false);
             _last = digest;
             return digest;
         }
 
         public async ValueTask<B3Digest> CloseAsync(CancellationToken cancellationToken = default)
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
+            ObjectDisposedException.ThrowIf(_put.Closed, this);
             if (_last is not B3Digest last)
                 throw new StoreValidationException("a directory put needs at least one directory");
-            var call = Start();
-            PutDirectoryResponse response;
-            try
-            {
-                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                response = await call.ResponseAsync.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException e)
-            {
-                throw service._channel.Translate(e, "put directories", cancellationToken, _progress);
-            }
-            _closed = true;
+            PutDirectoryResponse response = await _put.CompleteAsync(cancellationToken).ConfigureAwait(false);
             if (!B3Digest.TryFromBytes(response.RootDigest.Span, out var root) || root != last)
                 throw new StoreUnavailableException($"{service._channel.Address}: put directories: the server answered a root other than {last}");
             return root;
@@ -166,23 +143,9 @@ public sealed class GrpcDirectoryService : IDirectoryService
 
         public ValueTask DisposeAsync()
         {
-            if (!_closed)
-                _abandon.Cancel();
-            _closed = true;
-            _call?.Dispose();
-            _progress?.Dispose();
-            _abandon.Dispose();
+            // Cancelling an unfinished put makes the server discard it.
+            _put.Dispose();
             return ValueTask.CompletedTask;
-        }
-
-        /// <summary>A write fails once the server has rejected the stream; its status says why.</summary>
-        private AsyncClientStreamingCall<Directory, PutDirectoryResponse> Start()
-        {
-            if (_call is not null)
-                return _call;
-            _progress = new ProgressDeadline(service._channel.Options.Timeout, _abandon.Token);
-            _call = service._client.Put(new CallOptions(cancellationToken: _progress.Token));
-            return _call;
         }
     }
 }
