@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -106,11 +105,7 @@ public sealed class NarBridgeHost : IAsyncDisposable
         }
         else
         {
-            var server = _app.Services.GetRequiredService<IServer>();
-            string bound = server.Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            var uri = new Uri(bound);
-            var host = _listen.Tcp!.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{_listen.Tcp.Address}]" : _listen.Tcp.Address.ToString();
-            BaseUrl = $"http://{host}:{uri.Port}";
+            BaseUrl = "http://" + _listen.HostAndBoundPort(_app.Services.GetRequiredService<IServer>());
         }
         _logger.LogInformation("serving the store as a Nix binary cache on {Address}", BaseUrl);
     }

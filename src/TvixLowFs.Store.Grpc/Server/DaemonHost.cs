@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -152,11 +151,7 @@ public sealed class DaemonHost : IAsyncDisposable
         }
         else
         {
-            var server = _app.Services.GetRequiredService<IServer>();
-            string bound = server.Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            var uri = new Uri(bound);
-            var host = _listen.Tcp!.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{_listen.Tcp.Address}]" : _listen.Tcp.Address.ToString();
-            ClientAddress = $"{(_tls ? "grpc+https" : "grpc+http")}://{host}:{uri.Port}";
+            ClientAddress = $"{(_tls ? "grpc+https" : "grpc+http")}://{_listen.HostAndBoundPort(_app.Services.GetRequiredService<IServer>())}";
         }
         _logger.LogInformation("serving the tvix store protocol on {Address}", ClientAddress);
     }

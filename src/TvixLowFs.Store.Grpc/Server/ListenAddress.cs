@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace TvixLowFs.Store.Grpc.Server;
 
@@ -55,6 +57,19 @@ public sealed class ListenAddress
         return new ListenAddress(new IPEndPoint(address, port), null);
     }
 
-    public override string ToString() => UnixPath is not null ? "unix://" + UnixPath
-        : Tcp!.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{Tcp.Address}]:{Tcp.Port}" : $"{Tcp.Address}:{Tcp.Port}";
+    public override string ToString() => UnixPath is not null ? "unix://" + UnixPath : HostAndPort(Tcp!.Port);
+
+    /// <summary>
+    /// <c>HOST:PORT</c> of a TCP address with the port the server actually bound (port 0 picks
+    /// one), as clients spell it: an IPv6 host in brackets.
+    /// </summary>
+    public string HostAndBoundPort(IServer server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        string bound = server.Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return HostAndPort(new Uri(bound).Port);
+    }
+
+    private string HostAndPort(int port) =>
+        Tcp!.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{Tcp.Address}]:{port}" : $"{Tcp.Address}:{port}";
 }
