@@ -104,7 +104,7 @@ public static class NarRenderer
             throw new StoreValidationException($"directory {digest}: {e.Message}");
         }
         writer.BeginDirectory();
-        return new Frame(DirectoryRules.ChildrenArray(directory));
+        return new Frame(DirectoryChildren.Of(directory).ToArray());
     }
 
     private static async ValueTask WriteFileAsync(

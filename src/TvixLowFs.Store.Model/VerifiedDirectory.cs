@@ -71,7 +71,7 @@ public sealed class VerifiedDirectory
         {
             throw new StoreValidationException($"directory {expected}: {e.Message}");
         }
-        byte[] canonical = DirectoryRules.CanonicalEncoding(message);
+        byte[] canonical = DirectoryEncoding.Canonical(message);
         B3Digest actual = Hash(canonical);
         if (actual != expected)
             throw new StoreValidationException($"directory {expected}: the Directory received hashes to {actual}");
@@ -86,15 +86,50 @@ public sealed class VerifiedDirectory
     {
         ArgumentNullException.ThrowIfNull(message);
         DirectoryRules.Validate(message);
-        byte[] canonical = DirectoryRules.CanonicalEncoding(message);
+        byte[] canonical = DirectoryEncoding.Canonical(message);
         return new VerifiedDirectory(Hash(canonical), DirectoryRules.Size(message), canonical, message);
     }
 
+    /// <summary>
+    /// Bytes a store kept under a digest (a file, an object): they were written canonical, so they
+    /// are hashed as they are, without re-encoding. Throws <see cref="StoreValidationException"/> when
+    /// they hash to another digest than <paramref name="expected"/>, do not decode, break a rule or are
+    /// not the canonical encoding of what they decode to. With <paramref name="expected"/> null
+    /// (a closure's descendants, keyed by what they hash to) only the last three are checked.
+    /// </summary>
+    public static VerifiedDirectory FromCanonical(byte[] canonical, B3Digest? expected = null)
+    {
+        ArgumentNullException.ThrowIfNull(canonical);
+        B3Digest digest = Hash(canonical);
+        if (expected is { } asked && asked != digest)
+            throw new StoreValidationException($"directory {asked}: its bytes hash to {digest}");
+        Directory message;
+        ulong size;
+        try
+        {
+            message = Directory.Parser.ParseFrom(canonical);
+            DirectoryRules.Validate(message);
+            size = DirectoryRules.Size(message);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new StoreValidationException($"directory {digest}: the bytes are not a Directory message ({e.Message})");
+        }
+        catch (StoreValidationException e)
+        {
+            throw new StoreValidationException($"directory {digest}: {e.Message}");
+        }
+        // Unknown fields or another field order would make the digest differ from the message's.
+        if (!DirectoryEncoding.IsCanonical(message, canonical))
+            throw new StoreValidationException($"directory {digest}: the bytes are not in canonical form");
+        return new VerifiedDirectory(digest, size, canonical, message);
+    }
+
     /// <summary>The merged children in readdir order (allocation-free enumeration).</summary>
-    public DirectoryChildren Children => DirectoryRules.Children(Message);
+    public DirectoryChildren Children => DirectoryChildren.Of(Message);
 
     /// <summary>Finds a child by name (binary search in each list).</summary>
-    public bool TryFindChild(ReadOnlySpan<byte> name, out DirectoryChild child) => DirectoryRules.TryFindChild(Message, name, out child);
+    public bool TryFindChild(ReadOnlySpan<byte> name, out DirectoryChild child) => DirectoryChildren.Of(Message).TryFind(name, out child);
 
     /// <summary>Checks that a directory node pointing here carries this directory's size.</summary>
     public void CheckReferredBy(Protos.Castore.DirectoryNode node)

@@ -117,7 +117,7 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
     {
         await foreach (Directory directory in GetRecursiveAsync(digest, cancellationToken).ConfigureAwait(false))
         {
-            byte[] canonical = DirectoryRules.CanonicalEncoding(directory);
+            byte[] canonical = DirectoryEncoding.Canonical(directory);
             B3Digest each = B3Digest.Compute(canonical);
             known.TryAdd(each, new DirectoryClosure.Entry(each, canonical, directory));
         }

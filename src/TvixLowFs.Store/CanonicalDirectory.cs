@@ -11,7 +11,7 @@ namespace TvixLowFs.Store;
 /// </summary>
 internal static class CanonicalDirectory
 {
-    public static byte[] Encode(Directory directory) => DirectoryRules.CanonicalEncoding(directory);
+    public static byte[] Encode(Directory directory) => DirectoryEncoding.Canonical(directory);
 
     /// <summary>Parses stored bytes, checking they hash to <paramref name="digest"/>.</summary>
     public static Directory DecodeVerified(ReadOnlySpan<byte> bytes, B3Digest digest, string where)

@@ -176,7 +176,7 @@ public sealed class CachingDirectoryService : IDirectoryService
             {
                 (tempPath, var handle) = store.CreateTempFile("object");
                 using (handle)
-                    RandomAccess.Write(handle, DirectoryRules.CanonicalEncoding(directory), 0);
+                    RandomAccess.Write(handle, DirectoryEncoding.Canonical(directory), 0);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
