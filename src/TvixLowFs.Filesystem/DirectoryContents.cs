@@ -1,5 +1,4 @@
 using TvixLowFs.Store.Model;
-using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Filesystem;
 
@@ -50,12 +49,12 @@ internal sealed class DirectoryContents : ISortedNames
     ReadOnlySpan<byte> ISortedNames.NameAt(int index) => Name(index);
 
     /// <summary>
-    /// Builds the entries of a Directory that has already been validated (names sorted and unique
-    /// across the three lists), giving each child its content-addressed inode.
+    /// Builds the entries of a verified Directory (names sorted and unique across the three lists),
+    /// giving each child its content-addressed inode.
     /// </summary>
-    public static DirectoryContents Build(Directory directory, InodeTable inodes)
+    public static DirectoryContents Build(VerifiedDirectory directory, InodeTable inodes)
     {
-        DirectoryChildren children = DirectoryChildren.Of(directory);
+        DirectoryChildren children = directory.Children;
         if (children.Count == 0)
             return Empty;
 

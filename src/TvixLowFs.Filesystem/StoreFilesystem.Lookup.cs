@@ -176,16 +176,14 @@ public sealed partial class StoreFilesystem
         B3Digest digest = directory.Digest;
         try
         {
-            Directory? message;
+            VerifiedDirectory? message;
             using (CancellationTokenSource deadline = BackendDeadline())
                 message = await _store.Directories.GetAsync(digest, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
             if (message is null)
                 throw new StoreNotFoundException($"directory {digest} not found");
-            DirectoryRules.Validate(message);
-            if (DirectoryRules.Digest(message) != digest)
-                throw new StoreValidationException($"directory {digest} has the wrong digest");
-            if (DirectoryRules.Size(message) != (ulong)directory.Size)
-                throw new StoreValidationException($"directory {digest} has {DirectoryRules.Size(message)} entries, its node claims {directory.Size}");
+            // Verified by the service against this digest; only the node's size is ours to check.
+            if (message.Size != (ulong)directory.Size)
+                throw new StoreValidationException($"directory {digest} has {message.Size} entries, its node claims {directory.Size}");
             DirectoryContents contents = DirectoryContents.Build(message, _inodes);
             PublishContents(directory, contents);
             completion.SetResult(contents);

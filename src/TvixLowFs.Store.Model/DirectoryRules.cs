@@ -102,17 +102,6 @@ public static class DirectoryRules
         Size(directory);
     }
 
-    /// <summary>
-    /// Decodes a Directory fetched by <paramref name="expected"/> and checks it before anything uses it:
-    /// the bytes decode, the message hashes to the digest asked for, and every rule holds. Throws
-    /// <see cref="StoreValidationException"/> naming the digest for each of these failures.
-    /// </summary>
-    public static Directory ParseVerified(ReadOnlySpan<byte> bytes, B3Digest expected) =>
-        VerifiedDirectory.Decode(bytes, expected).Message;
-
-    /// <summary>Checks that <paramref name="directory"/> is valid and hashes to <paramref name="expected"/>.</summary>
-    public static void Verify(Directory directory, B3Digest expected) => VerifiedDirectory.Verify(directory, expected);
-
     /// <summary>The size a DirectoryNode pointing at this directory must carry (at most <see cref="MaxSize"/>).</summary>
     public static ulong Size(Directory directory)
     {

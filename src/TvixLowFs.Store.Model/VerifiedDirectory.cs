@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Google.Protobuf;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
@@ -93,16 +94,32 @@ public sealed class VerifiedDirectory
     /// <summary>
     /// Bytes a store kept under a digest (a file, an object): they were written canonical, so they
     /// are hashed as they are, without re-encoding. Throws <see cref="StoreValidationException"/> when
-    /// they hash to another digest than <paramref name="expected"/>, do not decode, break a rule or are
-    /// not the canonical encoding of what they decode to. With <paramref name="expected"/> null
-    /// (a closure's descendants, keyed by what they hash to) only the last three are checked.
+    /// <see cref="TryFromCanonical"/> finds a problem, naming the digest.
     /// </summary>
     public static VerifiedDirectory FromCanonical(byte[] canonical, B3Digest? expected = null)
     {
+        if (TryFromCanonical(canonical, expected, out VerifiedDirectory? directory, out string? problem, out B3Digest digest))
+            return directory;
+        throw new StoreValidationException($"directory {expected ?? digest}: {problem}");
+    }
+
+    /// <summary>
+    /// Stored bytes checked as <see cref="FromCanonical"/> does; false with the problem when they hash to
+    /// another digest than <paramref name="expected"/>, do not decode, break a rule or are not the
+    /// canonical encoding of what they decode to. With <paramref name="expected"/> null (a closure's
+    /// descendants, keyed by what they hash to) only the last three are checked.
+    /// </summary>
+    public static bool TryFromCanonical(byte[] canonical, B3Digest? expected,
+        [NotNullWhen(true)] out VerifiedDirectory? directory, [NotNullWhen(false)] out string? problem, out B3Digest digest)
+    {
         ArgumentNullException.ThrowIfNull(canonical);
-        B3Digest digest = Hash(canonical);
+        directory = null;
+        digest = Hash(canonical);
         if (expected is { } asked && asked != digest)
-            throw new StoreValidationException($"directory {asked}: its bytes hash to {digest}");
+        {
+            problem = $"its bytes hash to {digest}";
+            return false;
+        }
         Directory message;
         ulong size;
         try
@@ -113,16 +130,23 @@ public sealed class VerifiedDirectory
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new StoreValidationException($"directory {digest}: the bytes are not a Directory message ({e.Message})");
+            problem = $"the bytes are not a Directory message ({e.Message})";
+            return false;
         }
         catch (StoreValidationException e)
         {
-            throw new StoreValidationException($"directory {digest}: {e.Message}");
+            problem = e.Message;
+            return false;
         }
         // Unknown fields or another field order would make the digest differ from the message's.
         if (!DirectoryEncoding.IsCanonical(message, canonical))
-            throw new StoreValidationException($"directory {digest}: the bytes are not in canonical form");
-        return new VerifiedDirectory(digest, size, canonical, message);
+        {
+            problem = "the bytes are not in canonical form";
+            return false;
+        }
+        problem = null;
+        directory = new VerifiedDirectory(digest, size, canonical, message);
+        return true;
     }
 
     /// <summary>The merged children in readdir order (allocation-free enumeration).</summary>

@@ -31,7 +31,7 @@ public sealed class DirectoryTarget : FuzzTarget
         byte[] canonical = DirectoryEncoding.Canonical(directory);
         if (canonical.Length != DirectoryEncoding.CanonicalSize(directory))
             throw new BrokenPromiseException("CanonicalSize differs from the canonical encoding's length");
-        Directory again = DirectoryRules.ParseVerified(canonical, digest);
+        Directory again = VerifiedDirectory.Decode(canonical, digest).Message;
         if (!again.Equals(WithoutUnknownFields(directory)))
             throw new BrokenPromiseException("the canonical encoding does not decode to the same Directory (less unknown fields)");
         if (!canonical.AsSpan().SequenceEqual(WithoutUnknownFields(directory).ToByteArray()))

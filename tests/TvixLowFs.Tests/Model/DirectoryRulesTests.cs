@@ -406,7 +406,7 @@ public sealed class DirectoryVerificationTests
     public void ParseVerified_AcceptsTheDirectoryOfTheDigest()
     {
         var directory = Sample();
-        var parsed = DirectoryRules.ParseVerified(directory.ToByteArray(), DirectoryRules.Digest(directory));
+        var parsed = VerifiedDirectory.Decode(directory.ToByteArray(), DirectoryRules.Digest(directory)).Message;
         Assert.That(parsed, Is.EqualTo(directory));
     }
 
@@ -414,7 +414,7 @@ public sealed class DirectoryVerificationTests
     public void ParseVerified_RejectsBytesOfAnotherDirectory()
     {
         var claimed = B3Digest.Compute("other"u8);
-        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified(Sample().ToByteArray(), claimed));
+        var error = Assert.Throws<StoreValidationException>(() => VerifiedDirectory.Decode(Sample().ToByteArray(), claimed));
         Assert.That(error!.Message, Does.Contain(claimed.ToString()).And.Contain("hashes to"));
     }
 
@@ -422,7 +422,7 @@ public sealed class DirectoryVerificationTests
     public void ParseVerified_RejectsBytesThatAreNoDirectory()
     {
         var claimed = B3Digest.Compute("x"u8);
-        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified([0x0A, 0x05, 0x01], claimed));
+        var error = Assert.Throws<StoreValidationException>(() => VerifiedDirectory.Decode([0x0A, 0x05, 0x01], claimed));
         Assert.That(error!.Message, Does.Contain(claimed.ToString()).And.Contain("not a Directory"));
     }
 
@@ -433,7 +433,7 @@ public sealed class DirectoryVerificationTests
         invalid.Files.Add(DirectoryRulesTests.File("b"));
         invalid.Files.Add(DirectoryRulesTests.File("a"));
         var digest = DirectoryRules.Digest(invalid);
-        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified(invalid.ToByteArray(), digest));
+        var error = Assert.Throws<StoreValidationException>(() => VerifiedDirectory.Decode(invalid.ToByteArray(), digest));
         Assert.That(error!.Message, Does.Contain(digest.ToString()).And.Contain(DirectoryRules.RuleSorted));
     }
 

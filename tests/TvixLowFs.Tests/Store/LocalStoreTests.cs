@@ -115,7 +115,7 @@ public sealed class LocalStoreTests
 
         await Assert.ThrowsAsync<StoreNotFoundException>(async () =>
         {
-            await foreach (Directory _ in Store.Directories.GetRecursiveAsync(rootDigest)) { }
+            await foreach (VerifiedDirectory _ in Store.Directories.GetRecursiveAsync(rootDigest)) { }
         });
     }
 
