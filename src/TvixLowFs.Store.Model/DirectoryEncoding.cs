@@ -77,22 +77,29 @@ public static class DirectoryEncoding
     /// Whether <paramref name="bytes"/> are exactly <see cref="Canonical"/> of <paramref name="directory"/>
     /// (compared, not hashed: stored bytes that hash to their name need no second hash).
     /// </summary>
-    public static bool IsCanonical(Directory directory, ReadOnlySpan<byte> bytes)
+    public static bool IsCanonical(Directory directory, ReadOnlySpan<byte> bytes) =>
+        CanonicalSize(directory) == bytes.Length && Use(directory, bytes, static (canonical, bytes) => canonical.SequenceEqual(bytes));
+
+    internal delegate TResult CanonicalUse<TState, TResult>(ReadOnlySpan<byte> canonical, TState state) where TState : allows ref struct;
+
+    /// <summary>
+    /// Hands <see cref="Canonical"/> to <paramref name="use"/> without keeping it: on the stack when
+    /// small, else in a pooled buffer (a digest or a comparison allocates nothing).
+    /// </summary>
+    internal static TResult Use<TState, TResult>(Directory directory, TState state, CanonicalUse<TState, TResult> use) where TState : allows ref struct
     {
         int size = CanonicalSize(directory);
-        if (size != bytes.Length)
-            return false;
         if (size <= 1024)
         {
             Span<byte> small = stackalloc byte[size];
             WriteCanonical(directory, small);
-            return small.SequenceEqual(bytes);
+            return use(small, state);
         }
         byte[] rented = ArrayPool<byte>.Shared.Rent(size);
         try
         {
             WriteCanonical(directory, rented);
-            return rented.AsSpan(0, size).SequenceEqual(bytes);
+            return use(rented.AsSpan(0, size), state);
         }
         finally
         {

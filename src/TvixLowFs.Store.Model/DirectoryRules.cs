@@ -1,4 +1,3 @@
-using System.Buffers;
 using Google.Protobuf;
 using TvixLowFs.Protos.Castore;
 using Directory = TvixLowFs.Protos.Castore.Directory;
@@ -28,26 +27,8 @@ public static class DirectoryRules
     public const string RuleNodeSet = "a node is one of directory, file or symlink";
 
     /// <summary>BLAKE3-256 of the canonical encoding (<see cref="DirectoryEncoding"/>).</summary>
-    public static B3Digest Digest(Directory directory)
-    {
-        int size = DirectoryEncoding.CanonicalSize(directory);
-        if (size <= 1024)
-        {
-            Span<byte> small = stackalloc byte[size];
-            DirectoryEncoding.WriteCanonical(directory, small);
-            return VerifiedDirectory.Hash(small);
-        }
-        byte[] rented = ArrayPool<byte>.Shared.Rent(size);
-        try
-        {
-            DirectoryEncoding.WriteCanonical(directory, rented);
-            return VerifiedDirectory.Hash(rented.AsSpan(0, size));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
+    public static B3Digest Digest(Directory directory) =>
+        DirectoryEncoding.Use(directory, 0, static (canonical, _) => VerifiedDirectory.Hash(canonical));
 
     /// <summary>
     /// Checks every rule on one message: sorted unique names across the three lists, valid names,
