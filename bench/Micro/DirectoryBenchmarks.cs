@@ -50,13 +50,13 @@ public class DirectoryBenchmarks
     public void Validate() => DirectoryRules.Validate(_directory);
 
     [Benchmark]
-    public bool FindChild() => DirectoryRules.TryFindChild(_directory, _lookupName, out _);
+    public bool FindChild() => DirectoryChildren.Of(_directory).TryFind(_lookupName, out _);
 
     [Benchmark]
     public int EnumerateChildren()
     {
         int total = 0;
-        foreach (var child in DirectoryRules.Children(_directory))
+        foreach (var child in DirectoryChildren.Of(_directory))
             total += child.Name.Length;
         return total;
     }

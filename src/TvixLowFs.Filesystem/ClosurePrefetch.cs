@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TvixLowFs.Protos.Castore;
+using TvixLowFs.Store;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
 using Directory = TvixLowFs.Protos.Castore.Directory;
@@ -79,9 +80,8 @@ internal sealed partial class ClosurePrefetch
     private async Task PrefetchAsync(InodeRecord root, Dictionary<B3Digest, Reservation> reservations)
     {
         B3Digest rootDigest = root.Digest;
-        // Digests a Directory already received names (so a streamed message is only accepted when
-        // its parent asked for it), whether or not the prefetch holds their slot.
-        var expected = new HashSet<B3Digest> { rootDigest };
+        // Each message verified once by the service; the reader checks each was named by its parent.
+        var reader = new RecursiveGetReader(rootDigest);
         int directories = 0;
         long bytes = 0;
         Exception? stopped = null;
@@ -89,38 +89,35 @@ internal sealed partial class ClosurePrefetch
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown);
             deadline.CancelAfter(_options.BackendTimeout);
-            await foreach (Directory message in _directories.GetRecursiveAsync(rootDigest, deadline.Token).ConfigureAwait(false))
+            await foreach (VerifiedDirectory received in _directories.GetRecursiveAsync(rootDigest, deadline.Token).ConfigureAwait(false))
             {
                 // Forgotten by the kernel meanwhile: its records are gone, and entries built now
                 // would be records nothing reaches (and nothing retires).
                 if (root.IsRetired)
                     break;
-                B3Digest digest = DirectoryRules.Digest(message);
-                if (!expected.Remove(digest))
-                    throw new StoreValidationException($"directory {digest} was not named by a directory received before it");
-                DirectoryRules.Validate(message);
+                reader.Accept(received);
+                B3Digest digest = received.Digest;
 
-                foreach (DirectoryNode child in message.Directories)
+                foreach (DirectoryNode child in received.Message.Directories)
                 {
                     var childDigest = B3Digest.FromByteString(child.Digest);
-                    expected.Add(childDigest);
                     TryReserve(_inodes.GetOrAddDirectory(childDigest, checked((long)child.Size)), reservations);
                 }
                 // A node claiming another size than the message has is left to the explicit
                 // fetch, which refuses it with EIO.
                 if (reservations.TryGetValue(digest, out Reservation reservation)
-                    && DirectoryRules.Size(message) == (ulong)reservation.Record.Size)
+                    && received.Size == (ulong)reservation.Record.Size)
                 {
                     // Built while still reserved: if building throws, the finally below hands the
                     // slot back with the others, so no waiter is left without an answer.
-                    DirectoryContents contents = DirectoryContents.Build(message, _inodes);
+                    DirectoryContents contents = DirectoryContents.Build(received, _inodes);
                     reservations.Remove(digest);
                     _publish(reservation.Record, contents);
                     // Its entries are in place before the slot is freed, so no one fetches it again.
                     Volatile.Write(ref reservation.Record.ContentsFetch, null);
                     reservation.Completion.SetResult(contents);
                 }
-                bytes += message.CalculateSize();
+                bytes += received.Canonical.Length;
                 if (++directories >= _options.PrefetchMaxDirectories || bytes >= _options.PrefetchMaxBytes)
                     break;
             }

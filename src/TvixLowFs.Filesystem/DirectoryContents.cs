@@ -1,6 +1,4 @@
-using TvixLowFs.Protos.Castore;
 using TvixLowFs.Store.Model;
-using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Filesystem;
 
@@ -9,7 +7,7 @@ namespace TvixLowFs.Filesystem;
 /// (the readdir order; lookup is a binary search over the byte names), each with its inode.
 /// Names live in one array, each followed by a NUL so they can be handed to libfuse as C strings.
 /// </summary>
-internal sealed class DirectoryContents
+internal sealed class DirectoryContents : ISortedNames
 {
     private readonly byte[] _names;
     private readonly Entry[] _entries;
@@ -46,75 +44,38 @@ internal sealed class DirectoryContents
     public void ReplaceRecord(int index, InodeRecord current) => Volatile.Write(ref _entries[index].Record, current);
 
     /// <summary>The index of the child named <paramref name="name"/>, or -1.</summary>
-    public int Find(ReadOnlySpan<byte> name)
-    {
-        int low = 0, high = _entries.Length - 1;
-        while (low <= high)
-        {
-            int middle = low + ((high - low) >> 1);
-            int order = Name(middle).SequenceCompareTo(name);
-            if (order == 0)
-                return middle;
-            if (order < 0)
-                low = middle + 1;
-            else
-                high = middle - 1;
-        }
-        return -1;
-    }
+    public int Find(ReadOnlySpan<byte> name) => NodeNames.BinarySearch(this, name);
+
+    ReadOnlySpan<byte> ISortedNames.NameAt(int index) => Name(index);
 
     /// <summary>
-    /// Builds the entries of a Directory that has already been validated (names sorted and unique
-    /// across the three lists), giving each child its content-addressed inode.
+    /// Builds the entries of a verified Directory (names sorted and unique across the three lists),
+    /// giving each child its content-addressed inode.
     /// </summary>
-    public static DirectoryContents Build(Directory directory, InodeTable inodes)
+    public static DirectoryContents Build(VerifiedDirectory directory, InodeTable inodes)
     {
-        int count = directory.Directories.Count + directory.Files.Count + directory.Symlinks.Count;
-        if (count == 0)
+        DirectoryChildren children = directory.Children;
+        if (children.Count == 0)
             return Empty;
 
         int nameBytes = 0;
-        foreach (DirectoryNode node in directory.Directories)
-            nameBytes += node.Name.Length + 1;
-        foreach (FileNode node in directory.Files)
-            nameBytes += node.Name.Length + 1;
-        foreach (SymlinkNode node in directory.Symlinks)
-            nameBytes += node.Name.Length + 1;
+        foreach (DirectoryChild child in children)
+            nameBytes += child.Name.Length + 1;
 
         var names = new byte[nameBytes];
-        var entries = new Entry[count];
-        int d = 0, f = 0, s = 0, offset = 0;
-        for (int i = 0; i < count; i++)
+        var entries = new Entry[children.Count];
+        int i = 0, offset = 0;
+        foreach (DirectoryChild child in children)
         {
-            // Three-way merge of the sorted lists by byte order of the names.
-            ReadOnlySpan<byte> dName = d < directory.Directories.Count ? directory.Directories[d].Name.Span : default;
-            ReadOnlySpan<byte> fName = f < directory.Files.Count ? directory.Files[f].Name.Span : default;
-            ReadOnlySpan<byte> sName = s < directory.Symlinks.Count ? directory.Symlinks[s].Name.Span : default;
-            bool hasD = d < directory.Directories.Count, hasF = f < directory.Files.Count, hasS = s < directory.Symlinks.Count;
-
-            ReadOnlySpan<byte> name;
-            InodeRecord record;
-            if (hasD && (!hasF || dName.SequenceCompareTo(fName) < 0) && (!hasS || dName.SequenceCompareTo(sName) < 0))
+            InodeRecord record = child.Kind switch
             {
-                DirectoryNode node = directory.Directories[d++];
-                name = dName;
-                record = inodes.GetOrAddDirectory(B3Digest.FromByteString(node.Digest), checked((long)node.Size));
-            }
-            else if (hasF && (!hasS || fName.SequenceCompareTo(sName) < 0))
-            {
-                FileNode node = directory.Files[f++];
-                name = fName;
-                record = inodes.GetOrAddFile(B3Digest.FromByteString(node.Digest), checked((long)node.Size), node.Executable);
-            }
-            else
-            {
-                SymlinkNode node = directory.Symlinks[s++];
-                name = sName;
-                record = inodes.GetOrAddSymlink(WithNul(node.Target.Span));
-            }
-
+                CastoreNodeKind.Directory => inodes.GetOrAddDirectory(B3Digest.FromByteString(child.Directory!.Digest), checked((long)child.Directory.Size)),
+                CastoreNodeKind.File => inodes.GetOrAddFile(B3Digest.FromByteString(child.File!.Digest), checked((long)child.File.Size), child.File.Executable),
+                _ => inodes.GetOrAddSymlink(WithNul(child.Symlink!.Target.Span)),
+            };
+            ReadOnlySpan<byte> name = child.Name.Span;
             name.CopyTo(names.AsSpan(offset));
-            entries[i] = new Entry(offset, name.Length, record);
+            entries[i++] = new Entry(offset, name.Length, record);
             offset += name.Length + 1;
         }
         return new DirectoryContents(names, entries);

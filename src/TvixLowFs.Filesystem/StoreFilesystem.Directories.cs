@@ -339,19 +339,8 @@ public sealed partial class StoreFilesystem
     {
         try
         {
-            ReadOnlySpan<byte> name = pathInfo.Node?.NodeCase switch
-            {
-                TvixLowFs.Protos.Castore.Node.NodeOneofCase.Directory => pathInfo.Node.Directory.Name.Span,
-                TvixLowFs.Protos.Castore.Node.NodeOneofCase.File => pathInfo.Node.File.Name.Span,
-                TvixLowFs.Protos.Castore.Node.NodeOneofCase.Symlink => pathInfo.Node.Symlink.Name.Span,
-                _ => default,
-            };
-            if (!TvixLowFs.Store.Model.StorePath.TryParseBasename(name, out StorePathHash hash))
-            {
-                LogListedPathInfoSkipped(System.Text.Encoding.UTF8.GetString(name), "root node name is not a store path basename");
-                return null;
-            }
-            return RegisterStorePath(pathInfo, hash);
+            VerifiedPathInfo verified = VerifiedPathInfo.Create(pathInfo);
+            return RegisterStorePath(verified, verified.StorePath.Hash);
         }
         catch (Exception e)
         {

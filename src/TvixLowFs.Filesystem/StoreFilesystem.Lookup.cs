@@ -121,7 +121,7 @@ public sealed partial class StoreFilesystem
                 PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(timeout).ConfigureAwait(false);
                 if (pathInfo is not null)
                 {
-                    entry = RegisterStorePath(pathInfo, hash);
+                    entry = RegisterStorePath(VerifiedPathInfo.Create(pathInfo), hash);
                     _prefetch.Start(entry.Record);
                 }
             }
@@ -139,22 +139,10 @@ public sealed partial class StoreFilesystem
         }
     }
 
-    /// <summary>
-    /// Validates a PathInfo's root node and remembers the store path (first one wins).
-    /// Throws <see cref="StoreValidationException"/> when the node is not valid.
-    /// </summary>
-    private RootEntry RegisterStorePath(PathInfo pathInfo, StorePathHash hash)
+    /// <summary>Remembers a validated PathInfo's store path (first one wins).</summary>
+    private RootEntry RegisterStorePath(VerifiedPathInfo pathInfo, StorePathHash hash)
     {
-        if (pathInfo.Node is null)
-            throw new StoreValidationException("PathInfo has no root node");
-        DirectoryRules.ValidateNode(pathInfo.Node);
-        ReadOnlySpan<byte> name = pathInfo.Node.NodeCase switch
-        {
-            TvixLowFs.Protos.Castore.Node.NodeOneofCase.Directory => pathInfo.Node.Directory.Name.Span,
-            TvixLowFs.Protos.Castore.Node.NodeOneofCase.File => pathInfo.Node.File.Name.Span,
-            _ => pathInfo.Node.Symlink.Name.Span,
-        };
-        var entry = new RootEntry(DirectoryContents.WithNul(name), RecordFor(pathInfo.Node));
+        var entry = new RootEntry(DirectoryContents.WithNul(pathInfo.RootName.Span), RecordFor(pathInfo.Root));
         RootEntry registered = _rootEntries.GetOrAdd(hash, entry);
         // Remembered only while its record is in the table: retiring the record drops the entry
         // (its PathInfo is fetched again at the next lookup), so the cache stays bounded.
@@ -176,16 +164,14 @@ public sealed partial class StoreFilesystem
         B3Digest digest = directory.Digest;
         try
         {
-            Directory? message;
+            VerifiedDirectory? message;
             using (CancellationTokenSource deadline = BackendDeadline())
                 message = await _store.Directories.GetAsync(digest, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
             if (message is null)
                 throw new StoreNotFoundException($"directory {digest} not found");
-            DirectoryRules.Validate(message);
-            if (DirectoryRules.Digest(message) != digest)
-                throw new StoreValidationException($"directory {digest} has the wrong digest");
-            if (DirectoryRules.Size(message) != (ulong)directory.Size)
-                throw new StoreValidationException($"directory {digest} has {DirectoryRules.Size(message)} entries, its node claims {directory.Size}");
+            // Verified by the service against this digest; only the node's size is ours to check.
+            if (message.Size != (ulong)directory.Size)
+                throw new StoreValidationException($"directory {digest} has {message.Size} entries, its node claims {directory.Size}");
             DirectoryContents contents = DirectoryContents.Build(message, _inodes);
             PublishContents(directory, contents);
             completion.SetResult(contents);

@@ -348,15 +348,12 @@ public sealed partial class StoreFilesystem : IFuseOperations
     }
 
     /// <summary>The inode a PathInfo's (validated) root node stands for.</summary>
-    private InodeRecord RecordFor(TvixLowFs.Protos.Castore.Node node) => node.NodeCase switch
+    private InodeRecord RecordFor(CastoreNode node) => node switch
     {
-        TvixLowFs.Protos.Castore.Node.NodeOneofCase.Directory =>
-            _inodes.GetOrAddDirectory(B3Digest.FromByteString(node.Directory.Digest), checked((long)node.Directory.Size)),
-        TvixLowFs.Protos.Castore.Node.NodeOneofCase.File =>
-            _inodes.GetOrAddFile(B3Digest.FromByteString(node.File.Digest), checked((long)node.File.Size), node.File.Executable),
-        TvixLowFs.Protos.Castore.Node.NodeOneofCase.Symlink =>
-            _inodes.GetOrAddSymlink(DirectoryContents.WithNul(node.Symlink.Target.Span)),
-        _ => throw new StoreValidationException("PathInfo has no root node"),
+        DirectoryEntry directory => _inodes.GetOrAddDirectory(directory.Digest, checked((long)directory.Size)),
+        FileEntry file => _inodes.GetOrAddFile(file.Digest, checked((long)file.Size), file.Executable),
+        SymlinkEntry symlink => _inodes.GetOrAddSymlink(DirectoryContents.WithNul(symlink.Target.Span)),
+        _ => throw new StoreValidationException($"a root node of kind {node.Kind}"),
     };
 
     /// <summary>

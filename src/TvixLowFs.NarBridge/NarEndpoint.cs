@@ -55,11 +55,11 @@ internal sealed class NarEndpoint(StoreServices store, ILogger logger)
             return;
 
         // One recursive get (one round trip to a remote store) before the first byte.
-        var graph = new Dictionary<B3Digest, Directory>();
+        var graph = new Dictionary<B3Digest, VerifiedDirectory>();
         if (pathInfo.Node.NodeCase == Node.NodeOneofCase.Directory)
         {
-            await foreach (Directory directory in store.Directories.GetRecursiveAsync(B3Digest.FromByteString(pathInfo.Node.Directory.Digest), cancellationToken).ConfigureAwait(false))
-                graph.TryAdd(DirectoryRules.Digest(directory), directory);
+            await foreach (VerifiedDirectory directory in store.Directories.GetRecursiveAsync(B3Digest.FromByteString(pathInfo.Node.Directory.Digest), cancellationToken).ConfigureAwait(false))
+                graph.TryAdd(directory.Digest, directory);
         }
 
         var output = new NarResponseStream(response.BodyWriter, start, end);
@@ -86,11 +86,11 @@ internal sealed class NarEndpoint(StoreServices store, ILogger logger)
     }
 
     /// <summary>One response's render: its directories, its output and one buffer, reused for every chunk of every blob.</summary>
-    private sealed class Rendering(IBlobService blobs, NarResponseStream output, Dictionary<B3Digest, Directory> graph) : IDisposable
+    private sealed class Rendering(IBlobService blobs, NarResponseStream output, Dictionary<B3Digest, VerifiedDirectory> graph) : IDisposable
     {
         private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
 
-        public ValueTask<Directory?> GetDirectoryAsync(B3Digest digest, CancellationToken cancellationToken)
+        public ValueTask<VerifiedDirectory?> GetDirectoryAsync(B3Digest digest, CancellationToken cancellationToken)
         {
             var directory = graph.GetValueOrDefault(digest);
             // A tree of many small entries has no file contents to flush on: flush between directories too.
@@ -98,7 +98,7 @@ internal sealed class NarEndpoint(StoreServices store, ILogger logger)
             return flush.IsCompletedSuccessfully ? ValueTask.FromResult(directory) : AfterFlushAsync(flush, directory);
         }
 
-        private static async ValueTask<Directory?> AfterFlushAsync(ValueTask flush, Directory? directory)
+        private static async ValueTask<VerifiedDirectory?> AfterFlushAsync(ValueTask flush, VerifiedDirectory? directory)
         {
             await flush.ConfigureAwait(false);
             return directory;

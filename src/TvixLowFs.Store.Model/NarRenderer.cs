@@ -1,10 +1,9 @@
 using TvixLowFs.Protos.Castore;
-using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Store.Model;
 
-/// <summary>Fetches the Directory with this digest; null when the store does not have it.</summary>
-public delegate ValueTask<Directory?> DirectoryLookup(B3Digest digest, CancellationToken cancellationToken);
+/// <summary>Fetches the Directory with this digest (verified where it was read); null when the store does not have it.</summary>
+public delegate ValueTask<VerifiedDirectory?> DirectoryLookup(B3Digest digest, CancellationToken cancellationToken);
 
 /// <summary>
 /// Streams the blob with this digest into <paramref name="writer"/> with
@@ -18,8 +17,8 @@ public delegate ValueTask BlobContentsWriter(B3Digest digest, ulong size, NarWri
 /// so a deep tree cannot exhaust the thread's stack.
 /// </summary>
 /// <remarks>
-/// Every Directory is checked before it is used: its digest must be the one asked for, it must be
-/// valid, and its size must match the node that points at it. A blob that yields more or fewer bytes
+/// Every Directory is checked before it is used: its digest must be the one asked for (it is valid,
+/// being verified, and is not hashed again here), and its size must match the node that points at it. A blob that yields more or fewer bytes
 /// than its node says is reported too. All of these throw <see cref="StoreValidationException"/>
 /// naming the digest; a missing Directory throws <see cref="StoreValidationException"/> as well.
 /// </remarks>
@@ -94,17 +93,11 @@ public static class NarRenderer
         var digest = B3Digest.FromByteString(node.Digest);
         var directory = await getDirectory(digest, cancellationToken).ConfigureAwait(false)
             ?? throw new StoreValidationException($"directory {digest} (entry {NodeNames.Escape(node.Name.Span)}) is not in the store");
-        DirectoryRules.Verify(directory, digest);
-        try
-        {
-            DirectoryRules.ValidateChildSize(node, directory);
-        }
-        catch (StoreValidationException e)
-        {
-            throw new StoreValidationException($"directory {digest}: {e.Message}");
-        }
+        if (directory.Digest != digest)
+            throw new StoreValidationException($"directory {digest}: the Directory received is {directory.Digest}");
+        directory.CheckReferredBy(node);
         writer.BeginDirectory();
-        return new Frame(DirectoryRules.ChildrenArray(directory));
+        return new Frame(directory.Children.ToArray());
     }
 
     private static async ValueTask WriteFileAsync(

@@ -35,6 +35,24 @@ public static class NodeNames
     /// <summary>Bytewise order: the order of a Directory's lists and of readdir.</summary>
     public static int Compare(ReadOnlySpan<byte> left, ReadOnlySpan<byte> right) => left.SequenceCompareTo(right);
 
+    /// <summary>The index of <paramref name="name"/> in <paramref name="names"/> (bytewise order), or -1.</summary>
+    public static int BinarySearch<TNames>(TNames names, ReadOnlySpan<byte> name) where TNames : ISortedNames, allows ref struct
+    {
+        int low = 0, high = names.Count - 1;
+        while (low <= high)
+        {
+            int middle = low + ((high - low) >> 1);
+            int order = names.NameAt(middle).SequenceCompareTo(name);
+            if (order == 0)
+                return middle;
+            if (order < 0)
+                low = middle + 1;
+            else
+                high = middle - 1;
+        }
+        return -1;
+    }
+
     /// <summary>
     /// The name in double quotes with printable ASCII as is and everything else as <c>\xNN</c>
     /// (quote and backslash escaped too), cut after 300 bytes.

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Google.Protobuf;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
@@ -71,7 +72,7 @@ public sealed class VerifiedDirectory
         {
             throw new StoreValidationException($"directory {expected}: {e.Message}");
         }
-        byte[] canonical = DirectoryRules.CanonicalEncoding(message);
+        byte[] canonical = DirectoryEncoding.Canonical(message);
         B3Digest actual = Hash(canonical);
         if (actual != expected)
             throw new StoreValidationException($"directory {expected}: the Directory received hashes to {actual}");
@@ -86,15 +87,73 @@ public sealed class VerifiedDirectory
     {
         ArgumentNullException.ThrowIfNull(message);
         DirectoryRules.Validate(message);
-        byte[] canonical = DirectoryRules.CanonicalEncoding(message);
+        byte[] canonical = DirectoryEncoding.Canonical(message);
         return new VerifiedDirectory(Hash(canonical), DirectoryRules.Size(message), canonical, message);
     }
 
+    /// <summary>
+    /// Bytes a store kept under a digest (a file, an object): they were written canonical, so they
+    /// are hashed as they are, without re-encoding. Throws <see cref="StoreValidationException"/> when
+    /// <see cref="TryFromCanonical"/> finds a problem, naming the digest.
+    /// </summary>
+    public static VerifiedDirectory FromCanonical(byte[] canonical, B3Digest? expected = null)
+    {
+        if (TryFromCanonical(canonical, expected, out VerifiedDirectory? directory, out string? problem, out B3Digest digest))
+            return directory;
+        throw new StoreValidationException($"directory {expected ?? digest}: {problem}");
+    }
+
+    /// <summary>
+    /// Stored bytes checked as <see cref="FromCanonical"/> does; false with the problem when they hash to
+    /// another digest than <paramref name="expected"/>, do not decode, break a rule or are not the
+    /// canonical encoding of what they decode to. With <paramref name="expected"/> null (a closure's
+    /// descendants, keyed by what they hash to) only the last three are checked.
+    /// </summary>
+    public static bool TryFromCanonical(byte[] canonical, B3Digest? expected,
+        [NotNullWhen(true)] out VerifiedDirectory? directory, [NotNullWhen(false)] out string? problem, out B3Digest digest)
+    {
+        ArgumentNullException.ThrowIfNull(canonical);
+        directory = null;
+        digest = Hash(canonical);
+        if (expected is { } asked && asked != digest)
+        {
+            problem = $"its bytes hash to {digest}";
+            return false;
+        }
+        Directory message;
+        ulong size;
+        try
+        {
+            message = Directory.Parser.ParseFrom(canonical);
+            DirectoryRules.Validate(message);
+            size = DirectoryRules.Size(message);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            problem = $"the bytes are not a Directory message ({e.Message})";
+            return false;
+        }
+        catch (StoreValidationException e)
+        {
+            problem = e.Message;
+            return false;
+        }
+        // Unknown fields or another field order would make the digest differ from the message's.
+        if (!DirectoryEncoding.IsCanonical(message, canonical))
+        {
+            problem = "the bytes are not in canonical form";
+            return false;
+        }
+        problem = null;
+        directory = new VerifiedDirectory(digest, size, canonical, message);
+        return true;
+    }
+
     /// <summary>The merged children in readdir order (allocation-free enumeration).</summary>
-    public DirectoryChildren Children => DirectoryRules.Children(Message);
+    public DirectoryChildren Children => DirectoryChildren.Of(Message);
 
     /// <summary>Finds a child by name (binary search in each list).</summary>
-    public bool TryFindChild(ReadOnlySpan<byte> name, out DirectoryChild child) => DirectoryRules.TryFindChild(Message, name, out child);
+    public bool TryFindChild(ReadOnlySpan<byte> name, out DirectoryChild child) => DirectoryChildren.Of(Message).TryFind(name, out child);
 
     /// <summary>Checks that a directory node pointing here carries this directory's size.</summary>
     public void CheckReferredBy(Protos.Castore.DirectoryNode node)

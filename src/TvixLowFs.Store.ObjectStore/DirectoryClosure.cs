@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using TvixLowFs.Protos.Castore;
 using TvixLowFs.Store.Model;
-using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Store.ObjectStore;
 
@@ -12,10 +11,7 @@ namespace TvixLowFs.Store.ObjectStore;
 /// </summary>
 internal static class DirectoryClosure
 {
-    /// <summary>A stored message: its canonical bytes and the message parsed from them.</summary>
-    public sealed record Entry(B3Digest Digest, ReadOnlyMemory<byte> Canonical, Directory Message);
-
-    public static byte[] Encode(B3Digest root, IReadOnlyDictionary<B3Digest, Entry> known)
+    public static byte[] Encode(B3Digest root, IReadOnlyDictionary<B3Digest, VerifiedDirectory> known)
     {
         var output = new MemoryStream();
         Span<byte> length = stackalloc byte[4];
@@ -24,7 +20,7 @@ internal static class DirectoryClosure
         pending.Enqueue(root);
         while (pending.TryDequeue(out B3Digest digest))
         {
-            Entry entry = known[digest];
+            VerifiedDirectory entry = known[digest];
             BinaryPrimitives.WriteUInt32BigEndian(length, (uint)entry.Canonical.Length);
             output.Write(length);
             output.Write(entry.Canonical.Span);
@@ -40,10 +36,12 @@ internal static class DirectoryClosure
 
     /// <summary>
     /// The first <paramref name="limit"/> messages of a closure object (all when null), each keyed
-    /// by the BLAKE3 of its bytes, so a message only ever answers for the digest it hashes to.
-    /// Returns false when the framing is cut short (a prefix read) or broken.
+    /// by the BLAKE3 of its bytes (hashed once, as they are), so a message only ever answers for the
+    /// digest it hashes to. Returns false when the framing is cut short (a prefix read) or broken;
+    /// a message that does not decode, breaks a rule or is not canonical is a
+    /// <see cref="StoreValidationException"/>.
     /// </summary>
-    public static bool TryDecode(ReadOnlySpan<byte> bytes, int? limit, List<Entry> entries)
+    public static bool TryDecode(ReadOnlySpan<byte> bytes, int? limit, List<VerifiedDirectory> entries)
     {
         while (bytes.Length > 0 && (limit is null || entries.Count < limit))
         {
@@ -52,17 +50,7 @@ internal static class DirectoryClosure
             uint length = BinaryPrimitives.ReadUInt32BigEndian(bytes);
             if (length > bytes.Length - 4)
                 return false;
-            ReadOnlySpan<byte> message = bytes.Slice(4, (int)length);
-            Directory parsed;
-            try
-            {
-                parsed = Directory.Parser.ParseFrom(message);
-            }
-            catch (Google.Protobuf.InvalidProtocolBufferException)
-            {
-                return false;
-            }
-            entries.Add(new Entry(B3Digest.Compute(message), message.ToArray(), parsed));
+            entries.Add(VerifiedDirectory.FromCanonical(bytes.Slice(4, (int)length).ToArray()));
             bytes = bytes[(4 + (int)length)..];
         }
         return true;

@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using TvixLowFs.Protos.Castore;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
-using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Store.ObjectStore;
 
@@ -17,37 +16,49 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
     /// <summary>Enough for the first message of most closures; a bigger one costs a second GET.</summary>
     private const int FirstReadBytes = 64 * 1024;
 
-    public override async ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    public override async ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         string key = ObjectKeys.Directory(bucket.Prefix, digest);
         byte[]? head = await bucket.GetPrefixAsync(key, FirstReadBytes, cancellationToken).ConfigureAwait(false);
         if (head is null)
             return null;
-        var entries = new List<DirectoryClosure.Entry>(1);
-        if (!DirectoryClosure.TryDecode(head, limit: 1, entries) || entries.Count == 0)
+        var entries = new List<VerifiedDirectory>(1);
+        if (!Decode(digest, key, head, limit: 1, entries) || entries.Count == 0)
         {
             byte[] whole = await bucket.GetAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new StoreNotFoundException($"directory {digest} vanished while it was read");
             entries.Clear();
-            if (!DirectoryClosure.TryDecode(whole, limit: 1, entries) || entries.Count == 0)
+            if (!Decode(digest, key, whole, limit: 1, entries) || entries.Count == 0)
                 throw Corrupt(digest, key, "its framing is broken");
         }
         if (entries[0].Digest != digest)
             throw Corrupt(digest, key, $"its first message hashes to {entries[0].Digest}");
-        return entries[0].Message;
+        return entries[0];
+    }
+
+    private bool Decode(B3Digest digest, string key, byte[] bytes, int? limit, List<VerifiedDirectory> entries)
+    {
+        try
+        {
+            return DirectoryClosure.TryDecode(bytes, limit, entries);
+        }
+        catch (StoreValidationException e)
+        {
+            throw Corrupt(digest, key, e.Message);
+        }
     }
 
     /// <summary>One GET for the whole tree; a message missing from the closure is read from its own object.</summary>
-    public new async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public new async IAsyncEnumerable<VerifiedDirectory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         string key = ObjectKeys.Directory(bucket.Prefix, root);
         byte[] bytes = await bucket.GetAsync(key, cancellationToken).ConfigureAwait(false)
             ?? throw new StoreNotFoundException($"directory {root} not found");
-        var entries = new List<DirectoryClosure.Entry>();
-        DirectoryClosure.TryDecode(bytes, limit: null, entries);
+        var entries = new List<VerifiedDirectory>();
+        Decode(root, key, bytes, limit: null, entries);
         if (entries.Count == 0 || entries[0].Digest != root)
             throw Corrupt(root, key, entries.Count == 0 ? "its framing is broken" : $"its first message hashes to {entries[0].Digest}");
-        var known = new Dictionary<B3Digest, DirectoryClosure.Entry>();
-        foreach (DirectoryClosure.Entry entry in entries)
+        var known = new Dictionary<B3Digest, VerifiedDirectory>();
+        foreach (VerifiedDirectory entry in entries)
             known.TryAdd(entry.Digest, entry);
 
         var seen = new HashSet<B3Digest> { root };
@@ -55,11 +66,10 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
         pending.Enqueue(root);
         while (pending.TryDequeue(out B3Digest digest))
         {
-            Directory directory = known.TryGetValue(digest, out DirectoryClosure.Entry? found)
-                ? found.Message.Clone()
-                : await GetAsync(digest, cancellationToken).ConfigureAwait(false)
-                    ?? throw new StoreNotFoundException($"directory {digest} (below {root}) not found");
-            foreach (DirectoryNode child in directory.Directories)
+            VerifiedDirectory directory = known.GetValueOrDefault(digest)
+                ?? await GetAsync(digest, cancellationToken).ConfigureAwait(false)
+                ?? throw new StoreNotFoundException($"directory {digest} (below {root}) not found");
+            foreach (DirectoryNode child in directory.Message.Directories)
             {
                 B3Digest childDigest = B3Digest.FromByteString(child.Digest);
                 if (seen.Add(childDigest))
@@ -71,8 +81,8 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
 
     protected override async ValueTask<ulong?> StoredSizeAsync(B3Digest digest, CancellationToken cancellationToken)
     {
-        Directory? directory = await GetAsync(digest, cancellationToken).ConfigureAwait(false);
-        return directory is null ? null : DirectoryRules.Size(directory);
+        VerifiedDirectory? directory = await GetAsync(digest, cancellationToken).ConfigureAwait(false);
+        return directory?.Size;
     }
 
     /// <summary>Directory objects one put uploads at once (all of one height: none refers to another).</summary>
@@ -84,7 +94,7 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
     /// </summary>
     protected override async ValueTask StoreAsync(IReadOnlyList<VerifiedDirectory> directories, CancellationToken cancellationToken)
     {
-        var known = new Dictionary<B3Digest, DirectoryClosure.Entry>();
+        var known = new Dictionary<B3Digest, VerifiedDirectory>();
         var heights = new Dictionary<B3Digest, int>();
         var levels = new List<List<(B3Digest Digest, byte[] Closure)>>();
         foreach (VerifiedDirectory directory in directories)
@@ -100,7 +110,7 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
                     await AddStoredClosureAsync(childDigest, known, cancellationToken).ConfigureAwait(false);
             }
             heights[directory.Digest] = height;
-            known.TryAdd(directory.Digest, new DirectoryClosure.Entry(directory.Digest, directory.Canonical, directory.Message));
+            known.TryAdd(directory.Digest, directory);
             while (levels.Count < height)
                 levels.Add([]);
             levels[height - 1].Add((directory.Digest, DirectoryClosure.Encode(directory.Digest, known)));
@@ -113,14 +123,10 @@ public sealed class ObjectStoreDirectoryService(ObjectStoreBucket bucket) : Dire
         }
     }
 
-    private async ValueTask AddStoredClosureAsync(B3Digest digest, Dictionary<B3Digest, DirectoryClosure.Entry> known, CancellationToken cancellationToken)
+    private async ValueTask AddStoredClosureAsync(B3Digest digest, Dictionary<B3Digest, VerifiedDirectory> known, CancellationToken cancellationToken)
     {
-        await foreach (Directory directory in GetRecursiveAsync(digest, cancellationToken).ConfigureAwait(false))
-        {
-            byte[] canonical = DirectoryRules.CanonicalEncoding(directory);
-            B3Digest each = B3Digest.Compute(canonical);
-            known.TryAdd(each, new DirectoryClosure.Entry(each, canonical, directory));
-        }
+        await foreach (VerifiedDirectory directory in GetRecursiveAsync(digest, cancellationToken).ConfigureAwait(false))
+            known.TryAdd(directory.Digest, directory);
     }
 
     private StoreUnavailableException Corrupt(B3Digest digest, string key, string reason) =>

@@ -1,5 +1,4 @@
 using TvixLowFs.Store.Model;
-using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Store;
 
@@ -9,11 +8,12 @@ public static class DirectoryGraph
     /// <summary>
     /// Every directory after all of its children (post-order from the root, each once). Reversing the
     /// breadth-first order is not enough: a shared child may sit deeper under one parent than another.
-    /// Each comes with its digest (the graph's key), so no caller hashes it again.
+    /// The one leaves-first order: the cache, the verifier, copy and import put graphs in it.
     /// </summary>
-    public static List<KeyValuePair<B3Digest, Directory>> LeavesFirst(B3Digest root, Dictionary<B3Digest, Directory> graph)
+    public static List<VerifiedDirectory> LeavesFirst(B3Digest root, IReadOnlyDictionary<B3Digest, VerifiedDirectory> graph)
     {
-        var order = new List<KeyValuePair<B3Digest, Directory>>(graph.Count);
+        ArgumentNullException.ThrowIfNull(graph);
+        var order = new List<VerifiedDirectory>(graph.Count);
         var done = new HashSet<B3Digest>();
         var stack = new Stack<(B3Digest Digest, int NextChild)>();
         stack.Push((root, 0));
@@ -21,15 +21,15 @@ public static class DirectoryGraph
         while (stack.TryPop(out var frame))
         {
             var directory = graph[frame.Digest];
-            if (frame.NextChild < directory.Directories.Count)
+            if (frame.NextChild < directory.Message.Directories.Count)
             {
                 stack.Push((frame.Digest, frame.NextChild + 1));
-                var child = B3Digest.FromByteString(directory.Directories[frame.NextChild].Digest);
+                var child = B3Digest.FromByteString(directory.Message.Directories[frame.NextChild].Digest);
                 if (graph.ContainsKey(child) && done.Add(child))
                     stack.Push((child, 0));
                 continue;
             }
-            order.Add(new(frame.Digest, directory));
+            order.Add(directory);
         }
         return order;
     }

@@ -13,7 +13,7 @@ namespace TvixLowFs.Store;
 /// </summary>
 public abstract class DirectoryServiceBase : IDirectoryService
 {
-    public abstract ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default);
+    public abstract ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default);
 
     /// <summary>The <see cref="DirectoryRules.Size"/> of a stored directory, or null when it is absent.</summary>
     protected abstract ValueTask<ulong?> StoredSizeAsync(B3Digest digest, CancellationToken cancellationToken);
@@ -31,11 +31,11 @@ public abstract class DirectoryServiceBase : IDirectoryService
     /// </summary>
     protected virtual int RecursiveReadahead => 1;
 
-    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<VerifiedDirectory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var seen = new HashSet<B3Digest> { root };
         var pending = new Queue<B3Digest>();
-        var reading = new Queue<(B3Digest Digest, Task<Directory?> Read)>();
+        var reading = new Queue<(B3Digest Digest, Task<VerifiedDirectory?> Read)>();
         pending.Enqueue(root);
         while (true)
         {
@@ -43,11 +43,11 @@ public abstract class DirectoryServiceBase : IDirectoryService
                 reading.Enqueue((next, StartGet(next, cancellationToken)));
             if (!reading.TryDequeue(out var head))
                 yield break;
-            Directory directory = await head.Read.ConfigureAwait(false)
+            VerifiedDirectory directory = await head.Read.ConfigureAwait(false)
                 ?? throw new StoreNotFoundException(head.Digest == root
                     ? $"directory {head.Digest} not found"
                     : $"directory {head.Digest} (below {root}) not found");
-            foreach (DirectoryNode child in directory.Directories)
+            foreach (DirectoryNode child in directory.Message.Directories)
             {
                 B3Digest childDigest = B3Digest.FromByteString(child.Digest);
                 if (seen.Add(childDigest))
@@ -57,7 +57,7 @@ public abstract class DirectoryServiceBase : IDirectoryService
         }
     }
 
-    private Task<Directory?> StartGet(B3Digest digest, CancellationToken cancellationToken) =>
+    private Task<VerifiedDirectory?> StartGet(B3Digest digest, CancellationToken cancellationToken) =>
         RecursiveReadahead > 1
             ? Task.Run(() => GetAsync(digest, cancellationToken).AsTask(), cancellationToken)
             : GetAsync(digest, cancellationToken).AsTask();

@@ -9,7 +9,8 @@ namespace TvixLowFs.Store.Grpc.Client;
 
 /// <summary>
 /// A remote DirectoryService. Nothing received is trusted: every Directory is checked against
-/// the digest it was asked by (or referred to by) and validated before it is returned.
+/// the digest it was asked by (or referred to by) and validated before it is returned, once
+/// (as a <see cref="VerifiedDirectory"/>, which no later layer checks again).
 /// </summary>
 public sealed class GrpcDirectoryService : IDirectoryService
 {
@@ -24,7 +25,7 @@ public sealed class GrpcDirectoryService : IDirectoryService
         _ownsChannel = ownsChannel;
     }
 
-    public async ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    public async ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         using var call = _client.Get(new GetDirectoryRequest { Digest = digest.ToByteString() }, _channel.Unary(cancellationToken));
         Directory directory;
@@ -42,51 +43,28 @@ public sealed class GrpcDirectoryService : IDirectoryService
         {
             throw _channel.Translate(e, $"get directory {digest}", cancellationToken);
         }
-        Verify(directory, digest);
-        return directory;
+        try
+        {
+            return VerifiedDirectory.Verify(directory, digest);
+        }
+        catch (StoreValidationException e)
+        {
+            throw new StoreValidationException($"{_channel.Address}: {e.Message}");
+        }
     }
 
-    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<VerifiedDirectory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var progress = new ProgressDeadline(_channel.Options.Timeout, cancellationToken);
         using var call = _client.Get(new GetDirectoryRequest { Digest = root.ToByteString(), Recursive = true },
             new CallOptions(cancellationToken: progress.Token));
-        // Digests referred to by what was received and not received yet, with the size the referrer announced.
-        var pending = new Dictionary<B3Digest, ulong>();
-        var received = new HashSet<B3Digest>();
-        bool first = true;
+        var reader = new RecursiveGetReader(root, $"{_channel.Address}: ");
         string what = $"get directory {root} recursively";
         while (await _channel.MoveNextAsync(call.ResponseStream, progress, what, cancellationToken).ConfigureAwait(false))
         {
-            var directory = call.ResponseStream.Current;
-            var digest = DirectoryRules.Digest(directory);
-            if (first)
-            {
-                if (digest != root)
-                    throw new StoreValidationException($"{_channel.Address}: asked directory {root}, the first received is {digest}");
-                first = false;
-            }
-            else
-            {
-                if (!pending.Remove(digest, out ulong announced))
-                    throw new StoreValidationException($"{_channel.Address}: directory {digest} under {root} was not referred to by anything received before it");
-                if (announced != DirectoryRules.Size(directory))
-                    throw new StoreValidationException($"{_channel.Address}: directory {digest} has size {DirectoryRules.Size(directory)}, its parent says {announced}");
-            }
-            DirectoryRules.Validate(directory);
-            received.Add(digest);
-            foreach (var child in directory.Directories)
-            {
-                var childDigest = B3Digest.FromByteString(child.Digest);
-                if (!received.Contains(childDigest))
-                    pending.TryAdd(childDigest, child.Size);
-            }
-            yield return directory;
+            yield return reader.Accept(call.ResponseStream.Current);
         }
-        if (first)
-            throw new StoreNotFoundException($"{_channel.Address}: directory {root} not found");
-        if (pending.Count > 0)
-            throw new StoreNotFoundException($"{_channel.Address}: directory {pending.Keys.First()} under {root} was not sent");
+        reader.Complete();
     }
 
     public async ValueTask<B3Digest> PutAsync(Directory directory, CancellationToken cancellationToken = default)
@@ -105,14 +83,6 @@ public sealed class GrpcDirectoryService : IDirectoryService
         return ValueTask.CompletedTask;
     }
 
-    private void Verify(Directory directory, B3Digest asked)
-    {
-        var digest = DirectoryRules.Digest(directory);
-        if (digest != asked)
-            throw new StoreValidationException($"{_channel.Address}: asked directory {asked}, received {digest}");
-        DirectoryRules.Validate(directory);
-    }
-
     /// <summary>Streams the graph as it is given; the server stores it only when the whole stream is valid.</summary>
     private sealed class GrpcDirectoryPutter(GrpcDirectoryService service) : IDirectoryPutter
     {
@@ -123,8 +93,7 @@ public sealed class GrpcDirectoryService : IDirectoryService
         {
             ObjectDisposedException.ThrowIf(_put.Closed, this);
             // Checked here too, so a bad directory is reported before anything is sent.
-            DirectoryRules.Validate(directory);
-            var digest = DirectoryRules.Digest(directory);
+            B3Digest digest = VerifiedDirectory.Create(directory).Digest;
             await _put.WriteAsync(directory, cancellationToken).ConfigureAwait(false);
             _last = digest;
             return digest;

@@ -37,12 +37,12 @@ public sealed class DirectoryServiceEndpoint : DirectoryService.DirectoryService
             {
                 var directory = await directories.GetAsync(digest, context.CancellationToken).ConfigureAwait(false)
                     ?? throw RpcErrors.NotFound($"directory {digest} not found");
-                await responseStream.WriteAsync(directory, context.CancellationToken).ConfigureAwait(false);
+                await responseStream.WriteAsync(directory.Message, context.CancellationToken).ConfigureAwait(false);
                 return;
             }
             // The service yields root first, then breadth-first, each once.
             await foreach (var directory in directories.GetRecursiveAsync(digest, context.CancellationToken).ConfigureAwait(false))
-                await responseStream.WriteAsync(directory, context.CancellationToken).ConfigureAwait(false);
+                await responseStream.WriteAsync(directory.Message, context.CancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) { throw Fail(e, context); }
     }

@@ -12,17 +12,19 @@ namespace TvixLowFs.Store.Caching;
 /// Directories read through a local store. A local store only keeps a directory whose children
 /// it has, so a miss fetches the whole subtree in one recursive call and stores it leaves
 /// first; later lookups below it are local. A subtree with a directory missing remotely is served
-/// uncached. Writes go to the remote. The received subtree (each message verified by the remote
-/// client) is served from memory at once and written to the cache in the background, named in
+/// uncached. Writes go to the remote. The received subtree (each message verified once, by the
+/// remote client; here only its place in the stream is checked) is served from memory at once,
+/// the requests that waited for the fill from the fill's own values, and written to the cache in
+/// the background (the canonical bytes as received, not encoded or hashed again), named in
 /// batches by <see cref="CachePublisher"/>.
 /// </summary>
 public sealed class CachingDirectoryService : IDirectoryService
 {
-    private readonly ConcurrentDictionary<B3Digest, Lazy<Task<FillResult>>> _fills = new();
+    private readonly ConcurrentDictionary<B3Digest, Lazy<Task<Fill>>> _fills = new();
     private readonly LocalStore _cacheStore;
     private readonly CachePublisher _publisher;
     // Received directories not yet under their final name in the cache.
-    private readonly ConcurrentDictionary<B3Digest, Directory> _pending = new();
+    private readonly ConcurrentDictionary<B3Digest, VerifiedDirectory> _pending = new();
     private readonly ConcurrentDictionary<Task, bool> _writes = new();
     private int _disposed;
 
@@ -42,31 +44,43 @@ public sealed class CachingDirectoryService : IDirectoryService
 
     private enum FillResult { Stored, Absent, Incomplete }
 
-    public async ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    /// <summary>What one fill got: for <see cref="FillResult.Stored"/>, the subtree in the order received (root first).</summary>
+    private sealed record Fill(FillResult Result, IReadOnlyList<VerifiedDirectory> Received);
+
+    public async ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         var cached = await GetCachedAsync(digest, cancellationToken).ConfigureAwait(false);
         if (cached is not null)
             return cached;
-        return await FillAsync(digest, cancellationToken).ConfigureAwait(false) switch
+        Fill fill = await FillAsync(digest, cancellationToken).ConfigureAwait(false);
+        return fill.Result switch
         {
             FillResult.Absent => null,
-            FillResult.Stored => await GetCachedAsync(digest, cancellationToken).ConfigureAwait(false)
-                ?? await Remote.GetAsync(digest, cancellationToken).ConfigureAwait(false),
+            FillResult.Stored => fill.Received[0],
             _ => await Remote.GetAsync(digest, cancellationToken).ConfigureAwait(false),
         };
     }
 
-    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<VerifiedDirectory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        bool local = await GetCachedAsync(root, cancellationToken).ConfigureAwait(false) is not null
-            || await FillAsync(root, cancellationToken).ConfigureAwait(false) == FillResult.Stored;
-        if (!local)
+        // Decided without reading the root (each read verifies it: it would be read twice).
+        bool named = StoreFiles.Exists(_cacheStore.DirectoryPath(root));
+        if (!named && !_pending.ContainsKey(root))
         {
+            // This request's fill (or one it joined) has the subtree in hand: served from it.
+            Fill fill = await FillAsync(root, cancellationToken).ConfigureAwait(false);
+            if (fill.Result == FillResult.Stored)
+            {
+                foreach (VerifiedDirectory directory in fill.Received)
+                    yield return directory;
+                yield break;
+            }
+            // Absent or incomplete remotely: the remote's own answer says which.
             await foreach (var directory in Remote.GetRecursiveAsync(root, cancellationToken).ConfigureAwait(false))
                 yield return directory;
             yield break;
         }
-        if (!_pending.ContainsKey(root) && StoreFiles.Exists(_cacheStore.DirectoryPath(root)))
+        if (named && !_pending.ContainsKey(root))
         {
             // Named in the local store: so is everything below it.
             await foreach (var directory in Local.GetRecursiveAsync(root, cancellationToken).ConfigureAwait(false))
@@ -82,7 +96,7 @@ public sealed class CachingDirectoryService : IDirectoryService
             var directory = await GetCachedAsync(digest, cancellationToken).ConfigureAwait(false)
                 ?? throw new StoreUnavailableException($"directory {digest} under {root} vanished from the cache");
             yield return directory;
-            foreach (DirectoryNode child in directory.Directories)
+            foreach (DirectoryNode child in directory.Message.Directories)
             {
                 var childDigest = B3Digest.FromByteString(child.Digest);
                 if (seen.Add(childDigest))
@@ -96,24 +110,24 @@ public sealed class CachingDirectoryService : IDirectoryService
 
     public IDirectoryPutter BeginPut() => Remote.BeginPut();
 
-    private ValueTask<Directory?> GetCachedAsync(B3Digest digest, CancellationToken cancellationToken)
+    private ValueTask<VerifiedDirectory?> GetCachedAsync(B3Digest digest, CancellationToken cancellationToken)
     {
         if (_pending.TryGetValue(digest, out var pending))
-            return ValueTask.FromResult<Directory?>(pending);
+            return ValueTask.FromResult<VerifiedDirectory?>(pending);
         // A stat is far cheaper than the exception a missing file costs the local store.
         if (!StoreFiles.Exists(_cacheStore.DirectoryPath(digest)))
-            return ValueTask.FromResult<Directory?>(null);
+            return ValueTask.FromResult<VerifiedDirectory?>(null);
         return Local.GetAsync(digest, cancellationToken);
     }
 
-    private async Task<FillResult> FillAsync(B3Digest digest, CancellationToken cancellationToken)
+    private async Task<Fill> FillAsync(B3Digest digest, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var fill = _fills.GetOrAdd(digest, d => new Lazy<Task<FillResult>>(() => FetchAndForgetAsync(d)));
+        var fill = _fills.GetOrAdd(digest, d => new Lazy<Task<Fill>>(() => FetchAndForgetAsync(d)));
         return await fill.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<FillResult> FetchAndForgetAsync(B3Digest digest)
+    private async Task<Fill> FetchAndForgetAsync(B3Digest digest)
     {
         try
         {
@@ -126,44 +140,48 @@ public sealed class CachingDirectoryService : IDirectoryService
         }
     }
 
-    private async Task<FillResult> FetchAsync(B3Digest root)
+    private async Task<Fill> FetchAsync(B3Digest root)
     {
         await Task.Yield();
-        var received = new Dictionary<B3Digest, Directory>();
+        var reader = new RecursiveGetReader(root);
+        var received = new List<VerifiedDirectory>();
+        var graph = new Dictionary<B3Digest, VerifiedDirectory>();
         try
         {
             await foreach (var directory in Remote.GetRecursiveAsync(root).ConfigureAwait(false))
-                received.TryAdd(DirectoryRules.Digest(directory), directory);
+            {
+                reader.Accept(directory);
+                graph.Add(directory.Digest, directory);
+                received.Add(directory);
+            }
+            reader.Complete();
         }
         catch (StoreNotFoundException)
         {
-            return received.Count == 0 ? FillResult.Absent : FillResult.Incomplete;
+            return new Fill(received.Count == 0 ? FillResult.Absent : FillResult.Incomplete, []);
         }
-        if (!received.ContainsKey(root))
-            return FillResult.Absent;
-        var leavesFirst = DirectoryGraph.LeavesFirst(root, received);
-        // The remote client verified every message against the digest its parent names and
-        // validated it: serve them from memory now, and keep them on disk behind the answer.
-        foreach (var entry in leavesFirst)
-            _pending.TryAdd(entry.Key, entry.Value);
+        var leavesFirst = DirectoryGraph.LeavesFirst(root, graph);
+        // Verified once, by the remote: served from memory now, and kept on disk behind the answer.
+        foreach (VerifiedDirectory directory in leavesFirst)
+            _pending.TryAdd(directory.Digest, directory);
         var write = Task.Run(() => WriteToCache(_cacheStore, leavesFirst));
         _writes.TryAdd(write, true);
         _ = write.ContinueWith(t => _writes.TryRemove(t, out _), TaskScheduler.Default);
-        return FillResult.Stored;
+        return new Fill(FillResult.Stored, received);
     }
 
     /// <summary>
     /// Writes each directory's canonical bytes to a temp file and queues it for its name, leaves first
     /// (the publisher keeps the order, so a directory is only ever named after its children).
     /// </summary>
-    private void WriteToCache(LocalStore store, List<KeyValuePair<B3Digest, Directory>> leavesFirst)
+    private void WriteToCache(LocalStore store, List<VerifiedDirectory> leavesFirst)
     {
         var chain = new PublishChain();
         bool failed = false;
-        foreach (var entry in leavesFirst)
+        foreach (VerifiedDirectory directory in leavesFirst)
         {
-            (B3Digest digest, Directory directory) = entry;
-            string finalPath = store.DirectoryPath(digest);
+            var entry = new KeyValuePair<B3Digest, VerifiedDirectory>(directory.Digest, directory);
+            string finalPath = store.DirectoryPath(directory.Digest);
             // After a failure its parents must not be named: they stay in memory only (until disposal).
             if (failed || StoreFiles.Exists(finalPath))
             {
@@ -176,7 +194,7 @@ public sealed class CachingDirectoryService : IDirectoryService
             {
                 (tempPath, var handle) = store.CreateTempFile("object");
                 using (handle)
-                    RandomAccess.Write(handle, DirectoryRules.CanonicalEncoding(directory), 0);
+                    RandomAccess.Write(handle, directory.Canonical.Span, 0);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -42,17 +42,17 @@ public sealed class StoreServicesSource(StoreServices source, StoreServices dest
         else if (root.NodeCase == Node.NodeOneofCase.Directory)
         {
             var rootDigest = B3Digest.FromByteString(root.Directory.Digest);
-            var graph = new Dictionary<B3Digest, Directory>();
-            await foreach (Directory directory in source.Directories.GetRecursiveAsync(rootDigest, cancellationToken).ConfigureAwait(false))
+            var graph = new Dictionary<B3Digest, VerifiedDirectory>();
+            await foreach (VerifiedDirectory directory in source.Directories.GetRecursiveAsync(rootDigest, cancellationToken).ConfigureAwait(false))
             {
-                graph[DirectoryRules.Digest(directory)] = directory;
-                files.AddRange(directory.Files);
+                graph[directory.Digest] = directory;
+                files.AddRange(directory.Message.Files);
             }
             // Contents first, then the directories naming them, then the PathInfo: a crash leaves no name pointing at nothing.
             await CopyBlobsAsync(files, cancellationToken).ConfigureAwait(false);
             await using IDirectoryPutter putter = destination.Directories.BeginPut();
-            foreach ((_, Directory directory) in DirectoryGraph.LeavesFirst(rootDigest, graph))
-                await putter.PutAsync(directory, cancellationToken).ConfigureAwait(false);
+            foreach (VerifiedDirectory directory in DirectoryGraph.LeavesFirst(rootDigest, graph))
+                await putter.PutAsync(directory.Message, cancellationToken).ConfigureAwait(false);
             await putter.CloseAsync(cancellationToken).ConfigureAwait(false);
             return await destination.PathInfos.PutAsync(pathInfo, cancellationToken).ConfigureAwait(false);
         }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using TvixLowFs.Store.Model;
-using Directory = TvixLowFs.Protos.Castore.Directory;
+using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Store.Local;
 
@@ -18,7 +18,7 @@ public sealed class LocalDirectoryService(LocalStore store) : DirectoryServiceBa
     /// <summary>Each directory is a small file: a recursive get keeps several reads in flight (a cold tree is mostly seek time).</summary>
     protected override int RecursiveReadahead => 8;
 
-    public override ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    public override ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         string path = Store.DirectoryPath(digest);
         byte[] bytes;
@@ -28,19 +28,27 @@ public sealed class LocalDirectoryService(LocalStore store) : DirectoryServiceBa
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return ValueTask.FromResult<Directory?>(null);
+            return ValueTask.FromResult<VerifiedDirectory?>(null);
         }
-        return ValueTask.FromResult<Directory?>(CanonicalDirectory.DecodeVerified(bytes, digest, $"local store '{Store.Root}'"));
+        try
+        {
+            // The file holds the canonical bytes: hashed as they are, once.
+            return ValueTask.FromResult<VerifiedDirectory?>(VerifiedDirectory.FromCanonical(bytes, digest));
+        }
+        catch (StoreValidationException e)
+        {
+            throw new StoreUnavailableException($"directory {digest} in local store '{Store.Root}' is corrupt: {e.Message}");
+        }
     }
 
     protected override async ValueTask<ulong?> StoredSizeAsync(B3Digest digest, CancellationToken cancellationToken)
     {
         if (_sizes.TryGetValue(digest, out ulong known))
             return known;
-        Directory? directory = await GetAsync(digest, cancellationToken).ConfigureAwait(false);
+        VerifiedDirectory? directory = await GetAsync(digest, cancellationToken).ConfigureAwait(false);
         if (directory is null)
             return null;
-        ulong size = DirectoryRules.Size(directory);
+        ulong size = directory.Size;
         _sizes.TryAdd(digest, size);
         return size;
     }

@@ -1,17 +1,16 @@
 using System.Collections.Concurrent;
 using TvixLowFs.Store.Model;
-using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Store.Memory;
 
 /// <summary><c>memory://</c> directories, validated on put like every store.</summary>
 public sealed class MemoryDirectoryService : DirectoryServiceBase
 {
-    // Canonical bytes, parsed on every get: callers receive their own mutable message.
-    private readonly ConcurrentDictionary<B3Digest, (ReadOnlyMemory<byte> Canonical, ulong Size)> _directories = new();
+    // Verified on put and immutable: served as they are, never hashed again.
+    private readonly ConcurrentDictionary<B3Digest, VerifiedDirectory> _directories = new();
 
-    public override ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_directories.TryGetValue(digest, out var stored) ? Directory.Parser.ParseFrom(stored.Canonical.Span) : null);
+    public override ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_directories.GetValueOrDefault(digest));
 
     protected override ValueTask<ulong?> StoredSizeAsync(B3Digest digest, CancellationToken cancellationToken) =>
         ValueTask.FromResult(_directories.TryGetValue(digest, out var stored) ? stored.Size : (ulong?)null);
@@ -19,7 +18,7 @@ public sealed class MemoryDirectoryService : DirectoryServiceBase
     protected override ValueTask StoreAsync(IReadOnlyList<VerifiedDirectory> directories, CancellationToken cancellationToken)
     {
         foreach (VerifiedDirectory directory in directories)
-            _directories.TryAdd(directory.Digest, (directory.Canonical, directory.Size));
+            _directories.TryAdd(directory.Digest, directory);
         return ValueTask.CompletedTask;
     }
 }

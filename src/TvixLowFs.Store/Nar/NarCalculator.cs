@@ -39,13 +39,13 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
         ArgumentNullException.ThrowIfNull(node);
         DirectoryRules.ValidateNode(node, requireName: false);
         // Fetch the whole directory graph first: one recursive get (one round trip for a remote store).
-        var graph = new Dictionary<B3Digest, Directory>();
+        var graph = new Dictionary<B3Digest, VerifiedDirectory>();
         if (node.NodeCase == Node.NodeOneofCase.Directory)
         {
-            await foreach (Directory directory in directories.GetRecursiveAsync(B3Digest.FromByteString(node.Directory.Digest), cancellationToken).ConfigureAwait(false))
+            await foreach (VerifiedDirectory directory in directories.GetRecursiveAsync(B3Digest.FromByteString(node.Directory.Digest), cancellationToken).ConfigureAwait(false))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                graph.TryAdd(DirectoryRules.Digest(directory), directory);
+                graph.TryAdd(directory.Digest, directory);
             }
         }
 
@@ -62,10 +62,10 @@ public sealed class NarCalculator(IBlobService blobs, IDirectoryService director
                     // Every directory the walk enters passes here, so this bounds the whole walk; the
                     // lookups complete synchronously, so this is also where a cancelled call stops.
                     token.ThrowIfCancellationRequested();
-                    Directory? directory = graph.GetValueOrDefault(digest);
+                    VerifiedDirectory? directory = graph.GetValueOrDefault(digest);
                     if (directory is not null)
                     {
-                        visited += directory.Directories.Count + directory.Files.Count + directory.Symlinks.Count;
+                        visited += directory.Children.Count;
                         if (visited > MaxEntries)
                             throw new StoreLimitExceededException(
                                 $"the NAR has more than {MaxEntries} entries, a directory shared many times over counted each time ({limitName})");

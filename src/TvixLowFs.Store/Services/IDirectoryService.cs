@@ -6,15 +6,19 @@ namespace TvixLowFs.Store.Services;
 /// <summary>Directory messages: a Merkle DAG addressed by the digest of each Directory.</summary>
 public interface IDirectoryService : IAsyncDisposable
 {
-    /// <summary>The Directory with this digest (verified), or null when absent.</summary>
-    ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The Directory with this digest, or null when absent. Verified once by the service that read
+    /// or received it (its digest is the one asked for, every rule holds): callers do not check again.
+    /// </summary>
+    ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The root then its descendants breadth-first, each distinct directory once, a child
-    /// only after a directory referring to it. Throws <see cref="StoreNotFoundException"/>
+    /// only after a directory referring to it and with the size its node carries (what
+    /// <see cref="RecursiveGetReader"/> checks of a stream received), each verified once. Throws <see cref="StoreNotFoundException"/>
     /// when the root or any descendant is missing.
     /// </summary>
-    IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, CancellationToken cancellationToken = default);
+    IAsyncEnumerable<VerifiedDirectory> GetRecursiveAsync(B3Digest root, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Validates and stores one Directory whose child directories are already stored;

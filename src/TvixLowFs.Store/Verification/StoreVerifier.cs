@@ -189,10 +189,10 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
                 Damage(StoreObjectKind.Directory, path, "the file name is not a digest (not written by a store)");
                 continue;
             }
-            Directory? directory = DecodeStoredDirectory(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), digest, path);
+            VerifiedDirectory? directory = DecodeStoredDirectory(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), digest, path);
             if (directory is null)
                 continue;
-            _goodDirectories[digest] = DirectoryRules.Size(directory);
+            _goodDirectories[digest] = directory.Size;
             intact.Add((digest, path));
         }
         // Pass 2: references, now that every directory's state is known (re-read: memory stays small).
@@ -204,37 +204,13 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
     }
 
     /// <summary>Decodes and checks one stored Directory on its own; reports and returns null when it is damaged.</summary>
-    private Directory? DecodeStoredDirectory(ReadOnlySpan<byte> bytes, B3Digest digest, string where)
+    private VerifiedDirectory? DecodeStoredDirectory(byte[] bytes, B3Digest digest, string where)
     {
-        string? problem = null;
-        Directory? directory = null;
-        B3Digest actual = B3Digest.Compute(bytes);
-        if (actual != digest)
-            problem = $"its bytes hash to {actual} ({where})";
-        else
-        {
-            try
-            {
-                directory = Directory.Parser.ParseFrom(bytes);
-                B3Digest canonical = DirectoryRules.Digest(directory);
-                if (canonical != digest)
-                    problem = $"not in canonical form: the Directory it holds hashes to {canonical} ({where})";
-                else
-                    DirectoryRules.Validate(directory);
-            }
-            catch (InvalidProtocolBufferException e)
-            {
-                problem = $"the bytes are not a Directory message: {e.Message} ({where})";
-            }
-            catch (StoreValidationException e)
-            {
-                problem = e.Message;
-            }
-        }
-        if (problem is null)
+        // Hashed once, as stored; then decoded, checked and compared with its canonical form.
+        if (VerifiedDirectory.TryFromCanonical(bytes, digest, out VerifiedDirectory? directory, out string? problem, out _))
             return directory;
         _badDirectories.Add(digest);
-        Damage(StoreObjectKind.Directory, digest.ToString(), problem);
+        Damage(StoreObjectKind.Directory, digest.ToString(), $"{problem} ({where})");
         return null;
     }
 
@@ -284,18 +260,24 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
     /// <summary>Fetches a remote directory graph, then checks it children first.</summary>
     private async ValueTask<ulong?> WalkRemoteDirectoriesAsync(B3Digest root, string referrer, CancellationToken cancellationToken)
     {
-        var received = new List<Directory>();
+        var graph = new Dictionary<B3Digest, VerifiedDirectory>();
         try
         {
-            Directory? first = await store.Directories.GetAsync(root, cancellationToken).ConfigureAwait(false);
+            VerifiedDirectory? first = await store.Directories.GetAsync(root, cancellationToken).ConfigureAwait(false);
             if (first is null)
             {
                 _badDirectories.Add(root);
                 Damage(StoreObjectKind.Directory, root.ToString(), $"missing ({referrer} refers to it)");
                 return null;
             }
-            await foreach (Directory directory in store.Directories.GetRecursiveAsync(root, cancellationToken).ConfigureAwait(false))
-                received.Add(directory);
+            // Verified by the service (each message once); the reader checks the stream's shape.
+            var reader = new RecursiveGetReader(root);
+            await foreach (VerifiedDirectory directory in store.Directories.GetRecursiveAsync(root, cancellationToken).ConfigureAwait(false))
+            {
+                reader.Accept(directory);
+                graph.Add(directory.Digest, directory);
+            }
+            reader.Complete();
         }
         catch (Exception e) when (e is StoreValidationException or StoreNotFoundException)
         {
@@ -305,32 +287,14 @@ public sealed class StoreVerifier(StoreServices store, Action<StoreDamage> repor
         }
         // Children first (the shared leaves-first order: a reversed breadth-first order misplaces a
         // child shared at two depths), so each child's state is known when its parent is checked.
-        var graph = new Dictionary<B3Digest, Directory>(received.Count);
-        foreach (Directory directory in received)
-            graph.TryAdd(DirectoryRules.Digest(directory), directory);
-        if (!graph.ContainsKey(root))
+        foreach (VerifiedDirectory directory in DirectoryGraph.LeavesFirst(root, graph))
         {
-            _badDirectories.Add(root);
-            Damage(StoreObjectKind.Directory, root.ToString(), $"its graph cannot be fetched intact: the store did not send it ({referrer} refers to it)");
-            return null;
-        }
-        foreach ((B3Digest digest, Directory directory) in DirectoryGraph.LeavesFirst(root, graph))
-        {
+            B3Digest digest = directory.Digest;
             if (_goodDirectories.ContainsKey(digest) || _badDirectories.Contains(digest))
                 continue;
             _directories++;
-            try
-            {
-                DirectoryRules.Validate(directory);
-            }
-            catch (StoreValidationException e)
-            {
-                _badDirectories.Add(digest);
-                Damage(StoreObjectKind.Directory, digest.ToString(), e.Message);
-                continue;
-            }
-            _goodDirectories[digest] = DirectoryRules.Size(directory);
-            await CheckChildrenAsync(digest, directory, cancellationToken).ConfigureAwait(false);
+            _goodDirectories[digest] = directory.Size;
+            await CheckChildrenAsync(digest, directory.Message, cancellationToken).ConfigureAwait(false);
         }
         return _goodDirectories.TryGetValue(root, out ulong size) ? size : null;
     }

@@ -28,10 +28,10 @@ public sealed class DirectoryTarget : FuzzTarget
         }
 
         B3Digest digest = DirectoryRules.Digest(directory);
-        byte[] canonical = DirectoryRules.CanonicalEncoding(directory);
-        if (canonical.Length != DirectoryRules.CanonicalSize(directory))
+        byte[] canonical = DirectoryEncoding.Canonical(directory);
+        if (canonical.Length != DirectoryEncoding.CanonicalSize(directory))
             throw new BrokenPromiseException("CanonicalSize differs from the canonical encoding's length");
-        Directory again = DirectoryRules.ParseVerified(canonical, digest);
+        Directory again = VerifiedDirectory.Decode(canonical, digest).Message;
         if (!again.Equals(WithoutUnknownFields(directory)))
             throw new BrokenPromiseException("the canonical encoding does not decode to the same Directory (less unknown fields)");
         if (!canonical.AsSpan().SequenceEqual(WithoutUnknownFields(directory).ToByteArray()))
@@ -39,15 +39,15 @@ public sealed class DirectoryTarget : FuzzTarget
         ulong size = DirectoryRules.Size(directory);
         if (size < (ulong)(directory.Directories.Count + directory.Files.Count + directory.Symlinks.Count))
             throw new BrokenPromiseException("Size is smaller than the number of entries");
-        DirectoryChild[] children = DirectoryRules.ChildrenArray(directory);
+        DirectoryChild[] children = DirectoryChildren.Of(directory).ToArray();
         for (int i = 0; i < children.Length; i++)
         {
             if (i > 0 && children[i - 1].Name.Span.SequenceCompareTo(children[i].Name.Span) >= 0)
                 throw new BrokenPromiseException("the merged children are not strictly sorted");
-            if (!DirectoryRules.TryFindChild(directory, children[i].Name.Span, out DirectoryChild found) || found.Kind != children[i].Kind)
+            if (!DirectoryChildren.Of(directory).TryFind(children[i].Name.Span, out DirectoryChild found) || found.Kind != children[i].Kind)
                 throw new BrokenPromiseException("a child is not found by its own name");
         }
-        DirectoryRules.Nodes(directory);
+        DirectoryChildren.Of(directory).ToNodes();
         return true;
     }
 

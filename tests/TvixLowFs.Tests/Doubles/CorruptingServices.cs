@@ -31,19 +31,23 @@ public sealed class CorruptingBlobService(B3Digest asked, byte[] served) : IBlob
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
-/// <summary>Test double: answers <paramref name="asked"/> with <paramref name="served"/>.</summary>
-public sealed class CorruptingDirectoryService(B3Digest asked, Directory served) : IDirectoryService
+/// <summary>
+/// Test double: answers <paramref name="asked"/> with <paramref name="directory"/> (a valid Directory
+/// with another digest: only the daemon's client, which hashes what it receives, can tell).
+/// </summary>
+public sealed class CorruptingDirectoryService(B3Digest asked, Directory directory) : IDirectoryService
 {
     private readonly MemoryDirectoryService _inner = new();
+    private readonly VerifiedDirectory _served = VerifiedDirectory.Create(directory);
 
-    public async ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default) =>
-        digest == asked ? served : await _inner.GetAsync(digest, cancellationToken);
+    public async ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default) =>
+        digest == asked ? _served : await _inner.GetAsync(digest, cancellationToken);
 
-    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<VerifiedDirectory> GetRecursiveAsync(B3Digest root, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (root == asked)
         {
-            yield return served;
+            yield return _served;
             yield break;
         }
         await foreach (var d in _inner.GetRecursiveAsync(root, cancellationToken))

@@ -32,19 +32,19 @@ internal sealed class CountingDirectoryService(IDirectoryService inner) : IDirec
 
     public TaskCompletionSource RecursiveResume { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    public ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _gets);
         return inner.GetAsync(digest, cancellationToken);
     }
 
-    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<VerifiedDirectory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _recursiveGets);
         if (RecursiveGate is { } gate)
             await gate.Task.WaitAsync(cancellationToken);
         int sent = 0;
-        await foreach (Directory directory in inner.GetRecursiveAsync(root, cancellationToken))
+        await foreach (VerifiedDirectory directory in inner.GetRecursiveAsync(root, cancellationToken))
         {
             if (sent == PauseRecursiveAfter)
             {

@@ -9,7 +9,8 @@ namespace TvixLowFs.Tests.Filesystem;
 /// <summary>
 /// Test double around a real directory service: a Directory holding a file named
 /// <see cref="ThrowMarker"/> makes the get throw (a failing backend); one holding
-/// <see cref="CorruptMarker"/> comes back altered (corrupt data, wrong digest).
+/// <see cref="CorruptMarker"/> comes back altered (corrupt data, wrong digest) and is refused as a
+/// verifying service refuses what it received (<see cref="VerifiedDirectory.Verify"/> throws).
 /// Everything else passes through.
 /// </summary>
 internal sealed class FailureInjectingDirectoryService(IDirectoryService inner) : IDirectoryService
@@ -19,35 +20,36 @@ internal sealed class FailureInjectingDirectoryService(IDirectoryService inner) 
 
     public int Gets;
 
-    public async ValueTask<Directory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
+    public async ValueTask<VerifiedDirectory?> GetAsync(B3Digest digest, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref Gets);
-        Directory? directory = await inner.GetAsync(digest, cancellationToken);
+        VerifiedDirectory? directory = await inner.GetAsync(digest, cancellationToken);
         if (directory is null)
             return null;
-        if (directory.Files.Any(f => f.Name.ToStringUtf8() == ThrowMarker))
+        if (directory.Message.Files.Any(f => f.Name.ToStringUtf8() == ThrowMarker))
             throw new StoreUnavailableException($"injected failure for directory {digest}");
-        if (directory.Files.Any(f => f.Name.ToStringUtf8() == CorruptMarker))
-        {
-            Directory altered = directory.Clone();
-            altered.Files[0].Size += 1;
-            return altered;
-        }
+        if (directory.Message.Files.Any(f => f.Name.ToStringUtf8() == CorruptMarker))
+            return Altered(directory);
         return directory;
     }
 
-    /// <summary>The same failures in the stream (a prefetch meets them as the explicit get does).</summary>
-    public async IAsyncEnumerable<Directory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    private static VerifiedDirectory Altered(VerifiedDirectory directory)
     {
-        await foreach (Directory directory in inner.GetRecursiveAsync(root, cancellationToken))
+        Directory altered = directory.Message.Clone();
+        altered.Files[0].Size += 1;
+        return VerifiedDirectory.Verify(altered, directory.Digest);
+    }
+
+    /// <summary>The same failures in the stream (a prefetch meets them as the explicit get does).</summary>
+    public async IAsyncEnumerable<VerifiedDirectory> GetRecursiveAsync(B3Digest root, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (VerifiedDirectory directory in inner.GetRecursiveAsync(root, cancellationToken))
         {
-            if (directory.Files.Any(f => f.Name.ToStringUtf8() == ThrowMarker))
+            if (directory.Message.Files.Any(f => f.Name.ToStringUtf8() == ThrowMarker))
                 throw new StoreUnavailableException("injected failure in a recursive get");
-            if (directory.Files.Any(f => f.Name.ToStringUtf8() == CorruptMarker))
+            if (directory.Message.Files.Any(f => f.Name.ToStringUtf8() == CorruptMarker))
             {
-                Directory altered = directory.Clone();
-                altered.Files[0].Size += 1;
-                yield return altered;
+                yield return Altered(directory);
                 continue;
             }
             yield return directory;

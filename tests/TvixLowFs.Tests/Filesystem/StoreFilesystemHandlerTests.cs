@@ -438,7 +438,7 @@ public sealed class StoreFilesystemHandlerTests
         public void HoldPathInfos() => _pathInfoGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         public void ReleasePathInfos() => _pathInfoGate.TrySetResult();
 
-        async ValueTask<Directory?> IDirectoryService.GetAsync(B3Digest digest, CancellationToken cancellationToken)
+        async ValueTask<VerifiedDirectory?> IDirectoryService.GetAsync(B3Digest digest, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _directoryGets);
             await _directoryGate.Task.WaitAsync(cancellationToken);
@@ -447,7 +447,7 @@ public sealed class StoreFilesystemHandlerTests
             return await directories.GetAsync(digest, cancellationToken);
         }
 
-        IAsyncEnumerable<Directory> IDirectoryService.GetRecursiveAsync(B3Digest root, CancellationToken cancellationToken) => directories.GetRecursiveAsync(root, cancellationToken);
+        IAsyncEnumerable<VerifiedDirectory> IDirectoryService.GetRecursiveAsync(B3Digest root, CancellationToken cancellationToken) => directories.GetRecursiveAsync(root, cancellationToken);
         ValueTask<B3Digest> IDirectoryService.PutAsync(Directory directory, CancellationToken cancellationToken) => directories.PutAsync(directory, cancellationToken);
         IDirectoryPutter IDirectoryService.BeginPut() => directories.BeginPut();
 

@@ -139,9 +139,9 @@ public sealed class DaemonBinaryTests
             await using var client = new StoreOpener(connector).Open(StoreAddress.Parse(address));
             var pathInfo = await client.PathInfos.GetAsync(StorePath.ParseAbsolute(storePath).Hash);
             Assert.That(pathInfo, Is.Not.Null);
-            var root = await client.Directories.GetAsync(B3Digest.FromByteString(pathInfo!.Node.Directory.Digest));
+            var root = (await client.Directories.GetAsync(B3Digest.FromByteString(pathInfo!.Node.Directory.Digest)))?.Message;
             Assert.That(root!.Files.Select(f => f.Name.ToStringUtf8()), Is.EqualTo(new[] { "a" }));
-            var sub = await client.Directories.GetAsync(B3Digest.FromByteString(root.Directories[0].Digest));
+            var sub = (await client.Directories.GetAsync(B3Digest.FromByteString(root.Directories[0].Digest)))?.Message;
             Assert.That(await client.Blobs.StatAsync(B3Digest.FromByteString(sub!.Files[0].Digest)), Is.EqualTo(3_000_000));
         }
         finally

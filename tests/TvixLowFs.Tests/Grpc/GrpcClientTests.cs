@@ -100,10 +100,10 @@ public sealed class GrpcClientTests(Transport transport)
             Assert.That(await putter.CloseAsync(), Is.EqualTo(DirectoryRules.Digest(root)));
         }
         var rootDigest = DirectoryRules.Digest(root);
-        Assert.That(await _client.Directories.GetAsync(rootDigest), Is.EqualTo(root));
+        Assert.That((await _client.Directories.GetAsync(rootDigest))?.Message, Is.EqualTo(root));
         var all = new List<Directory>();
         await foreach (var directory in _client.Directories.GetRecursiveAsync(rootDigest))
-            all.Add(directory);
+            all.Add(directory.Message);
         Assert.That(all[0], Is.EqualTo(root));
         Assert.That(all.Select(DirectoryRules.Digest), Is.EquivalentTo(leavesFirst.Select(DirectoryRules.Digest)));
         Assert.That(await _client.Directories.GetAsync(B3Digest.Compute("none"u8)), Is.Null);
@@ -185,7 +185,7 @@ public sealed class UpstreamDaemonTests
         await client.PathInfos.PutAsync(Samples.PathInfo());
 
         Assert.That(await upstream.Store.Blobs.StatAsync(digest), Is.EqualTo(bytes.Length), "stored upstream");
-        Assert.That(await upstream.Store.Directories.GetAsync(DirectoryRules.Digest(root)), Is.EqualTo(root));
+        Assert.That((await upstream.Store.Directories.GetAsync(DirectoryRules.Digest(root)))?.Message, Is.EqualTo(root));
         using var reader = await client.Blobs.OpenReadAsync(digest);
         var back = new byte[bytes.Length];
         Assert.That(await reader!.ReadAtAsync(0, back), Is.EqualTo(bytes.Length));

@@ -90,7 +90,7 @@ public sealed class OversizedNodeTests
         // have left it (the store's own write path refuses it now).
         var hostile = new Directory { Files = { new FileNode { Name = Bytes("huge"), Digest = SomeDigest(7), Size = TooLarge } } };
         B3Digest digest = DirectoryRules.Digest(hostile);
-        WriteFile(local.DirectoryPath(digest), DirectoryRules.CanonicalEncoding(hostile));
+        WriteFile(local.DirectoryPath(digest), DirectoryEncoding.Canonical(hostile));
         string basename = TestTreeWriter.Basename("oversized");
         var pathInfo = new PathInfo { Node = new Node { Directory = new DirectoryNode { Name = Bytes(basename), Digest = digest.ToByteString(), Size = 1 } } };
         WriteFile(local.PathInfoPath(StorePath.ParseBasename(basename).Hash), pathInfo.ToByteArray());

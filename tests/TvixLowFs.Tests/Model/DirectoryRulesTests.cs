@@ -33,7 +33,7 @@ public sealed class DirectoryRulesTests
         var digest = DirectoryRules.Digest(new Directory());
         Assert.That(digest.ToHex(), Is.EqualTo("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"));
         Assert.That(digest, Is.EqualTo(B3Digest.Empty));
-        Assert.That(DirectoryRules.CanonicalEncoding(new Directory()), Is.Empty);
+        Assert.That(DirectoryEncoding.Canonical(new Directory()), Is.Empty);
         Assert.That(DirectoryRules.Size(new Directory()), Is.Zero);
         Assert.DoesNotThrow(() => DirectoryRules.Validate(new Directory()));
     }
@@ -54,7 +54,7 @@ public sealed class DirectoryRulesTests
     public void CanonicalEncoding_MatchesHandBuiltBytes()
     {
         var directory = DirectoryWithFileA();
-        Assert.That(DirectoryRules.CanonicalEncoding(directory), Is.EqualTo(FileA));
+        Assert.That(DirectoryEncoding.Canonical(directory), Is.EqualTo(FileA));
         Assert.That(directory.ToByteArray(), Is.EqualTo(FileA));
         Assert.That(DirectoryRules.Digest(directory), Is.EqualTo(B3Digest.Compute(FileA)));
     }
@@ -74,7 +74,7 @@ public sealed class DirectoryRulesTests
         ];
         var parsed = Directory.Parser.ParseFrom(withUnknown);
         Assert.That(parsed.ToByteArray(), Is.Not.EqualTo(FileA), "Google.Protobuf keeps unknown fields; the digest must not");
-        Assert.That(DirectoryRules.CanonicalEncoding(parsed), Is.EqualTo(FileA));
+        Assert.That(DirectoryEncoding.Canonical(parsed), Is.EqualTo(FileA));
         Assert.That(DirectoryRules.Digest(parsed), Is.EqualTo(DirectoryRules.Digest(DirectoryWithFileA())));
     }
 
@@ -102,8 +102,8 @@ public sealed class DirectoryRulesTests
             [File("README", 1 << 20), File("run", 0, executable: true)],
             [Link("latest", "/nix/store/somewhereelse")]);
         byte[] encoding = directory.ToByteArray();
-        Assert.That(DirectoryRules.CanonicalEncoding(directory), Is.EqualTo(encoding));
-        Assert.That(DirectoryRules.CanonicalSize(directory), Is.EqualTo(encoding.Length));
+        Assert.That(DirectoryEncoding.Canonical(directory), Is.EqualTo(encoding));
+        Assert.That(DirectoryEncoding.CanonicalSize(directory), Is.EqualTo(encoding.Length));
         Assert.That(DirectoryRules.Digest(directory), Is.EqualTo(B3Digest.Compute(encoding)));
     }
 
@@ -300,7 +300,7 @@ public sealed class DirectoryRulesTests
         var directory = Of([Dir("b"), Dir("e")], [File("a"), File("d")], [Link("c"), Link("f")]);
         var names = new List<string>();
         var kinds = new List<CastoreNodeKind>();
-        foreach (var child in DirectoryRules.Children(directory))
+        foreach (var child in DirectoryChildren.Of(directory))
         {
             names.Add(child.Name.ToStringUtf8());
             kinds.Add(child.Kind);
@@ -311,9 +311,9 @@ public sealed class DirectoryRulesTests
             CastoreNodeKind.File, CastoreNodeKind.Directory, CastoreNodeKind.Symlink,
             CastoreNodeKind.File, CastoreNodeKind.Directory, CastoreNodeKind.Symlink,
         }));
-        Assert.That(DirectoryRules.Children(directory).Count, Is.EqualTo(6));
+        Assert.That(DirectoryChildren.Of(directory).Count, Is.EqualTo(6));
 
-        var array = DirectoryRules.ChildrenArray(directory);
+        var array = DirectoryChildren.Of(directory).ToArray();
         Assert.That(array.Select(c => c.Name.ToStringUtf8()), Is.EqualTo(names));
         Assert.That(array[1].Directory, Is.SameAs(directory.Directories[0]));
         Assert.That(array[3].File, Is.SameAs(directory.Files[1]));
@@ -321,7 +321,7 @@ public sealed class DirectoryRulesTests
         Assert.That(array[5].Symlink, Is.SameAs(directory.Symlinks[1]));
         Assert.That(array[5].ToProtoNode().Symlink, Is.SameAs(directory.Symlinks[1]));
 
-        var nodes = DirectoryRules.Nodes(directory);
+        var nodes = DirectoryChildren.Of(directory).ToNodes();
         Assert.That(nodes.Select(n => n.DisplayName), Is.EqualTo(names.Select(n => $"\"{n}\"")));
         Assert.That(nodes[0], Is.InstanceOf<FileEntry>());
         Assert.That(nodes[1], Is.InstanceOf<DirectoryEntry>());
@@ -332,7 +332,7 @@ public sealed class DirectoryRulesTests
     public void Children_OfAnEmptyDirectory_IsEmpty()
     {
         int count = 0;
-        foreach (var _ in DirectoryRules.Children(new Directory()))
+        foreach (var _ in DirectoryChildren.Of(new Directory()))
             count++;
         Assert.That(count, Is.Zero);
     }
@@ -343,13 +343,13 @@ public sealed class DirectoryRulesTests
         var directory = Of([Dir("b"), Dir("e")], [File("a"), File("d")], [Link("c"), Link("f")]);
         foreach (var (name, kind) in new[] { ("a", CastoreNodeKind.File), ("b", CastoreNodeKind.Directory), ("f", CastoreNodeKind.Symlink), ("e", CastoreNodeKind.Directory) })
         {
-            Assert.That(DirectoryRules.TryFindChild(directory, System.Text.Encoding.UTF8.GetBytes(name), out var child), Is.True, name);
+            Assert.That(DirectoryChildren.Of(directory).TryFind(System.Text.Encoding.UTF8.GetBytes(name), out var child), Is.True, name);
             Assert.That(child.Kind, Is.EqualTo(kind));
             Assert.That(child.Name.ToStringUtf8(), Is.EqualTo(name));
         }
-        Assert.That(DirectoryRules.TryFindChild(directory, "g"u8, out _), Is.False);
-        Assert.That(DirectoryRules.TryFindChild(directory, ""u8, out _), Is.False);
-        Assert.That(DirectoryRules.TryFindChild(new Directory(), "a"u8, out _), Is.False);
+        Assert.That(DirectoryChildren.Of(directory).TryFind("g"u8, out _), Is.False);
+        Assert.That(DirectoryChildren.Of(directory).TryFind(""u8, out _), Is.False);
+        Assert.That(DirectoryChildren.Of(new Directory()).TryFind("a"u8, out _), Is.False);
     }
 
     [Test]
@@ -378,7 +378,7 @@ public sealed class DirectoryRulesTests
         int Walk()
         {
             int n = 0;
-            foreach (var child in DirectoryRules.Children(directory))
+            foreach (var child in DirectoryChildren.Of(directory))
                 n += child.Name.Length;
             return n;
         }
@@ -406,7 +406,7 @@ public sealed class DirectoryVerificationTests
     public void ParseVerified_AcceptsTheDirectoryOfTheDigest()
     {
         var directory = Sample();
-        var parsed = DirectoryRules.ParseVerified(directory.ToByteArray(), DirectoryRules.Digest(directory));
+        var parsed = VerifiedDirectory.Decode(directory.ToByteArray(), DirectoryRules.Digest(directory)).Message;
         Assert.That(parsed, Is.EqualTo(directory));
     }
 
@@ -414,7 +414,7 @@ public sealed class DirectoryVerificationTests
     public void ParseVerified_RejectsBytesOfAnotherDirectory()
     {
         var claimed = B3Digest.Compute("other"u8);
-        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified(Sample().ToByteArray(), claimed));
+        var error = Assert.Throws<StoreValidationException>(() => VerifiedDirectory.Decode(Sample().ToByteArray(), claimed));
         Assert.That(error!.Message, Does.Contain(claimed.ToString()).And.Contain("hashes to"));
     }
 
@@ -422,7 +422,7 @@ public sealed class DirectoryVerificationTests
     public void ParseVerified_RejectsBytesThatAreNoDirectory()
     {
         var claimed = B3Digest.Compute("x"u8);
-        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified([0x0A, 0x05, 0x01], claimed));
+        var error = Assert.Throws<StoreValidationException>(() => VerifiedDirectory.Decode([0x0A, 0x05, 0x01], claimed));
         Assert.That(error!.Message, Does.Contain(claimed.ToString()).And.Contain("not a Directory"));
     }
 
@@ -433,7 +433,7 @@ public sealed class DirectoryVerificationTests
         invalid.Files.Add(DirectoryRulesTests.File("b"));
         invalid.Files.Add(DirectoryRulesTests.File("a"));
         var digest = DirectoryRules.Digest(invalid);
-        var error = Assert.Throws<StoreValidationException>(() => DirectoryRules.ParseVerified(invalid.ToByteArray(), digest));
+        var error = Assert.Throws<StoreValidationException>(() => VerifiedDirectory.Decode(invalid.ToByteArray(), digest));
         Assert.That(error!.Message, Does.Contain(digest.ToString()).And.Contain(DirectoryRules.RuleSorted));
     }
 

@@ -94,10 +94,10 @@ public sealed class ModelProperties
     {
         // Digest and canonical encoding work on any decoded message, valid or not.
         var digest = DirectoryRules.Digest(directory);
-        Assert.That(digest, Is.EqualTo(B3Digest.Compute(DirectoryRules.CanonicalEncoding(directory))));
+        Assert.That(digest, Is.EqualTo(B3Digest.Compute(DirectoryEncoding.Canonical(directory))));
         var withoutUnknownFields = Directory.Parser.WithDiscardUnknownFields(true).ParseFrom(directory.ToByteArray());
         // (SequenceEqual: NUnit's collection comparison boxes every byte and would dominate the run time.)
-        Assert.That(DirectoryRules.CanonicalEncoding(directory).AsSpan().SequenceEqual(withoutUnknownFields.ToByteArray()), Is.True);
+        Assert.That(DirectoryEncoding.Canonical(directory).AsSpan().SequenceEqual(withoutUnknownFields.ToByteArray()), Is.True);
 
         bool valid;
         try
@@ -113,15 +113,15 @@ public sealed class ModelProperties
         if (!valid)
             return false;
 
-        var children = DirectoryRules.ChildrenArray(directory);
+        var children = DirectoryChildren.Of(directory).ToArray();
         for (int i = 1; i < children.Length; i++)
             Assert.That(Bytewise(children[i - 1].Name, children[i].Name), Is.LessThan(0));
         foreach (var child in children)
         {
-            Assert.That(DirectoryRules.TryFindChild(directory, child.Name.Span, out var found), Is.True);
+            Assert.That(DirectoryChildren.Of(directory).TryFind(child.Name.Span, out var found), Is.True);
             Assert.That(found.Kind, Is.EqualTo(child.Kind));
         }
-        var rebuilt = DirectoryRules.FromNodes(DirectoryRules.Nodes(directory));
+        var rebuilt = DirectoryRules.FromNodes(DirectoryChildren.Of(directory).ToNodes());
         Assert.That(DirectoryRules.Digest(rebuilt), Is.EqualTo(digest));
         return true;
     }

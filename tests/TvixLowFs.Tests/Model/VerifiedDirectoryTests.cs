@@ -42,7 +42,7 @@ public sealed class VerifiedDirectoryTests
         Assert.That(HashesOf(digest, () => verified = VerifiedDirectory.Decode(directory.ToByteArray(), digest)), Is.EqualTo(1));
         Assert.That(verified!.Digest, Is.EqualTo(digest));
         Assert.That(verified.Size, Is.EqualTo(1UL));
-        Assert.That(verified.Canonical.ToArray(), Is.EqualTo(DirectoryRules.CanonicalEncoding(directory)));
+        Assert.That(verified.Canonical.ToArray(), Is.EqualTo(DirectoryEncoding.Canonical(directory)));
         Assert.That(verified.Message, Is.EqualTo(directory));
     }
 
@@ -62,7 +62,7 @@ public sealed class VerifiedDirectoryTests
         // Field 15 (varint 1) is unknown to Directory: the bytes differ, the digest does not.
         byte[] withUnknown = [.. directory.ToByteArray(), 0x78, 0x01];
         VerifiedDirectory verified = VerifiedDirectory.Decode(withUnknown, digest);
-        Assert.That(verified.Canonical.ToArray(), Is.EqualTo(DirectoryRules.CanonicalEncoding(directory)));
+        Assert.That(verified.Canonical.ToArray(), Is.EqualTo(DirectoryEncoding.Canonical(directory)));
     }
 
     [Test]

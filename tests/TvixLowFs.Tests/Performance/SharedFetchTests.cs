@@ -175,7 +175,7 @@ public sealed class SharedFetchTests
         public int DirectoryGets(B3Digest digest) => _directoryGets.GetValueOrDefault(digest);
         public int BlobOpens(B3Digest digest) => _blobOpens.GetValueOrDefault(digest);
 
-        async ValueTask<Directory?> IDirectoryService.GetAsync(B3Digest digest, CancellationToken cancellationToken)
+        async ValueTask<VerifiedDirectory?> IDirectoryService.GetAsync(B3Digest digest, CancellationToken cancellationToken)
         {
             _directoryGets.AddOrUpdate(digest, 1, (_, n) => n + 1);
             await _gate.Task.WaitAsync(cancellationToken);
@@ -191,7 +191,7 @@ public sealed class SharedFetchTests
 
         ValueTask<long?> IBlobService.StatAsync(B3Digest digest, CancellationToken cancellationToken) => blobs.StatAsync(digest, cancellationToken);
         BlobWriter IBlobService.OpenWrite() => blobs.OpenWrite();
-        IAsyncEnumerable<Directory> IDirectoryService.GetRecursiveAsync(B3Digest root, CancellationToken cancellationToken) => directories.GetRecursiveAsync(root, cancellationToken);
+        IAsyncEnumerable<VerifiedDirectory> IDirectoryService.GetRecursiveAsync(B3Digest root, CancellationToken cancellationToken) => directories.GetRecursiveAsync(root, cancellationToken);
         ValueTask<B3Digest> IDirectoryService.PutAsync(Directory directory, CancellationToken cancellationToken) => directories.PutAsync(directory, cancellationToken);
         IDirectoryPutter IDirectoryService.BeginPut() => directories.BeginPut();
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

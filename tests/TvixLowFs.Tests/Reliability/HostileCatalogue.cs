@@ -180,7 +180,7 @@ internal sealed class HostileCatalogue
         foreach ((B3Digest digest, byte[] content) in Blobs)
             WriteFile(store.BlobPath(digest), content);
         foreach ((B3Digest digest, Directory directory) in Directories)
-            WriteFile(store.DirectoryPath(digest), DirectoryRules.CanonicalEncoding(directory));
+            WriteFile(store.DirectoryPath(digest), DirectoryEncoding.Canonical(directory));
         foreach ((StorePathHash hash, PathInfo pathInfo) in PathInfos)
             WriteFile(store.PathInfoPath(hash), pathInfo.ToByteArray());
     }

@@ -67,7 +67,7 @@ public sealed class VerifyCommandTests
     private async Task<Directory> StoredDirectoryAsync(B3Digest digest)
     {
         await using var directories = new LocalDirectoryService(_store);
-        return (await directories.GetAsync(digest))!;
+        return (await directories.GetAsync(digest))!.Message;
     }
 
     private async Task<(B3Digest Root, Directory Directory)> TreeRootAsync()
@@ -75,7 +75,7 @@ public sealed class VerifyCommandTests
         await using StoreServices services = new StoreOpener().Open(StoreAddress.Parse("local://" + _storeDirectory));
         var pathInfo = (await services.PathInfos.GetAsync(_tree.Hash))!;
         var root = B3Digest.FromByteString(pathInfo.Node.Directory.Digest);
-        return (root, (await services.Directories.GetAsync(root))!);
+        return (root, (await services.Directories.GetAsync(root))!.Message);
     }
 
     private static B3Digest ChildDigest(Directory directory, string name) =>

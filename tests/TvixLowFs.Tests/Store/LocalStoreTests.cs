@@ -38,7 +38,7 @@ public sealed class LocalStoreTests
 
         Assert.That(File.ReadAllLines(Path.Join(Root, "tvixlowfs-store"))[0], Is.EqualTo(LocalStore.FormatMarker));
         Assert.That(File.ReadAllBytes(Path.Join(Root, "blobs", blob.ToHex()[..2], blob.ToHex())), Is.EqualTo(data));
-        Assert.That(File.ReadAllBytes(Path.Join(Root, "directories", dir.ToHex()[..2], dir.ToHex())), Is.EqualTo(DirectoryRules.CanonicalEncoding(directory)));
+        Assert.That(File.ReadAllBytes(Path.Join(Root, "directories", dir.ToHex()[..2], dir.ToHex())), Is.EqualTo(DirectoryEncoding.Canonical(directory)));
         Assert.That(File.ReadAllBytes(Path.Join(Root, "pathinfos", storePath.HashPart)), Is.EqualTo(pathInfo.ToByteArray()));
         Assert.That(System.IO.Directory.EnumerateFileSystemEntries(Path.Join(Root, "tmp")), Is.Empty);
     }
@@ -89,7 +89,7 @@ public sealed class LocalStoreTests
         var directory = new Directory { Symlinks = { SymlinkEntry("s", "target") } };
         B3Digest digest = await Store.Directories.PutAsync(directory);
         string path = Path.Join(Root, "directories", digest.ToHex()[..2], digest.ToHex());
-        File.WriteAllBytes(path, DirectoryRules.CanonicalEncoding(new Directory { Symlinks = { SymlinkEntry("s", "other") } }));
+        File.WriteAllBytes(path, DirectoryEncoding.Canonical(new Directory { Symlinks = { SymlinkEntry("s", "other") } }));
 
         var error = await Assert.ThrowsAsync<StoreUnavailableException>(async () => await Store.Directories.GetAsync(digest));
         Assert.That(error!.Message, Does.Contain("corrupt"));
@@ -115,7 +115,7 @@ public sealed class LocalStoreTests
 
         await Assert.ThrowsAsync<StoreNotFoundException>(async () =>
         {
-            await foreach (Directory _ in Store.Directories.GetRecursiveAsync(rootDigest)) { }
+            await foreach (VerifiedDirectory _ in Store.Directories.GetRecursiveAsync(rootDigest)) { }
         });
     }
 

@@ -103,7 +103,7 @@ public sealed class StoreServicesTests(StoreKind kind)
 
         Assert.That(childDigest, Is.EqualTo(DirectoryRules.Digest(child)));
         Assert.That(digest, Is.EqualTo(DirectoryRules.Digest(parent)));
-        Assert.That(await Store.Directories.GetAsync(digest), Is.EqualTo(parent));
+        Assert.That((await Store.Directories.GetAsync(digest))?.Message, Is.EqualTo(parent));
         Assert.That(await Store.Directories.GetAsync(B3Digest.Compute("absent"u8)), Is.Null);
     }
 
@@ -112,7 +112,7 @@ public sealed class StoreServicesTests(StoreKind kind)
     {
         B3Digest digest = await Store.Directories.PutAsync(new Directory());
         Assert.That(digest.ToHex(), Is.EqualTo("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"));
-        Assert.That(await Store.Directories.GetAsync(digest), Is.EqualTo(new Directory()));
+        Assert.That((await Store.Directories.GetAsync(digest))?.Message, Is.EqualTo(new Directory()));
     }
 
     public static IEnumerable<TestCaseData> BadDirectories()
@@ -190,7 +190,7 @@ public sealed class StoreServicesTests(StoreKind kind)
 
         Assert.That(rootDigest, Is.EqualTo(DirectoryRules.Digest(root)));
         foreach (Directory directory in new[] { leaf, middle, root })
-            Assert.That(await Store.Directories.GetAsync(DirectoryRules.Digest(directory)), Is.EqualTo(directory));
+            Assert.That((await Store.Directories.GetAsync(DirectoryRules.Digest(directory)))?.Message, Is.EqualTo(directory));
     }
 
     [Test]
@@ -227,7 +227,7 @@ public sealed class StoreServicesTests(StoreKind kind)
         await using IDirectoryPutter putter = Store.Directories.BeginPut();
         await putter.PutAsync(root);
         Assert.That(await putter.CloseAsync(), Is.EqualTo(DirectoryRules.Digest(root)));
-        Assert.That(await Store.Directories.GetAsync(DirectoryRules.Digest(root)), Is.EqualTo(root));
+        Assert.That((await Store.Directories.GetAsync(DirectoryRules.Digest(root)))?.Message, Is.EqualTo(root));
     }
 
     [Test]
@@ -276,8 +276,8 @@ public sealed class StoreServicesTests(StoreKind kind)
         }
 
         var received = new List<Directory>();
-        await foreach (Directory directory in Store.Directories.GetRecursiveAsync(DirectoryRules.Digest(root)))
-            received.Add(directory);
+        await foreach (VerifiedDirectory directory in Store.Directories.GetRecursiveAsync(DirectoryRules.Digest(root)))
+            received.Add(directory.Message);
 
         Assert.That(received, Is.EqualTo(new[] { root, a, b, c, d }));
     }
@@ -287,7 +287,7 @@ public sealed class StoreServicesTests(StoreKind kind)
     {
         await Assert.ThrowsAsync<StoreNotFoundException>(async () =>
         {
-            await foreach (Directory _ in Store.Directories.GetRecursiveAsync(B3Digest.Compute("missing"u8))) { }
+            await foreach (VerifiedDirectory _ in Store.Directories.GetRecursiveAsync(B3Digest.Compute("missing"u8))) { }
         });
     }
 

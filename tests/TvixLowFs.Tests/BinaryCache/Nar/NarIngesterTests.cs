@@ -197,7 +197,7 @@ public sealed class NarIngesterTests
         var blobs = new MemoryBlobService();
         var directories = new MemoryDirectoryService();
         NarIngestResult result = await IngestAsync(blobs, directories, new MemoryStream(nar), (ulong)nar.Length);
-        TvixLowFs.Protos.Castore.Directory root = (await directories.GetAsync(B3Digest.FromByteString(result.Root.Directory.Digest)))!;
+        TvixLowFs.Protos.Castore.Directory root = (await directories.GetAsync(B3Digest.FromByteString(result.Root.Directory.Digest)))!.Message;
         Assert.That(root.Directories[0].Digest, Is.EqualTo(root.Directories[1].Digest));
         Assert.That(result.Root.Directory.Size, Is.EqualTo(6UL));
         Assert.That(await StoredNar.RenderAsync(blobs, directories, result.Root), Is.EqualTo(nar));

@@ -38,7 +38,7 @@ public sealed class ReadThroughCacheTests
     {
         var list = new List<Directory>();
         await foreach (var d in directories.GetRecursiveAsync(root))
-            list.Add(d);
+            list.Add(d.Message);
         return list;
     }
 
@@ -70,14 +70,14 @@ public sealed class ReadThroughCacheTests
             using var reader = await first.Blobs.OpenReadAsync(blob);
             Assert.That(await ReadAll(reader!), Is.EqualTo(bytes));
             Assert.That(reader!.LocalFile, Is.Not.Null);
-            Assert.That(await first.Directories.GetAsync(rootDigest), Is.EqualTo(root));
+            Assert.That((await first.Directories.GetAsync(rootDigest))?.Message, Is.EqualTo(root));
 
             // The daemon goes away: what was fetched is still there, from the local store.
             await daemon.StopAsync();
             using var again = await first.Blobs.OpenReadAsync(blob);
             Assert.That(await ReadAll(again!), Is.EqualTo(bytes));
             Assert.That(again!.LocalFile, Is.Not.Null, "served locally, so it can be spliced");
-            Assert.That(await first.Directories.GetAsync(childDigest), Is.EqualTo(leavesFirst[3]), "the whole subtree was kept");
+            Assert.That((await first.Directories.GetAsync(childDigest))?.Message, Is.EqualTo(leavesFirst[3]), "the whole subtree was kept");
             Assert.That((await Recursive(first.Directories, rootDigest)).Select(DirectoryRules.Digest),
                 Is.EquivalentTo(leavesFirst.Select(DirectoryRules.Digest)));
             // Something never fetched is not there.
@@ -90,7 +90,7 @@ public sealed class ReadThroughCacheTests
         await daemon.StopAsync();
         using var remounted = await second.Blobs.OpenReadAsync(blob);
         Assert.That(await ReadAll(remounted!), Is.EqualTo(bytes));
-        Assert.That(await second.Directories.GetAsync(rootDigest), Is.EqualTo(root));
+        Assert.That((await second.Directories.GetAsync(rootDigest))?.Message, Is.EqualTo(root));
         await daemon.RestartAsync();
     }
 
