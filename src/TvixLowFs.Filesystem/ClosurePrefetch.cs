@@ -71,7 +71,7 @@ internal sealed partial class ClosurePrefetch
     {
         if (directory.Contents is not null || reservations.ContainsKey(directory.Digest))
             return false;
-        if (!SharedFetch.TryTake(ref directory.ContentsFetch, out TaskCompletionSource<DirectoryContents> completion, out _))
+        if (!directory.TryReserveContentsFetch(out TaskCompletionSource<DirectoryContents> completion))
             return false;
         reservations.Add(directory.Digest, new Reservation(directory, completion));
         return true;
@@ -114,7 +114,7 @@ internal sealed partial class ClosurePrefetch
                     reservations.Remove(digest);
                     _publish(reservation.Record, contents);
                     // Its entries are in place before the slot is freed, so no one fetches it again.
-                    Volatile.Write(ref reservation.Record.ContentsFetch, null);
+                    reservation.Record.EndContentsFetch(reservation.Completion.Task);
                     reservation.Completion.SetResult(contents);
                 }
                 bytes += received.Canonical.Length;
@@ -132,7 +132,7 @@ internal sealed partial class ClosurePrefetch
             // First, before anything that could throw (logging allocates).
             foreach (Reservation abandoned in reservations.Values)
             {
-                _ = Interlocked.CompareExchange(ref abandoned.Record.ContentsFetch, null, abandoned.Completion.Task);
+                abandoned.Record.EndContentsFetch(abandoned.Completion.Task);
                 abandoned.Completion.TrySetResult(DirectoryContents.NotPrefetched);
             }
             _prefetchSlots.Release();

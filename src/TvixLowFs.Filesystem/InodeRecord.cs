@@ -1,5 +1,4 @@
 using TvixLowFs.Store.Model;
-using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Filesystem;
 
@@ -12,8 +11,9 @@ internal enum InodeKind : byte
 
 /// <summary>
 /// What one inode number stands for. Immutable except for the state that is filled in lazily
-/// (a directory's entries, a file's open blob) and the kernel's lookup count; all of those are
-/// published with single reference writes so readers never lock.
+/// (a directory's entries, a file's blob slot, the store paths naming it) and the kernel's lookup
+/// count, all private and changed through the methods below with single reference writes or
+/// compare-exchanges, so readers never lock (a file's opens take its <see cref="BlobSlot"/>'s own lock).
 /// </summary>
 internal sealed class InodeRecord
 {
@@ -87,35 +87,47 @@ internal sealed class InodeRecord
 
     /// <summary>Marks the record retired if the kernel holds no reference and no file is open on it.</summary>
     public bool TryRetire() =>
-        Volatile.Read(ref _openFiles) == 0 && Interlocked.CompareExchange(ref _lookups, Retired, 0) == 0;
+        (Volatile.Read(ref _blobs)?.OpenFiles ?? 0) == 0 && Interlocked.CompareExchange(ref _lookups, Retired, 0) == 0;
 
-    /// <summary>1 while the record waits in the table's queue of forgotten inodes.</summary>
-    public int ForgottenQueued;
+    // --- the table's queue of forgotten inodes ---
+    private int _forgottenQueued;
 
-    /// <summary>The store paths whose root this is (so retiring it drops their cached PathInfo root entries).</summary>
-    public List<KeyValuePair<StorePathHash, RootEntry>>? StorePaths;
+    /// <summary>True while the record waits in the table's queue of forgotten inodes.</summary>
+    public bool IsQueuedForgotten => Volatile.Read(ref _forgottenQueued) != 0;
 
-    /// <summary>
-    /// Files and directories: the inode number of a directory listing this entry (the first one
-    /// whose entries were built; content-addressed entries may sit in several), for tree
-    /// readahead; 0 when unknown (a store path's root).
-    /// </summary>
-    public ulong ParentInode;
+    /// <summary>Marks the record queued; false when it already was.</summary>
+    public bool TryMarkQueuedForgotten() => Interlocked.CompareExchange(ref _forgottenQueued, 1, 0) == 0;
 
-    /// <summary>Files and directories: the entry's index in <see cref="ParentInode"/>'s listing.</summary>
-    public int ParentIndex;
+    public void ClearQueuedForgotten() => Volatile.Write(ref _forgottenQueued, 0);
 
-    /// <summary>
-    /// Directories: 1 while a tree readahead walk holds this directory (and for good once one has
-    /// walked all of it). Files: 1 from when a walk read the file ahead until its first open.
-    /// </summary>
-    public int ReadaheadTaken;
+    // --- the store paths whose root this is (so retiring it drops their cached PathInfo root
+    // entries): an immutable array swapped whole; RetiredStorePaths once retirement took them ---
+    private static readonly KeyValuePair<StorePathHash, RootEntry>[] RetiredStorePaths = [];
+    private KeyValuePair<StorePathHash, RootEntry>[]? _storePaths;
 
-    /// <summary>Directories: where a walk that ran out of its window stopped; the next walk resumes there.</summary>
-    public int ReadaheadResume;
+    /// <summary>Registers a store path naming this record as its root; false once the record has been retired.</summary>
+    public bool TryAddStorePath(KeyValuePair<StorePathHash, RootEntry> entry)
+    {
+        KeyValuePair<StorePathHash, RootEntry>[]? current = Volatile.Read(ref _storePaths);
+        while (current != RetiredStorePaths && !IsRetired)
+        {
+            KeyValuePair<StorePathHash, RootEntry>[] grown = [.. current ?? [], entry];
+            KeyValuePair<StorePathHash, RootEntry>[]? seen = Interlocked.CompareExchange(ref _storePaths, grown, current);
+            if (seen == current)
+                return true;
+            current = seen;
+        }
+        return false;
+    }
 
-    /// <summary>Directories: 1 once a listing of it has started fetching its subdirectories' entries.</summary>
-    public int SubdirectoriesRequested;
+    /// <summary>Takes the store paths away on retirement (after which none can be added); empty when there were none.</summary>
+    public ReadOnlySpan<KeyValuePair<StorePathHash, RootEntry>> TakeStorePaths() =>
+        Interlocked.Exchange(ref _storePaths, RetiredStorePaths);
+
+    // --- files and directories: the place in tree readahead, the readahead's own state ---
+    private TreeReadahead.Place _readahead;
+
+    public ref TreeReadahead.Place Readahead => ref _readahead;
 
     // --- directories: entries, fetched once on first use ---
     private DirectoryContents? _contents;
@@ -128,87 +140,35 @@ internal sealed class InodeRecord
     /// <summary>Takes the entries away (on retirement); null when there were none.</summary>
     public DirectoryContents? TakeContents() => Interlocked.Exchange(ref _contents, null);
 
-    /// <summary>The fetch in flight (shared by every request that misses meanwhile), or null.</summary>
-    public ref Task<DirectoryContents>? ContentsFetch => ref _contentsFetch;
+    /// <summary>The fetch of the entries: the one in flight (shared by every request that misses meanwhile), or <paramref name="fetch"/> started now.</summary>
+    public Task<DirectoryContents> FetchContents(Func<TaskCompletionSource<DirectoryContents>, Task> fetch, bool runHere) =>
+        SharedFetch.Start(ref _contentsFetch, fetch, runHere);
 
-    // --- files: the open blob, opened once and kept while the kernel knows the inode ---
-    private OpenBlob? _blob;
-    private Task<OpenBlob>? _blobOpen;
+    /// <summary>Takes the empty fetch slot for a fetch run elsewhere (the closure prefetch); false when one is in flight or done.</summary>
+    public bool TryReserveContentsFetch(out TaskCompletionSource<DirectoryContents> completion) =>
+        SharedFetch.TryTake(ref _contentsFetch, out completion, out _);
 
-    public OpenBlob? Blob => Volatile.Read(ref _blob);
+    /// <summary>Frees the fetch slot held by <paramref name="fetch"/> (failed, or handed back), so the next request fetches again.</summary>
+    public void EndContentsFetch(Task<DirectoryContents> fetch) => Interlocked.CompareExchange(ref _contentsFetch, null, fetch);
 
-    public ref OpenBlob? BlobSlot => ref _blob;
+    /// <summary>True while a fetch of the entries is in flight (or has published them).</summary>
+    public bool HasContentsFetch => Volatile.Read(ref _contentsFetch) is not null;
 
-    public ref Task<OpenBlob>? BlobOpen => ref _blobOpen;
+    // --- files: the open blob and open files (created at the first open or readahead) ---
+    private BlobSlot? _blobs;
 
-    private int _openFiles;
+    /// <summary>Files: the blob slot, created on first use.</summary>
+    public BlobSlot Blobs => Volatile.Read(ref _blobs) ?? CreateBlobs();
 
-    // --- passthrough: decided at the first open and kept for the record's life, because the
-    // kernel refuses to mix passthrough and cached opens of one inode ---
-    public const int PassthroughUndecided = 0, PassthroughOn = 1, PassthroughOff = 2;
-    private int _passthrough;
+    /// <summary>Files: open file handles on this inode.</summary>
+    public int OpenFiles => Volatile.Read(ref _blobs)?.OpenFiles ?? 0;
 
-    public int Passthrough => Volatile.Read(ref _passthrough);
+    /// <summary>Files: the blob slot if one was ever needed, else null.</summary>
+    public BlobSlot? BlobsIfUsed => Volatile.Read(ref _blobs);
 
-    /// <summary>Settles the mode if still undecided; returns the mode in force.</summary>
-    public int DecidePassthrough(int mode)
+    private BlobSlot CreateBlobs()
     {
-        int seen = Interlocked.CompareExchange(ref _passthrough, mode, PassthroughUndecided);
-        return seen == PassthroughUndecided ? mode : seen;
-    }
-
-    /// <summary>Open file handles on this inode (open adds, release subtracts); returns the new count.</summary>
-    public int AddOpenFile(int delta) => Interlocked.Add(ref _openFiles, delta);
-
-    public int OpenFiles => Volatile.Read(ref _openFiles);
-}
-
-/// <summary>A file's blob reader plus its local file when it has one (for splice), and its backing id once registered for passthrough.</summary>
-internal sealed class OpenBlob(BlobReader reader) : IDisposable
-{
-    private readonly Lock _backingLock = new();
-    private TvixLowFs.Fuse.IFuseBackingFiles? _backingFiles;
-    private int _backingId; // 0: not registered; > 0: the id; < 0: -errno of the refused registration
-    private bool _disposed;
-    public BlobReader Reader { get; } = reader;
-
-    /// <summary>
-    /// The local file holding the blob, or null. Reads take a reference on it (DangerousAddRef)
-    /// for the duration of the reply, so dropping the blob while a read is in flight is safe.
-    /// </summary>
-    public Microsoft.Win32.SafeHandles.SafeFileHandle? LocalFile { get; } =
-        reader.LocalFile is { IsInvalid: false } file ? file : null;
-
-    /// <summary>
-    /// The blob file's backing id, registered on first use (once per blob, shared by every open
-    /// of the inode); -errno when the kernel refused it or the blob has been dropped.
-    /// </summary>
-    public int BackingId(TvixLowFs.Fuse.IFuseBackingFiles backingFiles)
-    {
-        int id = Volatile.Read(ref _backingId);
-        if (id != 0)
-            return id;
-        lock (_backingLock)
-        {
-            if (_backingId == 0)
-            {
-                _backingId = _disposed || LocalFile is null ? -Errno.EBADF : backingFiles.Open(LocalFile);
-                _backingFiles = backingFiles;
-            }
-            return _backingId;
-        }
-    }
-
-    public void Dispose()
-    {
-        lock (_backingLock)
-        {
-            _disposed = true;
-            // Open files keep their backing file in the kernel; the id is only needed for new opens.
-            if (_backingId > 0)
-                _backingFiles!.Close(_backingId);
-            _backingId = -9;
-        }
-        Reader.Dispose();
+        Interlocked.CompareExchange(ref _blobs, new BlobSlot(this), null);
+        return Volatile.Read(ref _blobs)!;
     }
 }

@@ -51,7 +51,7 @@ internal sealed class InodeTable
     /// </summary>
     public void QueueForgotten(InodeRecord record)
     {
-        if (Interlocked.CompareExchange(ref record.ForgottenQueued, 1, 0) != 0)
+        if (!record.TryMarkQueuedForgotten())
             return;
         InodeRecord? evicted = record;
         if (_forgotten.Length > 0)
@@ -73,7 +73,7 @@ internal sealed class InodeTable
         }
         if (evicted is null)
             return;
-        Volatile.Write(ref evicted.ForgottenQueued, 0);
+        evicted.ClearQueuedForgotten();
         // Referenced again meanwhile, or a file still open (forget can overtake release): it stays
         // and is queued again at its next forget or last release.
         Retire(evicted);
@@ -101,7 +101,7 @@ internal sealed class InodeTable
                 {
                     InodeRecord child = contents.Record(i);
                     // A queued child is retired by the queue; a referenced one stays.
-                    if (Volatile.Read(ref child.ForgottenQueued) == 0 && !child.IsRoot && child.TryRetire())
+                    if (!child.IsQueuedForgotten && !child.IsRoot && child.TryRetire())
                         (pending ??= new Stack<InodeRecord>()).Push(child);
                 }
             }

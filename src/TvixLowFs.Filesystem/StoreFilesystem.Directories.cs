@@ -137,7 +137,7 @@ public sealed partial class StoreFilesystem
             return;
         }
         if (offset == 0)
-            StartSubdirectoryReadahead(record, contents);
+            _treeReadahead.OnListing(record, contents);
 
         if (pageSize <= StackPageLimit)
         {

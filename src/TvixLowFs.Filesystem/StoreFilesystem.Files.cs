@@ -18,6 +18,10 @@ public sealed partial class StoreFilesystem
     /// <summary>Open blobs holding a local file descriptor.</summary>
     private int _localBlobs;
 
+    // Made once: the slot calls them under its lock, on every open and last release.
+    private readonly Func<InodeRecord, OpenBlob, int> _passthroughFor;
+    private readonly Func<bool> _overIdleBudget;
+
     /// <summary>Open blobs holding a local file descriptor (for tests).</summary>
     internal int LocalBlobsOpen => Volatile.Read(ref _localBlobs);
 
@@ -43,51 +47,42 @@ public sealed partial class StoreFilesystem
         opened.Fh = 0; // reads find the blob through the inode
         opened.KeepCache = true; // immutable: the page cache stays valid across opens
         opened.Noflush = true; // nothing to flush on close
-        StartTreeReadahead(record);
-        if (record.Blob is { } blob && TryReplyOpen(request, record, blob, in opened))
+        _treeReadahead.OnOpen(record);
+        if (record.Blobs.TryOpenFile(_passthroughFor, out int backingId))
+        {
+            ReplyOpen(request, record, backingId, in opened);
             return;
+        }
         Track(OpenAfterFetchAsync(request, record, opened));
     }
 
     private async Task OpenAfterFetchAsync(FuseRequest request, InodeRecord record, FuseFileInfo opened)
     {
-        for (int attempt = 0; attempt < 5; attempt++)
+        // Counted from now on, so the blob cannot be dropped as idle before this open uses it.
+        BlobSlot slot = record.Blobs;
+        slot.AddWaitingOpen();
+        try
         {
-            OpenBlob blob;
-            try
-            {
-                blob = await EnsureBlobAsync(record).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                _reply.Err(request, Errno.EIO);
-                return;
-            }
-            if (TryReplyOpen(request, record, blob, in opened))
-                return;
-            // Its last file was released and the blob dropped in between: open it again.
+            await EnsureBlobAsync(record).ConfigureAwait(false);
         }
-        _reply.Err(request, Errno.EIO);
+        catch (Exception)
+        {
+            CloseOpenFile(record);
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        int backingId = slot.DecideWaitingOpen(_passthroughFor);
+        if (backingId < 0)
+            CloseOpenFile(record); // refused: it was counted while it waited
+        ReplyOpen(request, record, backingId, in opened);
     }
 
     /// <summary>
-    /// Counts the open and answers it, unless <paramref name="blob"/> is no longer the record's
-    /// (dropped by a racing last release): false, and nothing is answered. Opens and releases of
-    /// one inode take the record's lock, so a blob (and its backing id) is only dropped when no
-    /// open file of the inode is left in the kernel either: every passthrough open of an inode
-    /// must name the backing file its other open files use.
+    /// Answers an open counted by the slot (backing id &gt;= 0: passthrough with that id, or 0 an
+    /// ordinary open); a negative id answers EIO and closes what was counted.
     /// </summary>
-    private bool TryReplyOpen(FuseRequest request, InodeRecord record, OpenBlob blob, in FuseFileInfo opened)
+    private void ReplyOpen(FuseRequest request, InodeRecord record, int backingId, in FuseFileInfo opened)
     {
-        int backingId;
-        lock (record)
-        {
-            if (!ReferenceEquals(record.Blob, blob))
-                return false;
-            backingId = PassthroughFor(record, blob);
-            if (backingId >= 0)
-                record.AddOpenFile(1);
-        }
         int result;
         if (backingId > 0)
             result = _reply.OpenPassthrough(request, in opened, backingId);
@@ -98,7 +93,6 @@ public sealed partial class StoreFilesystem
         // Not delivered (the kernel gave up on the request): no release will come for this open.
         if (result != 0 && backingId >= 0)
             CloseOpenFile(record);
-        return true;
     }
 
     /// <summary>Set once the kernel has refused passthrough for a reason that holds for every file (no privilege, no support).</summary>
@@ -117,15 +111,15 @@ public sealed partial class StoreFilesystem
         // Read first: an atomic write on every open would bounce this line between cores.
         if (Volatile.Read(ref _passthroughReported) == 0 && Interlocked.Exchange(ref _passthroughReported, 1) == 0)
             LogPassthrough(backingFiles.Enabled ? "on (local blobs are read by the kernel)" : "off (the kernel did not offer it)");
-        int mode = record.Passthrough;
-        if (mode == InodeRecord.PassthroughOff)
+        int mode = record.Blobs.Passthrough;
+        if (mode == BlobSlot.PassthroughOff)
             return 0;
-        if (mode == InodeRecord.PassthroughUndecided && (_passthroughRefused || !backingFiles.Enabled || blob.LocalFile is null))
-            return record.DecidePassthrough(InodeRecord.PassthroughOff) == InodeRecord.PassthroughOff ? 0 : -1;
+        if (mode == BlobSlot.PassthroughUndecided && (_passthroughRefused || !backingFiles.Enabled || blob.LocalFile is null))
+            return record.Blobs.DecidePassthrough(BlobSlot.PassthroughOff) == BlobSlot.PassthroughOff ? 0 : -1;
 
         int backingId = blob.BackingId(backingFiles);
         if (backingId > 0)
-            return record.DecidePassthrough(InodeRecord.PassthroughOn) == InodeRecord.PassthroughOn ? backingId : 0;
+            return record.Blobs.DecidePassthrough(BlobSlot.PassthroughOn) == BlobSlot.PassthroughOn ? backingId : 0;
 
         int errno = -backingId;
         // EPERM: no CAP_SYS_ADMIN; ENOTTY, EOPNOTSUPP, EINVAL: a kernel without (usable) passthrough;
@@ -133,9 +127,9 @@ public sealed partial class StoreFilesystem
         bool everyFile = errno is Errno.EPERM or Errno.ENOTTY or Errno.EOPNOTSUPP or Errno.EINVAL or Errno.ELOOP;
         if (everyFile)
             _passthroughRefused = true;
-        if (mode == InodeRecord.PassthroughUndecided)
+        if (mode == BlobSlot.PassthroughUndecided)
             LogPassthroughRefused(record.Digest.ToString(), errno, everyFile ? "passthrough is off for this mount" : "this file is served without it");
-        return record.DecidePassthrough(InodeRecord.PassthroughOff) == InodeRecord.PassthroughOff ? 0 : -1;
+        return record.Blobs.DecidePassthrough(BlobSlot.PassthroughOff) == BlobSlot.PassthroughOff ? 0 : -1;
     }
 
     public unsafe void Read(FuseRequest request, ulong inode, nuint size, long offset, FuseFileInfo* fileInfo)
@@ -163,91 +157,54 @@ public sealed partial class StoreFilesystem
             return;
         }
         int length = (int)Math.Min((long)Math.Min(size, int.MaxValue), record.Size - offset);
-        if (record.Blob is { } blob)
+        if (record.Blobs.TryAcquire() is { } blob)
         {
-            LocalReply local = TryReplyFromLocalFile(request, blob, length, offset);
-            if (local == LocalReply.Sent)
-                return;
-            if (local == LocalReply.NotLocal)
-            {
-                ReplyFromReader(request, record, blob, length, offset);
-                return;
-            }
+            ReplyRead(request, record, blob, length, offset);
+            return;
         }
         Track(ReadAfterOpenAsync(request, record, length, offset));
     }
 
-    private enum LocalReply
-    {
-        Sent,
-        NotLocal,
-        /// <summary>The blob was dropped meanwhile; the request is still unanswered.</summary>
-        Dropped,
-    }
-
-    /// <summary>Splices straight from the blob's local file: the bytes never enter managed memory.</summary>
-    private LocalReply TryReplyFromLocalFile(FuseRequest request, OpenBlob blob, int length, long offset)
-    {
-        if (blob.LocalFile is not { } file)
-            return LocalReply.NotLocal;
-        bool referenced = false;
-        try
-        {
-            file.DangerousAddRef(ref referenced);
-        }
-        catch (ObjectDisposedException)
-        {
-            return LocalReply.Dropped;
-        }
-        try
-        {
-            FuseBufVec buffers = KernelReplySink.FileBuffer((int)file.DangerousGetHandle(), offset, (nuint)length);
-            _reply.Data(request, ref buffers, FuseBufCopyFlags.SpliceMove);
-        }
-        finally
-        {
-            if (referenced)
-                file.DangerousRelease();
-        }
-        return LocalReply.Sent;
-    }
-
+    /// <summary>A read whose blob is not open (it cannot be dropped while an open file holds the inode, so rarely): opens it first.</summary>
     private async Task ReadAfterOpenAsync(FuseRequest request, InodeRecord record, int length, long offset)
     {
-        OpenBlob blob;
-        int attempts = 0;
-        while (true)
+        try
         {
-            try
-            {
-                blob = record.Blob ?? await EnsureBlobAsync(record).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                _reply.Err(request, Errno.EIO);
-                return;
-            }
-            LocalReply local = TryReplyFromLocalFile(request, blob, length, offset);
-            if (local == LocalReply.Sent)
-                return;
-            if (local == LocalReply.NotLocal)
-                break;
-            // Dropped between finding and using it (its last file was released): open it again.
-            if (++attempts == 5)
-            {
-                _reply.Err(request, Errno.EIO);
-                return;
-            }
-            await Task.Yield();
+            await EnsureBlobAsync(record).ConfigureAwait(false);
         }
+        catch (Exception)
+        {
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        // Taken out again at once: the kernel forgot the inode, or unmounting.
+        if (record.Blobs.TryAcquire() is not { } blob)
+        {
+            _reply.Err(request, Errno.EIO);
+            return;
+        }
+        ReplyRead(request, record, blob, length, offset);
+    }
 
+    /// <summary>Answers a read from <paramref name="blob"/>, whose reference it takes over (given back once answered).</summary>
+    private void ReplyRead(FuseRequest request, InodeRecord record, OpenBlob blob, int length, long offset)
+    {
+        if (blob.LocalFile is { } file)
+        {
+            // Spliced straight from the blob's local file: the bytes never enter managed memory.
+            // The reference keeps the descriptor open until the reply is written.
+            FuseBufVec buffers = KernelReplySink.FileBuffer((int)file.DangerousGetHandle(), offset, (nuint)length);
+            _reply.Data(request, ref buffers, FuseBufCopyFlags.SpliceMove);
+            blob.Release();
+            return;
+        }
         ReplyFromReader(request, record, blob, length, offset);
     }
 
     /// <summary>
     /// Other readers: copy through a pooled buffer, inline for as long as the reader answers at
     /// once (memory blobs): no state machine, no task, nothing allocated. A read that has to wait
-    /// continues in <see cref="FinishReadAsync"/>, which takes over the buffer.
+    /// continues in <see cref="FinishReadAsync"/>, which takes over the buffer and the blob's reference.
     /// </summary>
     private void ReplyFromReader(FuseRequest request, InodeRecord record, OpenBlob blob, int length, long offset)
     {
@@ -271,11 +228,13 @@ public sealed partial class StoreFilesystem
         }
         catch (Exception e)
         {
+            blob.Release();
             LogBlobFailed(record.Digest.ToString(), e.Message);
             ArrayPool<byte>.Shared.Return(buffer);
             _reply.Err(request, Errno.EIO);
             return;
         }
+        blob.Release();
         _reply.Buf(request, buffer.AsSpan(0, filled));
         ArrayPool<byte>.Shared.Return(buffer);
     }
@@ -298,11 +257,13 @@ public sealed partial class StoreFilesystem
         }
         catch (Exception e)
         {
+            // Neither the buffer nor the blob's reference is given back: a read that timed out
+            // may still write into the one and use the other.
             LogBlobFailed(record.Digest.ToString(), e.Message);
-            // The buffer is not returned to the pool: a read that timed out may still write into it.
             _reply.Err(request, Errno.EIO);
             return;
         }
+        blob.Release();
         _reply.Buf(request, buffer.AsSpan(0, filled));
         ArrayPool<byte>.Shared.Return(buffer);
     }
@@ -317,27 +278,15 @@ public sealed partial class StoreFilesystem
     /// <summary>One open file of <paramref name="record"/> fewer (a release, or an open the kernel never got).</summary>
     private void CloseOpenFile(InodeRecord record)
     {
-        bool forgotten = false;
-        lock (record)
-        {
-            if (record.AddOpenFile(-1) <= 0)
-            {
-                if (record.Lookups == 0)
-                {
-                    // The kernel's forget overtook this release: the record can go now.
-                    DropBlob(record);
-                    forgotten = true;
-                }
-                else if (Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget() && record.Blob is { LocalFile: not null })
-                {
-                    // Reads hold a reference on the descriptor, and a read after this reopens the blob.
-                    DropBlob(record);
-                }
-            }
-        }
+        // The last one: its blob goes if the kernel's forget overtook this release (the record can
+        // go now too), or, over the idle budget, its descriptor (a later open opens it again).
+        DropBlob(record.Blobs.CloseFile(_overIdleBudget, out bool forgotten));
         if (forgotten)
             _inodes.QueueForgotten(record);
     }
+
+    /// <summary>True when idle local blobs should give their descriptors back (<see cref="IdleLocalBlobBudget"/>).</summary>
+    private bool OverIdleBudget() => Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget();
 
     /// <summary>
     /// How many idle local blob descriptors may stay open: the configured cap, but never more than a
@@ -345,22 +294,29 @@ public sealed partial class StoreFilesystem
     /// </summary>
     private long IdleLocalBlobBudget() => (long)Math.Min((ulong)_options.MaxIdleLocalBlobs, LibcCalls.OpenFileLimit() / 4);
 
-    /// <summary>The file's open blob; opened once per inode, shared by concurrent misses.</summary>
+    /// <summary>
+    /// Tree readahead of one file: its blob opened through the slot (an open arriving meanwhile
+    /// waits for this same open), a local one started into the page cache.
+    /// </summary>
+    private async Task ReadAheadFileAsync(InodeRecord file)
+    {
+        await EnsureBlobAsync(file).ConfigureAwait(false);
+        if (file.Blobs.TryAcquire() is { } blob)
+        {
+            if (blob.LocalFile is { } local)
+                LibcCalls.StartReadingIntoPageCache(local);
+            blob.Release();
+        }
+        // Not opened by now and over the idle budget: like a released file, it keeps no descriptor.
+        DropBlob(file.Blobs.TakeIfIdle(_overIdleBudget));
+    }
+
+    /// <summary>The open of the file's blob: once per inode, shared by concurrent misses (it completes when the blob is published).</summary>
     private Task<OpenBlob> EnsureBlobAsync(InodeRecord record)
     {
-        if (record.Blob is { } blob)
-            return Task.FromResult(blob);
-        ref Task<OpenBlob>? slot = ref record.BlobOpen;
-        if (Volatile.Read(ref slot) is { } inFlight)
-        {
-            if (!inFlight.IsCompletedSuccessfully || ReferenceEquals(inFlight.Result, record.Blob))
-                return inFlight;
-            // Completed with a blob that has since been dropped: open afresh.
-            Interlocked.CompareExchange(ref slot, null, inFlight);
-        }
         // A blob the cache holds (read ahead, or opened before) is a local file: opened on this thread.
         bool held = !_options.AnswerMissesInline && _store.Blobs is IBlobPrefetchTarget cache && cache.IsHeld(record.Digest);
-        return SharedFetch.Start(ref slot, completion => OpenBlobAsync(record, completion), _options.AnswerMissesInline || held);
+        return record.Blobs.OpenAsync(completion => OpenBlobAsync(record, completion), _options.AnswerMissesInline || held);
     }
 
     private async Task OpenBlobAsync(InodeRecord record, TaskCompletionSource<OpenBlob> completion)
@@ -381,7 +337,7 @@ public sealed partial class StoreFilesystem
             var blob = new OpenBlob(reader);
             if (blob.LocalFile is not null)
                 Interlocked.Increment(ref _localBlobs);
-            Volatile.Write(ref record.BlobSlot, blob);
+            record.Blobs.Publish(blob);
             completion.SetResult(blob);
             if (record.IsRetired)
                 DropBlob(record);
@@ -389,27 +345,26 @@ public sealed partial class StoreFilesystem
         catch (Exception e)
         {
             // Answered before it is logged: the waiters do not depend on the log line.
-            Volatile.Write(ref record.BlobOpen, null);
+            record.Blobs.OpenFailed(completion.Task);
             completion.TrySetException(e);
             LogBlobFailed(digest.ToString(), e.Message);
         }
     }
 
-    /// <summary>Closes a file's blob once the kernel no longer references the inode (or at unmount).</summary>
+    /// <summary>Closes a file's blob once the kernel no longer references the inode (or at unmount, or on retirement).</summary>
     private void DropBlob(InodeRecord record)
     {
-        if (record.Kind != InodeKind.File)
+        if (record.Kind == InodeKind.File && record.BlobsIfUsed is { } slot)
+            DropBlob(slot.Take());
+    }
+
+    /// <summary>Gives back the slot's reference on a blob taken out of it; reads still using it keep it open until they finish.</summary>
+    private void DropBlob(OpenBlob? taken)
+    {
+        if (taken is null)
             return;
-        // Only the caller that takes this very blob out of the slot disposes it (a racing open may
-        // already have published a newer one, which stays).
-        if (Volatile.Read(ref record.BlobSlot) is not { } blob
-            || Interlocked.CompareExchange(ref record.BlobSlot, null, blob) != blob)
-            return;
-        if (blob.LocalFile is not null)
+        if (taken.LocalFile is not null)
             Interlocked.Decrement(ref _localBlobs);
-        if (Volatile.Read(ref record.BlobOpen) is { IsCompletedSuccessfully: true } opened && opened.Result == blob)
-            Interlocked.CompareExchange(ref record.BlobOpen, null, opened);
-        // SafeHandle reference counting keeps the descriptor alive for a read still splicing from it.
-        blob.Dispose();
+        taken.Release();
     }
 }

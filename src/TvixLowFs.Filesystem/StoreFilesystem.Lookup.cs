@@ -146,7 +146,7 @@ public sealed partial class StoreFilesystem
         RootEntry registered = _rootEntries.GetOrAdd(hash, entry);
         // Remembered only while its record is in the table: retiring the record drops the entry
         // (its PathInfo is fetched again at the next lookup), so the cache stays bounded.
-        if (ReferenceEquals(registered, entry) && !TryAddStorePath(entry.Record, new(hash, entry)))
+        if (ReferenceEquals(registered, entry) && !entry.Record.TryAddStorePath(new(hash, entry)))
             _rootEntries.TryRemove(new KeyValuePair<StorePathHash, RootEntry>(hash, entry));
         return registered;
     }
@@ -156,7 +156,7 @@ public sealed partial class StoreFilesystem
     {
         if (directory.Contents is { } contents)
             return Task.FromResult(contents);
-        return SharedFetch.Start(ref directory.ContentsFetch, completion => FetchContentsAsync(directory, completion), _options.AnswerMissesInline);
+        return directory.FetchContents(completion => FetchContentsAsync(directory, completion), _options.AnswerMissesInline);
     }
 
     private async Task FetchContentsAsync(InodeRecord directory, TaskCompletionSource<DirectoryContents> completion)
@@ -179,7 +179,7 @@ public sealed partial class StoreFilesystem
         catch (Exception e)
         {
             // Not remembered: a later request tries again. Answered before it is logged.
-            Volatile.Write(ref directory.ContentsFetch, null);
+            directory.EndContentsFetch(completion.Task);
             completion.TrySetException(e);
             LogDirectoryFailed(digest.ToString(), e.Message);
         }
@@ -188,14 +188,7 @@ public sealed partial class StoreFilesystem
     /// <summary>Publishes a directory's entries, unless the record was retired meanwhile (then they would only be garbage).</summary>
     private void PublishContents(InodeRecord directory, DirectoryContents contents)
     {
-        for (int i = 0; i < contents.Count; i++)
-        {
-            if (contents.Record(i) is { Kind: InodeKind.File or InodeKind.Directory, ParentInode: 0 } entry)
-            {
-                entry.ParentIndex = i;
-                entry.ParentInode = directory.Inode;
-            }
-        }
+        TreeReadahead.NoteParents(directory, contents);
         directory.PublishContents(contents);
         if (directory.IsRetired)
             directory.TakeContents();

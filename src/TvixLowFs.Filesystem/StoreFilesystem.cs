@@ -54,6 +54,9 @@ public sealed partial class StoreFilesystem : IFuseOperations
         _timeout = options.CacheTimeoutSeconds;
         _inodes = new InodeTable(options.ForgottenInodes, ReleaseRetired);
         _prefetch = new ClosurePrefetch(store.Directories, _inodes, options, PublishContents, _shutdown.Token, logger);
+        _treeReadahead = new TreeReadahead(options, _inodes, store.Blobs, EnsureContentsAsync, ReadAheadFileAsync, _shutdown.Token, logger);
+        _passthroughFor = PassthroughFor;
+        _overIdleBudget = OverIdleBudget;
     }
 
     /// <summary>The capabilities asked for in <see cref="Init"/>, after masking by what the kernel offers.</summary>
@@ -67,6 +70,14 @@ public sealed partial class StoreFilesystem : IFuseOperations
 
     /// <summary>Closure prefetches still running (for tests).</summary>
     internal int PendingPrefetches => _prefetch.Pending;
+
+    private readonly TreeReadahead _treeReadahead;
+
+    /// <summary>Tree readahead walks still running (for tests).</summary>
+    internal int PendingReadaheads => _treeReadahead.Pending;
+
+    /// <summary>Files tree readahead has opened (and, when local, started reading into the page cache).</summary>
+    internal long FilesReadAhead => _treeReadahead.FilesReadAhead;
 
     // ------------------------------------------------------------------ session
 
@@ -94,7 +105,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
         WaitForPendingRequests(_options.ShutdownGrace);
         // Readaheads stop at their next file once cancelled; a fetch in flight ends within its
         // deadline. Waited for so that no blob they open outlives the drop below.
-        WaitUntilZero(ref _pendingReadaheads, _options.ShutdownGrace);
+        _treeReadahead.WaitForWalks(_options.ShutdownGrace);
         LogReadaheadTotals(FilesReadAhead);
         // No request can use an open blob any more.
         foreach (InodeRecord file in _inodes.Files)
@@ -170,8 +181,7 @@ public sealed partial class StoreFilesystem : IFuseOperations
         // when it falls out of that queue.
         if (record.Forget(count) <= 0)
         {
-            lock (record) // against an open of the same record (see TryReplyOpen)
-                DropBlob(record);
+            DropBlob(record);
             _inodes.QueueForgotten(record);
         }
     }
@@ -186,30 +196,10 @@ public sealed partial class StoreFilesystem : IFuseOperations
         DropStorePaths(retired);
     }
 
-    /// <summary>Registers <paramref name="entry"/> as naming <paramref name="record"/>; false if it was retired meanwhile.</summary>
-    private static bool TryAddStorePath(InodeRecord record, KeyValuePair<StorePathHash, RootEntry> entry)
-    {
-        lock (record)
-        {
-            if (record.IsRetired)
-                return false;
-            (record.StorePaths ??= new(1)).Add(entry);
-            return true;
-        }
-    }
-
     private void DropStorePaths(InodeRecord retired)
     {
-        List<KeyValuePair<StorePathHash, RootEntry>>? storePaths;
-        // Retirement is marked before this lock, so TryAddStorePath never adds after it.
-        lock (retired)
-        {
-            storePaths = retired.StorePaths;
-            retired.StorePaths = null;
-        }
-        if (storePaths is null)
-            return;
-        foreach (KeyValuePair<StorePathHash, RootEntry> entry in storePaths)
+        // Taken once retired: no store path can be added to the record after this.
+        foreach (KeyValuePair<StorePathHash, RootEntry> entry in retired.TakeStorePaths())
             _rootEntries.TryRemove(entry);
     }
 

@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using TvixLowFs.Fuse.Native;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.BinaryCache;
 

@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Mount;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.BinaryCache;
 

@@ -4,6 +4,7 @@ using NUnit.Framework;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Services;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Filesystem;
 

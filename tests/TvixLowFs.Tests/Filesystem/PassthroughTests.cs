@@ -7,6 +7,7 @@ using TvixLowFs.Fuse;
 using TvixLowFs.Fuse.Native;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Services;
+using TvixLowFs.TestSupport;
 
 using static TvixLowFs.Tests.Filesystem.HandlerRequests;
 

@@ -7,6 +7,7 @@ using TvixLowFs.Fuse.Native;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Filesystem;
 

@@ -6,6 +6,7 @@ using TvixLowFs.Protos.Store;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Filesystem;
 

@@ -8,6 +8,7 @@ using TvixLowFs.Protos.Store;
 using TvixLowFs.Store;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
+using TvixLowFs.TestSupport;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
 using static TvixLowFs.Tests.Filesystem.HandlerRequests;

@@ -1,8 +1,8 @@
 using NUnit.Framework;
-using System.Runtime.InteropServices;
 using System.Diagnostics;
 using TvixLowFs.Fuse;
 using TvixLowFs.Fuse.Native;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Fuse;
 
@@ -18,22 +18,21 @@ public sealed unsafe class MountTests
         var filesystem = new HelloFilesystemDouble();
         using var mount = new TestMount(filesystem);
 
-        Assert.That(Libc.LStatErrno(mount.MountPoint, out var root), Is.Zero);
+        Assert.That(Libc.LStat(mount.MountPoint, out var root), Is.Zero);
         Assert.That(root.Ino, Is.EqualTo(1));
         Assert.That(root.Mode, Is.EqualTo(0x4000u | 0x16d));
 
-        Assert.That(Libc.LStatErrno(mount.PathOf("hello.txt"), out var hello), Is.Zero);
+        Assert.That(Libc.LStat(mount.PathOf("hello.txt"), out var hello), Is.Zero);
         Assert.That(hello.Ino, Is.EqualTo(2));
         Assert.That(hello.Size, Is.EqualTo(HelloFilesystemDouble.HelloContent.Length));
         Assert.That(File.ReadAllBytes(mount.PathOf("hello.txt")), Is.EqualTo(HelloFilesystemDouble.HelloContent));
 
-        Assert.That(Libc.LStatErrno(mount.PathOf("missing"), out _), Is.EqualTo(HelloFilesystemDouble.ENOENT));
+        Assert.That(Libc.LStat(mount.PathOf("missing"), out _), Is.EqualTo(HelloFilesystemDouble.ENOENT));
         Assert.That(new FileInfo(mount.PathOf("link")).LinkTarget, Is.EqualTo("hello.txt"));
         Assert.That(Directory.EnumerateFileSystemEntries(mount.MountPoint).Select(Path.GetFileName),
             Is.EqualTo(new[] { "broken.txt", "hello.txt", "link" }));
 
-        StatVfs vfs;
-        Assert.That(Libc.StatVfs(mount.MountPoint, &vfs), Is.Zero);
+        Assert.That(Libc.StatVfs(mount.MountPoint, out StatVfs vfs), Is.Zero);
         Assert.That(vfs.Namemax, Is.EqualTo(255));
         Assert.That(filesystem.InitCalled, Is.True);
         Assert.That(filesystem.Capable.HasFlag(FuseCapability.ReaddirPlus), Is.True, "the kernel offers readdirplus");
@@ -43,15 +42,12 @@ public sealed unsafe class MountTests
     public void ReadAtAnOffsetReturnsTheRequestedSlice()
     {
         using var mount = new TestMount(new HelloFilesystemDouble());
-        var fd = Libc.Open(mount.PathOf("hello.txt"), Libc.O_RDONLY, 0);
+        var fd = Libc.Open(mount.PathOf("hello.txt"), Libc.O_RDONLY).Fd;
         Assert.That(fd, Is.GreaterThanOrEqualTo(0));
         try
         {
             var buffer = new byte[5];
-            fixed (byte* b = buffer)
-            {
-                Assert.That((long)Libc.PRead(fd, b, 5, 6), Is.EqualTo(5L));
-            }
+            Assert.That(Libc.PRead(fd, buffer, 6), Is.EqualTo(5L));
             Assert.That(buffer, Is.EqualTo(HelloFilesystemDouble.HelloContent.AsSpan(6, 5).ToArray()));
         }
         finally
@@ -72,15 +68,14 @@ public sealed unsafe class MountTests
             using var handle = File.OpenHandle(backing);
             using var mount = new TestMount(new HelloFilesystemDouble((int)handle.DangerousGetHandle(), content.Length));
             Assert.That(File.ReadAllBytes(mount.PathOf("spliced.bin")), Is.EqualTo(content));
-            var fd = Libc.Open(mount.PathOf("spliced.bin"), Libc.O_RDONLY, 0);
+            var fd = Libc.Open(mount.PathOf("spliced.bin"), Libc.O_RDONLY).Fd;
             Assert.That(fd, Is.GreaterThanOrEqualTo(0));
             try
             {
                 var buffer = new byte[70_001];
                 foreach (var offset in new long[] { 299_999, 12_345, 0, 131_071, 250_000 })
                 {
-                    long read;
-                    fixed (byte* b = buffer) read = Libc.PRead(fd, b, (nuint)buffer.Length, offset);
+                    long read = Libc.PRead(fd, buffer, offset);
                     var expected = (int)Math.Min(buffer.Length, content.Length - offset);
                     Assert.That(read, Is.EqualTo(expected), $"bytes at {offset}");
                     Assert.That(buffer.AsSpan(0, expected).SequenceEqual(content.AsSpan((int)offset, expected)), Is.True, $"content at {offset}");
@@ -116,10 +111,8 @@ public sealed unsafe class MountTests
     public void WritesOnAReadOnlyMountFailWithErofs()
     {
         using var mount = new TestMount(new HelloFilesystemDouble());
-        Assert.That(Libc.MkDir(mount.PathOf("new"), 0x1ed), Is.EqualTo(-1));
-        Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EROFS));
-        Assert.That(Libc.Open(mount.PathOf("hello.txt"), Libc.O_WRONLY, 0), Is.EqualTo(-1));
-        Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EROFS));
+        Assert.That(Libc.Mkdir(mount.PathOf("new")), Is.EqualTo(HelloFilesystemDouble.EROFS));
+        Assert.That(Libc.Open(mount.PathOf("hello.txt"), Libc.O_WRONLY).Errno, Is.EqualTo(HelloFilesystemDouble.EROFS));
     }
 
     [Test]
@@ -129,11 +122,9 @@ public sealed unsafe class MountTests
         var filesystem = new HelloFilesystemDouble();
         using (var mount = new TestMount(filesystem, readOnly: false))
         {
-            Assert.That(Libc.MkDir(mount.PathOf("new"), 0x1ed), Is.EqualTo(-1));
-            Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EROFS));
+            Assert.That(Libc.Mkdir(mount.PathOf("new")), Is.EqualTo(HelloFilesystemDouble.EROFS));
             Assert.That(() => File.Move(mount.PathOf("hello.txt"), mount.PathOf("renamed.txt")), Throws.InstanceOf<IOException>());
-            Assert.That(Libc.Open(mount.PathOf("hello.txt"), Libc.O_WRONLY, 0), Is.EqualTo(-1));
-            Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EROFS), "open for writing");
+            Assert.That(Libc.Open(mount.PathOf("hello.txt"), Libc.O_WRONLY).Errno, Is.EqualTo(HelloFilesystemDouble.EROFS), "open for writing");
         }
         Assert.That(filesystem.ModifyCalls, Does.Contain(FuseModifyOperation.MkDir));
         Assert.That(filesystem.ModifyCalls, Does.Contain(FuseModifyOperation.Rename));
@@ -149,25 +140,21 @@ public sealed unsafe class MountTests
         try
         {
             using var mount = new TestMount(filesystem);
-            Assert.That(Libc.LStatErrno(mount.PathOf("throw"), out _), Is.EqualTo(HelloFilesystemDouble.EIO));
+            Assert.That(Libc.LStat(mount.PathOf("throw"), out _), Is.EqualTo(HelloFilesystemDouble.EIO));
 
-            var fd = Libc.Open(mount.PathOf("broken.txt"), Libc.O_RDONLY, 0);
+            var fd = Libc.Open(mount.PathOf("broken.txt"), Libc.O_RDONLY).Fd;
             Assert.That(fd, Is.GreaterThanOrEqualTo(0));
             try
             {
                 var buffer = new byte[16];
-                fixed (byte* b = buffer)
-                {
-                    Assert.That((long)Libc.PRead(fd, b, 16, 0), Is.EqualTo(-1L));
-                }
-                Assert.That(Marshal.GetLastPInvokeError(), Is.EqualTo(HelloFilesystemDouble.EIO));
+                Assert.That(Libc.PRead(fd, buffer, 0), Is.EqualTo(-(long)HelloFilesystemDouble.EIO));
             }
             finally
             {
                 Libc.Close(fd);
             }
             // Answered before the throw: the binding must not answer a second time.
-            Assert.That(Libc.LStatErrno(mount.PathOf("reply-then-throw"), out _), Is.EqualTo(HelloFilesystemDouble.ENOENT));
+            Assert.That(Libc.LStat(mount.PathOf("reply-then-throw"), out _), Is.EqualTo(HelloFilesystemDouble.ENOENT));
             // The mount still serves after the failures.
             Assert.That(File.ReadAllBytes(mount.PathOf("hello.txt")), Is.EqualTo(HelloFilesystemDouble.HelloContent));
         }
@@ -282,7 +269,7 @@ public sealed unsafe class MountTests
         var mount = new TestMount(filesystem);
         try
         {
-            Assert.That(Libc.LStatErrno(mount.MountPoint, out _), Is.Zero);
+            Assert.That(Libc.LStat(mount.MountPoint, out _), Is.Zero);
             Assert.That(TestMount.IsMounted(mount.MountPoint), Is.True);
             var clock = Stopwatch.StartNew();
             new Thread(mount.Session.Exit).Start();
@@ -307,14 +294,14 @@ public sealed unsafe class MountTests
         using var gate = new ManualResetEventSlim(false);
         var filesystem = new HelloFilesystemDouble { ReadGate = gate };
         var mount = new TestMount(filesystem);
-        var fd = Libc.Open(mount.PathOf("hello.txt"), Libc.O_RDONLY, 0);
+        var fd = Libc.Open(mount.PathOf("hello.txt"), Libc.O_RDONLY).Fd;
         try
         {
             Assert.That(fd, Is.GreaterThanOrEqualTo(0));
             var buffer = new byte[64];
             var reader = Task.Factory.StartNew(() =>
             {
-                fixed (byte* b = buffer) return (long)Libc.PRead(fd, b, (nuint)buffer.Length, 0);
+                return Libc.PRead(fd, buffer, 0);
             }, TaskCreationOptions.LongRunning);
             Assert.That(filesystem.ReadEntered.Wait(TimeSpan.FromSeconds(30)), Is.True, "the read reached the handler");
             mount.Session.Exit();
@@ -340,7 +327,7 @@ public sealed unsafe class MountTests
         try
         {
             // Served means Run has registered its signal handlers (they exist before the loop starts).
-            Assert.That(Libc.LStatErrno(mount.PathOf("hello.txt"), out _), Is.Zero);
+            Assert.That(Libc.LStat(mount.PathOf("hello.txt"), out _), Is.Zero);
             using (var kill = Process.Start("kill", ["-TERM", Environment.ProcessId.ToString()]))
             {
                 kill.WaitForExit();

@@ -11,6 +11,7 @@ using TvixLowFs.Store.Nar;
 using TvixLowFs.Store.Services;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Grpc;
 

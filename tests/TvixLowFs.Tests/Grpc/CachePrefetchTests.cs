@@ -8,6 +8,7 @@ using TvixLowFs.Store.Local;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Grpc;
 

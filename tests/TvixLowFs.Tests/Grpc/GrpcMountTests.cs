@@ -7,6 +7,7 @@ using TvixLowFs.Store.Caching;
 using TvixLowFs.Store.Grpc.Client;
 using TvixLowFs.Store.Services;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Grpc;
 

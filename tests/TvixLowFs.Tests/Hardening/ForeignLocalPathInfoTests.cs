@@ -2,6 +2,7 @@ using NUnit.Framework;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Store.Local;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 using StorePath = TvixLowFs.Store.Model.StorePath;
 
 namespace TvixLowFs.Tests.Hardening;

@@ -11,6 +11,7 @@ using StorePath = TvixLowFs.Store.Model.StorePath;
 using TvixLowFs.Store.Services;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Reliability;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Hardening;
 

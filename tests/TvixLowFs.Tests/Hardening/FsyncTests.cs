@@ -1,6 +1,7 @@
 using NUnit.Framework;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Hardening;
 

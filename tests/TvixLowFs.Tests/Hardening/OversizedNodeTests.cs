@@ -8,6 +8,7 @@ using TvixLowFs.Store.Local;
 using TvixLowFs.Store.Model;
 using StorePath = TvixLowFs.Store.Model.StorePath;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Tests.Hardening;

@@ -11,6 +11,7 @@ using TvixLowFs.Store.Model;
 using StorePath = TvixLowFs.Store.Model.StorePath;
 using TvixLowFs.Store.Services;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 
 using static TvixLowFs.Tests.Filesystem.HandlerRequests;
 

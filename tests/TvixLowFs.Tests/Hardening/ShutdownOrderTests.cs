@@ -2,6 +2,7 @@ using NUnit.Framework;
 using TvixLowFs.Filesystem;
 using TvixLowFs.Store.Services;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Hardening;
 

@@ -3,6 +3,7 @@ using NUnit.Framework;
 using TvixLowFs.Fuse.Native;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Tests.Filesystem;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Mount;
 

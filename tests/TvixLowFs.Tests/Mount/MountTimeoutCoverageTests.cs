@@ -4,6 +4,7 @@ using NUnit.Framework;
 using NUnit.Framework.Interfaces;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Reliability;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Mount;
 

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using NUnit.Framework;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Mount;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.NarBridge;
 

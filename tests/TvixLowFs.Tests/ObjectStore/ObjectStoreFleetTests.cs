@@ -9,6 +9,7 @@ using TvixLowFs.Store.Services;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Mount;
 using TvixLowFs.Tests.Store;
+using TvixLowFs.TestSupport;
 using static TvixLowFs.Tests.Store.TestTrees;
 
 namespace TvixLowFs.Tests.ObjectStore;

@@ -182,7 +182,7 @@ public sealed class ZeroAllocationTests(string storeKind)
 
         Assert.That(_sink.Count - replies, Is.GreaterThanOrEqualTo(measuredReplies), "every hit is answered inline, before the handler returns");
         Assert.That((_sink.Count - replies) % (Requests * RepliesPer(hit)), Is.Zero, "every hit is answered inline, before the handler returns");
-        Assert.That(_sink.LastErrno, Is.EqualTo(hit is Hit.LookupAbsentChild or Hit.LookupInvalidRootName ? TvixLowFs.Tests.Filesystem.Libc.ENOENT : 0), $"last reply {_sink.LastKind}");
+        Assert.That(_sink.LastErrno, Is.EqualTo(hit is Hit.LookupAbsentChild or Hit.LookupInvalidRootName ? Libc.ENOENT : 0), $"last reply {_sink.LastKind}");
         Assert.That(rounds.Select(r => r.Bytes), Is.All.Zero, $"bytes allocated per round of {Requests} {hit} requests: {string.Join(", ", rounds)}");
         CheckLastReply(hit);
     }

@@ -4,6 +4,7 @@ using TvixLowFs.Store.Model;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Grpc;
 using TvixLowFs.Tests.Mount;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Reliability;
 

@@ -3,6 +3,7 @@ using TvixLowFs.Fuse.Native;
 using TvixLowFs.Store.Local;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Mount;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Reliability;
 

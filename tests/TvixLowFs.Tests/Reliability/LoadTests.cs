@@ -4,6 +4,7 @@ using NUnit.Framework;
 using TvixLowFs.Fuse.Native;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Mount;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Reliability;
 

@@ -7,6 +7,7 @@ using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Mount;
+using TvixLowFs.TestSupport;
 using Directory = TvixLowFs.Protos.Castore.Directory;
 
 namespace TvixLowFs.Tests.Reliability;

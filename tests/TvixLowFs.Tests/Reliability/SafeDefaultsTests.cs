@@ -4,6 +4,7 @@ using NUnit.Framework;
 using TvixLowFs.Store.Grpc.Server;
 using TvixLowFs.Tests.Filesystem;
 using TvixLowFs.Tests.Mount;
+using TvixLowFs.TestSupport;
 
 namespace TvixLowFs.Tests.Reliability;
 

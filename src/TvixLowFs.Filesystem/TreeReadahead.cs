@@ -4,20 +4,119 @@ using TvixLowFs.Store.Services;
 
 namespace TvixLowFs.Filesystem;
 
-// Tree readahead: the first open in a directory starts opening the files a tree walker reads next.
-public sealed partial class StoreFilesystem
+/// <summary>
+/// Tree readahead: the first open in a directory starts a background walk that opens (or, over a
+/// cache, batch-fetches) the files a depth-first reader reads next, kept ahead of the reader; a
+/// listing starts fetching its subdirectories' entries. Its state is its own: the walks' clock
+/// and continuation here, and each record's place (<see cref="Place"/>, held by the record). It
+/// reaches the filesystem only through the two callbacks it is given.
+/// </summary>
+internal sealed partial class TreeReadahead
 {
+    private readonly StoreFilesystemOptions _options;
+    private readonly InodeTable _inodes;
+    private readonly IBlobService _blobs;
+    private readonly Func<InodeRecord, Task<DirectoryContents>> _contents;
+    private readonly Func<InodeRecord, Task> _readAheadFile;
+    private readonly CancellationToken _shutdown;
+    private readonly ILogger _logger;
+
+    /// <param name="contents">A directory's entries, fetched as a request would (shared with requests).</param>
+    /// <param name="readAheadFile">Opens a file's blob through its slot and starts a local one into the page cache.</param>
+    public TreeReadahead(StoreFilesystemOptions options, InodeTable inodes, IBlobService blobs,
+        Func<InodeRecord, Task<DirectoryContents>> contents, Func<InodeRecord, Task> readAheadFile, CancellationToken shutdown, ILogger logger)
+    {
+        _options = options;
+        _inodes = inodes;
+        _blobs = blobs;
+        _contents = contents;
+        _readAheadFile = readAheadFile;
+        _shutdown = shutdown;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// A record's place in tree readahead, held by the record (files and directories): where it
+    /// sits in a listing, and whether a walk holds it. Changed only through these methods.
+    /// </summary>
+    internal struct Place
+    {
+        private ulong _parentInode;
+        private int _parentIndex;
+        // Directories: 1 while a walk holds the directory (and for good once one has walked all
+        // of it). Files: 1 from when a walk read the file ahead until its first open.
+        private int _taken;
+        private int _resume;
+        private int _subdirectoriesRequested;
+
+        /// <summary>
+        /// The inode number of a directory listing this entry (the first one whose entries were
+        /// built; content-addressed entries may sit in several); 0 when unknown (a store path's root).
+        /// </summary>
+        public readonly ulong ParentInode => _parentInode;
+
+        /// <summary>The entry's index in <see cref="ParentInode"/>'s listing.</summary>
+        public readonly int ParentIndex => _parentIndex;
+
+        /// <summary>Directories: where a walk that ran out of its window stopped; the next walk resumes there.</summary>
+        public int Resume
+        {
+            get => Volatile.Read(ref _resume);
+            set => Volatile.Write(ref _resume, value);
+        }
+
+        public bool IsTaken => Volatile.Read(ref _taken) != 0;
+
+        internal void SetParent(ulong parentInode, int index)
+        {
+            _parentIndex = index;
+            _parentInode = parentInode;
+        }
+
+        /// <summary>Takes the directory for a walk; false when another holds it (or walked all of it).</summary>
+        public bool TryTake() => Volatile.Read(ref _taken) == 0 && Interlocked.CompareExchange(ref _taken, 1, 0) == 0;
+
+        /// <summary>Gives a directory back (its walk stopped before its end), or marks a file read ahead (1).</summary>
+        public void SetTaken(bool taken) => Volatile.Write(ref _taken, taken ? 1 : 0);
+
+        /// <summary>A file's first open after a walk read it ahead: true once (read first, so repeated opens write nothing).</summary>
+        public bool TryClearReadAhead() => Volatile.Read(ref _taken) != 0 && Interlocked.Exchange(ref _taken, 0) != 0;
+
+        /// <summary>True the first time a listing of the directory asks for its subdirectories.</summary>
+        public bool TryRequestSubdirectories() =>
+            Volatile.Read(ref _subdirectoriesRequested) == 0 && Interlocked.CompareExchange(ref _subdirectoriesRequested, 1, 0) == 0;
+    }
+
+    /// <summary>Records each entry's place in <paramref name="directory"/>'s listing (the first listing built for it wins).</summary>
+    public static void NoteParents(InodeRecord directory, DirectoryContents contents)
+    {
+        for (int i = 0; i < contents.Count; i++)
+        {
+            InodeRecord entry = contents.Record(i);
+            if (entry.Kind is InodeKind.File or InodeKind.Directory && entry.Readahead.ParentInode == 0)
+                entry.Readahead.SetParent(directory.Inode, i);
+        }
+    }
+
     private SemaphoreSlim? _readaheadSlots;
 
     private int _pendingReadaheads;
 
     /// <summary>Tree readahead walks still running (for tests and shutdown).</summary>
-    internal int PendingReadaheads => Volatile.Read(ref _pendingReadaheads);
+    public int Pending => Volatile.Read(ref _pendingReadaheads);
+
+    /// <summary>Waits (polling) until no walk runs or <paramref name="limit"/> has passed (at unmount, after cancelling).</summary>
+    public void WaitForWalks(TimeSpan limit)
+    {
+        DateTime giveUp = DateTime.UtcNow + limit;
+        while (Volatile.Read(ref _pendingReadaheads) > 0 && DateTime.UtcNow < giveUp)
+            Thread.Sleep(10);
+    }
 
     private long _filesReadAhead;
 
     /// <summary>Files tree readahead has opened (and, when local, started reading into the page cache).</summary>
-    internal long FilesReadAhead => Volatile.Read(ref _filesReadAhead);
+    public long FilesReadAhead => Volatile.Read(ref _filesReadAhead);
 
     /// <summary>
     /// First opens of files a walk read ahead: how far readers have got through the readahead (the
@@ -43,25 +142,25 @@ public sealed partial class StoreFilesystem
     /// that ran out of window read ahead, the next walk starts where that one stopped. Costs two
     /// field reads and a table lookup when there is nothing to do.
     /// </summary>
-    private void StartTreeReadahead(InodeRecord file)
+    public void OnOpen(InodeRecord file)
     {
-        if (_options.ReadaheadConcurrency <= 0 || file.ParentInode == 0 || _shutdown.IsCancellationRequested)
+        ref Place place = ref file.Readahead;
+        if (_options.ReadaheadConcurrency <= 0 || place.ParentInode == 0 || _shutdown.IsCancellationRequested)
             return;
-        // A file's ReadaheadTaken is 1 from when a walk read it ahead until its first open.
-        if (Volatile.Read(ref file.ReadaheadTaken) != 0 && Interlocked.Exchange(ref file.ReadaheadTaken, 0) != 0)
+        if (place.TryClearReadAhead())
         {
             long opened = Interlocked.Increment(ref _readaheadsOpened);
             if (Volatile.Read(ref _continuation) is { } next && opened >= next.DueAt
                 && Interlocked.CompareExchange(ref _continuation, null, next) == next)
                 ContinueWalk(next.Directory, file);
         }
-        if (_inodes.Get(file.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } directory
-            || Volatile.Read(ref directory.ReadaheadTaken) != 0
+        if (_inodes.Get(place.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } directory
+            || directory.Readahead.IsTaken
             // An earlier walk stopped well ahead of this file: wait until the reader gets closer.
-            || file.ParentIndex + _options.ReadaheadWindowFiles / 2 < Volatile.Read(ref directory.ReadaheadResume)
-            || Interlocked.CompareExchange(ref directory.ReadaheadTaken, 1, 0) != 0)
+            || place.ParentIndex + _options.ReadaheadWindowFiles / 2 < directory.Readahead.Resume
+            || !directory.Readahead.TryTake())
             return;
-        StartWalk(directory, contents, Math.Max(file.ParentIndex + 1, Volatile.Read(ref directory.ReadaheadResume)));
+        StartWalk(directory, contents, Math.Max(place.ParentIndex + 1, directory.Readahead.Resume));
     }
 
     /// <summary>
@@ -72,13 +171,11 @@ public sealed partial class StoreFilesystem
     /// </summary>
     private void ContinueWalk(InodeRecord directory, InodeRecord opened)
     {
-        if (directory.IsRetired || directory.Contents is not { } contents
-            || Volatile.Read(ref directory.ReadaheadTaken) != 0
-            || Interlocked.CompareExchange(ref directory.ReadaheadTaken, 1, 0) != 0)
+        if (directory.IsRetired || directory.Contents is not { } contents || !directory.Readahead.TryTake())
             return;
-        int start = Volatile.Read(ref directory.ReadaheadResume);
-        if (opened.ParentInode == directory.Inode)
-            start = Math.Max(start, opened.ParentIndex + 1);
+        int start = directory.Readahead.Resume;
+        if (opened.Readahead.ParentInode == directory.Inode)
+            start = Math.Max(start, opened.Readahead.ParentIndex + 1);
         StartWalk(directory, contents, start);
     }
 
@@ -170,12 +267,12 @@ public sealed partial class StoreFilesystem
             {
                 if (finished)
                 {
-                    Volatile.Write(ref frame.Directory.ReadaheadResume, frame.Contents.Count);
+                    frame.Directory.Readahead.Resume = frame.Contents.Count;
                 }
                 else
                 {
-                    Volatile.Write(ref frame.Directory.ReadaheadResume, frame.Index);
-                    Volatile.Write(ref frame.Directory.ReadaheadTaken, 0);
+                    frame.Directory.Readahead.Resume = frame.Index;
+                    frame.Directory.Readahead.SetTaken(false);
                     window.StoppedIn ??= frame.Directory;
                 }
                 if (above is not { Count: > 0 })
@@ -188,12 +285,12 @@ public sealed partial class StoreFilesystem
             InodeRecord entry = frame.Contents.Record(frame.Index);
             if (entry.Kind == InodeKind.File)
             {
-                if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.Blob is null && !entry.IsRetired)
+                if (entry.Size > 0 && entry.Size <= _options.ReadaheadMaxFileBytes && entry.BlobsIfUsed is not { HasBlob: true } && !entry.IsRetired)
                 {
                     window.Files--;
                     window.Bytes -= entry.Size;
-                    Volatile.Write(ref entry.ReadaheadTaken, 1);
-                    if (_store.Blobs is IBlobPrefetchTarget cache && !cache.IsHeld(entry.Digest))
+                    entry.Readahead.SetTaken(true);
+                    if (_blobs is IBlobPrefetchTarget cache && !cache.IsHeld(entry.Digest))
                     {
                         // A remote behind a cache: many small files per call instead of a call each
                         // (a blob the cache holds is a local file, read ahead like one below).
@@ -203,13 +300,12 @@ public sealed partial class StoreFilesystem
                     }
                     else
                     {
-                        await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                        await _readaheadSlots!.WaitAsync(_shutdown).ConfigureAwait(false);
                         window.Started.Add(ReadAheadOneAsync(entry));
                     }
                 }
             }
-            else if (entry.Kind == InodeKind.Directory && Volatile.Read(ref entry.ReadaheadTaken) == 0
-                && Interlocked.CompareExchange(ref entry.ReadaheadTaken, 1, 0) == 0)
+            else if (entry.Kind == InodeKind.Directory && entry.Readahead.TryTake())
             {
                 // What was gathered goes out before waiting on a directory fetch.
                 if (entry.Contents is null)
@@ -217,13 +313,13 @@ public sealed partial class StoreFilesystem
                 DirectoryContents? children = await ContentsForReadaheadAsync(entry).ConfigureAwait(false);
                 if (children is null)
                 {
-                    Volatile.Write(ref entry.ReadaheadTaken, 0);
+                    entry.Readahead.SetTaken(false);
                 }
                 else
                 {
                     // Into the subdirectory; its parent resumes after it.
                     (above ??= new Stack<WalkFrame>()).Push(frame);
-                    frame = new WalkFrame(entry, children, Volatile.Read(ref entry.ReadaheadResume));
+                    frame = new WalkFrame(entry, children, entry.Readahead.Resume);
                     continue;
                 }
             }
@@ -242,14 +338,13 @@ public sealed partial class StoreFilesystem
     private async Task WalkOnInParentsAsync(InodeRecord directory, ReadaheadWindow window)
     {
         InodeRecord child = directory;
-        while (!window.IsExhausted && !_shutdown.IsCancellationRequested && Volatile.Read(ref child.ReadaheadResume) >= ChildCount(child))
+        while (!window.IsExhausted && !_shutdown.IsCancellationRequested && child.Readahead.Resume >= ChildCount(child))
         {
-            if (child.ParentInode == 0
-                || _inodes.Get(child.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } parent
-                || Volatile.Read(ref parent.ReadaheadTaken) != 0
-                || Interlocked.CompareExchange(ref parent.ReadaheadTaken, 1, 0) != 0)
+            if (child.Readahead.ParentInode == 0
+                || _inodes.Get(child.Readahead.ParentInode) is not { Kind: InodeKind.Directory, Contents: { } contents } parent
+                || !parent.Readahead.TryTake())
                 return;
-            await WalkDirectoryAsync(parent, contents, Math.Max(child.ParentIndex + 1, Volatile.Read(ref parent.ReadaheadResume)), window).ConfigureAwait(false);
+            await WalkDirectoryAsync(parent, contents, Math.Max(child.Readahead.ParentIndex + 1, parent.Readahead.Resume), window).ConfigureAwait(false);
             child = parent;
         }
     }
@@ -259,11 +354,11 @@ public sealed partial class StoreFilesystem
     /// <summary>Starts one batched fetch of the gathered blobs into the cache, taking a readahead slot.</summary>
     private async Task FlushBatchAsync(ReadaheadWindow window)
     {
-        if (window.Batch is not { Count: > 0 } batch || _store.Blobs is not IBlobPrefetchTarget target)
+        if (window.Batch is not { Count: > 0 } batch || _blobs is not IBlobPrefetchTarget target)
             return;
         // Fetched blobs land in the page cache as they are written: nothing to start reading.
         window.Batch = null;
-        await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+        await _readaheadSlots!.WaitAsync(_shutdown).ConfigureAwait(false);
         window.Started.Add(ReadAheadBatchAsync(target, batch));
     }
 
@@ -272,7 +367,7 @@ public sealed partial class StoreFilesystem
         try
         {
             await Task.Yield();
-            int failed = await target.PrefetchManyAsync(batch, _shutdown.Token).ConfigureAwait(false);
+            int failed = await target.PrefetchManyAsync(batch, _shutdown).ConfigureAwait(false);
             Interlocked.Add(ref _filesReadAhead, batch.Count - failed);
             if (failed > 0)
                 LogReadaheadFailed(failed, batch.Count);
@@ -291,10 +386,10 @@ public sealed partial class StoreFilesystem
     {
         try
         {
-            DirectoryContents contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+            DirectoryContents contents = await _contents(directory).ConfigureAwait(false);
             // A stopped prefetch hands its waiters this marker: fetch for real once.
             if (ReferenceEquals(contents, DirectoryContents.NotPrefetched))
-                contents = await EnsureContentsAsync(directory).ConfigureAwait(false);
+                contents = await _contents(directory).ConfigureAwait(false);
             return ReferenceEquals(contents, DirectoryContents.NotPrefetched) ? null : contents;
         }
         catch (Exception)
@@ -309,17 +404,8 @@ public sealed partial class StoreFilesystem
         try
         {
             await Task.Yield(); // off the walk, so several run at once
-            // Through the record's shared slot: an open arriving meanwhile waits for this same fetch.
-            OpenBlob blob = await EnsureBlobAsync(file).ConfigureAwait(false);
-            if (blob.LocalFile is { } local)
-                LibcCalls.StartReadingIntoPageCache(local);
+            await _readAheadFile(file).ConfigureAwait(false);
             Interlocked.Increment(ref _filesReadAhead);
-            lock (file)
-            {
-                // Not opened by now and over the idle budget: like a released file, it keeps no descriptor.
-                if (file.OpenFiles == 0 && Volatile.Read(ref _localBlobs) > IdleLocalBlobBudget())
-                    DropBlob(file);
-            }
         }
         catch (Exception)
         {
@@ -337,10 +423,9 @@ public sealed partial class StoreFilesystem
     /// (find, du, tar) finds the next level ready or on its way instead of reading one directory
     /// after another. One level only: each subdirectory's own listing starts the next.
     /// </summary>
-    private void StartSubdirectoryReadahead(InodeRecord directory, DirectoryContents contents)
+    public void OnListing(InodeRecord directory, DirectoryContents contents)
     {
-        if (_options.ReadaheadConcurrency <= 0 || Volatile.Read(ref directory.SubdirectoriesRequested) != 0
-            || Interlocked.CompareExchange(ref directory.SubdirectoriesRequested, 1, 0) != 0 || _shutdown.IsCancellationRequested)
+        if (_options.ReadaheadConcurrency <= 0 || !directory.Readahead.TryRequestSubdirectories() || _shutdown.IsCancellationRequested)
             return;
         StartSubdirectoryFetches(contents);
     }
@@ -362,9 +447,9 @@ public sealed partial class StoreFilesystem
             for (int i = 0; i < contents.Count; i++)
             {
                 if (contents.Record(i) is not { Kind: InodeKind.Directory, Contents: null } subdirectory
-                    || Volatile.Read(ref subdirectory.ContentsFetch) is not null || subdirectory.IsRetired)
+                    || subdirectory.HasContentsFetch || subdirectory.IsRetired)
                     continue;
-                await _readaheadSlots!.WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                await _readaheadSlots!.WaitAsync(_shutdown).ConfigureAwait(false);
                 started.Add(FetchSubdirectoryAsync(subdirectory));
             }
             await Task.WhenAll(started).ConfigureAwait(false);

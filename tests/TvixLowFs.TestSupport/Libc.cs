@@ -2,10 +2,13 @@ using System.Runtime.InteropServices;
 using System.Text;
 using TvixLowFs.Fuse.Native;
 
-namespace TvixLowFs.Tests.Filesystem;
+namespace TvixLowFs.TestSupport;
 
-/// <summary>The plain libc calls the mount tests make against the mounted filesystem.</summary>
-internal static unsafe partial class Libc
+/// <summary>
+/// The plain libc calls the mount tests make against a mounted filesystem, each returning 0 or the
+/// errno (or -errno for counts), so a test sees the exact error a syscall gave.
+/// </summary>
+public static unsafe partial class Libc
 {
     private const string Library = "libc";
 
