@@ -6,6 +6,7 @@ using TvixLowFs.Store;
 using TvixLowFs.Store.Grpc.Client;
 using TvixLowFs.Store.Model;
 using TvixLowFs.Store.Services;
+using TvixLowFs.TestSupport;
 using TvixLowFs.Tests.Grpc;
 using TvixLowFs.Tests.Mount;
 
