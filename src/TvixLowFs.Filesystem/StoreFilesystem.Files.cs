@@ -246,7 +246,7 @@ public sealed partial class StoreFilesystem
             while (true)
             {
                 // A reader that waits gets the backend deadline.
-                int read = await pending.AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
+                int read = await pending.AsTask().WaitAsync(_options.BackendTimeout, _abandoned.Token).ConfigureAwait(false);
                 if (read <= 0)
                     break;
                 filled += read;
@@ -326,7 +326,7 @@ public sealed partial class StoreFilesystem
         {
             BlobReader? reader;
             using (CancellationTokenSource deadline = BackendDeadline())
-                reader = await _store.Blobs.OpenReadAsync(digest, record.Size, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
+                reader = await _store.Blobs.OpenReadAsync(digest, record.Size, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout, _abandoned.Token).ConfigureAwait(false);
             if (reader is null)
                 throw new StoreNotFoundException($"blob {digest} not found");
             if (reader.Length != record.Size)

@@ -118,7 +118,7 @@ public sealed partial class StoreFilesystem
             TimeSpan timeout = _options.PathInfoTimeout ?? _options.BackendTimeout;
             using (var deadline = new CancellationTokenSource(timeout))
             {
-                PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(timeout).ConfigureAwait(false);
+                PathInfo? pathInfo = await _store.PathInfos.GetAsync(hash, deadline.Token).AsTask().WaitAsync(timeout, _abandoned.Token).ConfigureAwait(false);
                 if (pathInfo is not null)
                 {
                     entry = RegisterStorePath(VerifiedPathInfo.Create(pathInfo), hash);
@@ -166,7 +166,7 @@ public sealed partial class StoreFilesystem
         {
             VerifiedDirectory? message;
             using (CancellationTokenSource deadline = BackendDeadline())
-                message = await _store.Directories.GetAsync(digest, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout).ConfigureAwait(false);
+                message = await _store.Directories.GetAsync(digest, deadline.Token).AsTask().WaitAsync(_options.BackendTimeout, _abandoned.Token).ConfigureAwait(false);
             if (message is null)
                 throw new StoreNotFoundException($"directory {digest} not found");
             // Verified by the service against this digest; only the node's size is ours to check.

@@ -100,9 +100,9 @@ public sealed partial class StoreFilesystem : IFuseOperations
         // Background prefetches stop first; they never hold a request up.
         _shutdown.Cancel();
         // The session calls this before it closes /dev/fuse: requests still waiting on the backend
-        // are answered while the grace period lasts. Later replies are the session's to drop (it
-        // closes its reply sink when this returns, then the channel; the kernel fails what is left).
+        // are answered while the grace period lasts.
         WaitForPendingRequests(_options.ShutdownGrace);
+        AnswerAbandonedRequests();
         // Readaheads stop at their next file once cancelled; a fetch in flight ends within its
         // deadline. Waited for so that no blob they open outlives the drop below.
         _treeReadahead.WaitForWalks(_options.ShutdownGrace);
@@ -143,6 +143,27 @@ public sealed partial class StoreFilesystem : IFuseOperations
     }
 
     private void WaitForPendingRequests(TimeSpan limit) => WaitUntilZero(ref _pendingRequests, limit);
+
+    // Cancelled when the shutdown grace is over: every wait on the backend (PathInfo, Directory,
+    // blob open and read) gives up at once, whether or not the backend honours cancellation.
+    private readonly CancellationTokenSource _abandoned = new();
+
+    /// <summary>How long requests whose backend waits were abandoned get to send their EIO.</summary>
+    internal static TimeSpan AbandonedAnswerLimit { get; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Fails what still waits on the backend after the grace, so each waiting request answers EIO
+    /// through its own failure path (exactly one reply, as on any backend failure) while the
+    /// channel is open: the session closes its reply sink, then /dev/fuse, when Destroy returns, and
+    /// the kernel would fail what is left with ENOTCONN instead.
+    /// </summary>
+    private void AnswerAbandonedRequests()
+    {
+        if (PendingRequests == 0)
+            return;
+        _abandoned.Cancel();
+        WaitForPendingRequests(AbandonedAnswerLimit);
+    }
 
     /// <summary>Waits (polling) until <paramref name="count"/> is 0 or <paramref name="limit"/> has passed.</summary>
     private static void WaitUntilZero(ref int count, TimeSpan limit)

@@ -148,8 +148,8 @@ public sealed unsafe class FuseSession : IDisposable
     /// <summary>
     /// Makes <see cref="Run"/> return soon; callable from any thread (also a handler or a signal).
     /// fuse_session_exit only sets a flag that the libfuse workers check after each request, so
-    /// an idle loop is woken by looking up a fresh, never-cached name under the mount point from a
-    /// background thread (answered by the filesystem, normally ENOENT), repeated until the loop
+    /// an idle loop is woken by a statfs of the mount point from a background thread (answered by
+    /// the filesystem; the kernel never caches it), repeated until the loop
     /// returns. If it has not returned after a few seconds, the mount is detached as a last resort.
     /// </summary>
     public void Exit()
@@ -175,7 +175,10 @@ public sealed unsafe class FuseSession : IDisposable
         for (var attempt = 0; attempt < 60; attempt++)
         {
             if (loopReturned.IsSet) break;
-            try { File.Exists(Path.Combine(options.MountPoint, ".fuse-exit-" + Guid.NewGuid().ToString("N"))); }
+            // statfs, not a lookup: the kernel sends every statfs to us and holds no inode lock for
+            // it, where a lookup of a name in the root waits behind any lookup pending there (a
+            // store path whose backend hangs), and the loop would never be woken.
+            try { _ = new DriveInfo(options.MountPoint).TotalSize; }
             catch (Exception) { /* the mount may be going away; that also ends the loop */ }
             if (loopReturned.Wait(50)) break;
         }

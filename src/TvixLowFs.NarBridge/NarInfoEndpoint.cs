@@ -18,9 +18,6 @@ internal sealed class NarInfoEndpoint(StoreServices store, NarBridgeOptions opti
 {
     public const string ContentType = "text/x-nix-narinfo";
 
-    // Check-then-put of one store path must not interleave with another PUT of it.
-    private readonly SemaphoreSlim _registration = new(1, 1);
-
     public async Task GetAsync(HttpContext context, StorePathHash hash)
     {
         PathInfo pathInfo = await store.PathInfos.GetAsync(hash, context.RequestAborted).ConfigureAwait(false)
@@ -83,38 +80,21 @@ internal sealed class NarInfoEndpoint(StoreServices store, NarBridgeOptions opti
         PathInfoRules.SetNodeName(root, ByteString.CopyFromUtf8(storePath.Basename));
         PathInfo pathInfo = narInfo.ToPathInfo(root);
 
-        await _registration.WaitAsync(context.RequestAborted).ConfigureAwait(false);
+        // The PathInfo service is the one judge of "already registered" (PathInfoImmutability, for
+        // every backend and across processes): the same root node again answers what is stored,
+        // another root node is a conflict and never overwrites.
         try
         {
-            if (await store.PathInfos.GetAsync(hash, context.RequestAborted).ConfigureAwait(false) is { } existing)
-            {
-                if (existing.Node.Equals(pathInfo.Node) && existing.Narinfo is { } stored
-                    && stored.NarSize == narInfo.NarSize && stored.NarSha256.Span.SequenceEqual(narInfo.NarHash))
-                {
-                    logger.LogDebug("{StorePath} is already registered with this content; nothing changed", storePath.AbsolutePath);
-                    TextResponse.Empty(context);
-                    return;
-                }
-                throw new RequestRefusedException(StatusCodes.Status409Conflict,
-                    $"{storePath.AbsolutePath} is already registered with other contents; it is never overwritten");
-            }
-            try
-            {
-                await store.PathInfos.PutAsync(pathInfo, context.RequestAborted).ConfigureAwait(false);
-            }
-            catch (StoreValidationException e)
-            {
-                throw Refused(e.Message);
-            }
-            catch (StorePathConflictException e)
-            {
-                // Registered meanwhile by another writer of a shared store (a daemon, another bridge).
-                throw new RequestRefusedException(StatusCodes.Status409Conflict, e.Message);
-            }
+            await store.PathInfos.PutAsync(pathInfo, context.RequestAborted).ConfigureAwait(false);
         }
-        finally
+        catch (StoreValidationException e)
         {
-            _registration.Release();
+            throw Refused(e.Message);
+        }
+        catch (StorePathConflictException e)
+        {
+            throw new RequestRefusedException(StatusCodes.Status409Conflict,
+                $"{storePath.AbsolutePath} is already registered with other contents; it is never overwritten ({e.Message})");
         }
         logger.LogDebug("registered {StorePath} (NarHash {NarHash}, NarSize {NarSize})", storePath.AbsolutePath, narHash, narInfo.NarSize);
         TextResponse.Empty(context);

@@ -51,6 +51,41 @@ internal static class StoreFiles
             throw ErrorFor(Marshal.GetLastPInvokeError(), $"cannot rename '{from}' to '{to}'");
     }
 
+    /// <summary>
+    /// Gives <paramref name="from"/> the name <paramref name="to"/> only if no file has it, in one
+    /// atomic step (renameat2 with RENAME_NOREPLACE), so two processes creating one name cannot both
+    /// win; false when the name exists. Where the file system refuses the flag (EINVAL; ENOSYS on an
+    /// old kernel) link(2) does the same (the caller removes <paramref name="from"/>); where it has no
+    /// hard links either, check-then-rename is the best there is.
+    /// </summary>
+    public static bool RenameNoReplace(string from, string to)
+    {
+        if (Interop.Libc.RenameAt2(Interop.Libc.AT_FDCWD, from, Interop.Libc.AT_FDCWD, to, Interop.Libc.RENAME_NOREPLACE) == 0)
+            return true;
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == Interop.Errno.EEXIST)
+            return false;
+        if (errno is not (Interop.Errno.EINVAL or Interop.Errno.ENOSYS))
+            throw ErrorFor(errno, $"cannot rename '{from}' to '{to}'");
+        return LinkNoReplace(from, to);
+    }
+
+    /// <summary>The fallback of <see cref="RenameNoReplace"/>; internal so a test can take it on a file system that has the flag.</summary>
+    internal static bool LinkNoReplace(string from, string to)
+    {
+        if (Interop.Libc.Link(from, to) == 0)
+            return true;
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == Interop.Errno.EEXIST)
+            return false;
+        if (errno is not (Interop.Errno.EPERM or Interop.Errno.EOPNOTSUPP))
+            throw ErrorFor(errno, $"cannot link '{from}' to '{to}'");
+        if (Exists(to))
+            return false;
+        Rename(from, to);
+        return true;
+    }
+
     /// <summary>lstat: the type and mode bits (<c>st_mode</c>) and size of a path, not following a final symlink.</summary>
     public static (uint Mode, long Size) LStat(string path)
     {

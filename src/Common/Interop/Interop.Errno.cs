@@ -13,6 +13,7 @@ internal static partial class Interop
         public const int EBADF = 9;
         public const int EAGAIN = 11;
         public const int EACCES = 13;
+        public const int EEXIST = 17;
         public const int ENODEV = 19;
         public const int ENOTDIR = 20;
         public const int EISDIR = 21;
@@ -20,6 +21,7 @@ internal static partial class Interop
         public const int ENOTTY = 25;
         public const int EROFS = 30;
         public const int ERANGE = 34;
+        public const int ENOSYS = 38;
         public const int ELOOP = 40;
         public const int ENODATA = 61;
         public const int EOPNOTSUPP = 95;

@@ -67,6 +67,7 @@ public sealed class BlobServiceEndpoint : BlobService.BlobServiceBase
             var digest = RpcErrors.ParseDigest(request.Digest, "digest");
             using var reader = await blobs.OpenReadAsync(digest, context.CancellationToken).ConfigureAwait(false)
                 ?? throw RpcErrors.NotFound($"blob {digest} not found");
+            using var stall = ResponseStallTimer.For(context, _limits);
             byte[] buffer = ArrayPool<byte>.Shared.Rent(ReadChunkSize);
             try
             {
@@ -84,8 +85,7 @@ public sealed class BlobServiceEndpoint : BlobService.BlobServiceBase
                     if (read == 0)
                         throw new StoreUnavailableException($"blob {digest} ended early at {offset} of {reader.Length} bytes");
                     // The writer serializes the message before WriteAsync completes, so the buffer may be reused.
-                    await responseStream.WriteAsync(new BlobChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) },
-                        context.CancellationToken).ConfigureAwait(false);
+                    await stall.WriteAsync(responseStream, new BlobChunk { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }).ConfigureAwait(false);
                     offset += read;
                 }
             }

@@ -21,15 +21,16 @@ public sealed record DaemonLimits
 
     /// <summary>
     /// How long a Put stream may go without a message (stream-idle-timeout): a client that opens
-    /// streams and sends nothing holds them no longer than this. Our clients give up after 10 s.
+    /// streams and sends nothing holds them no longer than this. Our clients give up after 10 s. The
+    /// same bound ends a response stream whose client takes no message (<see cref="ResponseStallTimer"/>).
     /// </summary>
     public TimeSpan StreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Bytes per second, averaged once <see cref="DataRateGrace"/> has passed (min-data-rate; 0 turns
     /// the check off): a Put stream that trickles slower is refused by the daemon itself
-    /// (<see cref="StreamIdleTimer"/>), and Kestrel closes a connection whose client stops reading
-    /// responses. Kestrel's own default.
+    /// (<see cref="StreamIdleTimer"/>); Kestrel judges responses by it too, but not a client that
+    /// stops reading (flow control stalls first): <see cref="StreamIdleTimeout"/> bounds that. Kestrel's own default.
     /// </summary>
     public double MinDataRate { get; init; } = 240;
 

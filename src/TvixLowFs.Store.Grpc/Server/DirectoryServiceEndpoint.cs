@@ -41,8 +41,9 @@ public sealed class DirectoryServiceEndpoint : DirectoryService.DirectoryService
                 return;
             }
             // The service yields root first, then breadth-first, each once.
+            using var stall = ResponseStallTimer.For(context, _limits);
             await foreach (var directory in directories.GetRecursiveAsync(digest, context.CancellationToken).ConfigureAwait(false))
-                await responseStream.WriteAsync(directory.Message, context.CancellationToken).ConfigureAwait(false);
+                await stall.WriteAsync(responseStream, directory.Message).ConfigureAwait(false);
         }
         catch (Exception e) { throw Fail(e, context); }
     }

@@ -87,8 +87,9 @@ public sealed class PathInfoServiceEndpoint : PathInfoService.PathInfoServiceBas
     {
         try
         {
+            using var stall = ResponseStallTimer.For(context, _limits);
             await foreach (var pathInfo in pathInfos.ListAsync(context.CancellationToken).ConfigureAwait(false))
-                await responseStream.WriteAsync(pathInfo, context.CancellationToken).ConfigureAwait(false);
+                await stall.WriteAsync(responseStream, pathInfo).ConfigureAwait(false);
         }
         catch (Exception e) { throw Fail(e, context); }
     }

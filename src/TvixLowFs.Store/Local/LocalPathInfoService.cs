@@ -15,8 +15,9 @@ namespace TvixLowFs.Store.Local;
 /// </summary>
 public sealed class LocalPathInfoService(LocalStore store, NarCalculator narCalculator) : IPathInfoService
 {
-    // Check-then-write of one process is serialised; another process writing the same path at the
-    // same instant is the one race left (the store's rename would need RENAME_NOREPLACE to close it).
+    // Across processes the rename that registers a path refuses to replace one (RENAME_NOREPLACE),
+    // so of two racing puts exactly one wins and the other is judged against it. The lock only
+    // keeps one process's threads from repairing a damaged file twice.
     private readonly Lock _putLock = new();
 
     public LocalStore Store { get; } = store;
@@ -49,7 +50,7 @@ public sealed class LocalPathInfoService(LocalStore store, NarCalculator narCalc
                     return ValueTask.FromResult(PathInfoImmutability.Admit(stored, pathInfo, storePath));
                 if (!Store.WriteAtomically(path, bytes, overwrite: corrupt))
                 {
-                    // Another process registered it between the read and the write.
+                    // Another process (or store instance) registered it between the read and the rename.
                     PathInfo raced = Read(path, storePath.Hash) ?? throw new StoreUnavailableException($"the PathInfo of {storePath.Basename} vanished while it was put");
                     return ValueTask.FromResult(PathInfoImmutability.Admit(raced, pathInfo, storePath));
                 }

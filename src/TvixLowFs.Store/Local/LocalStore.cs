@@ -119,7 +119,8 @@ public sealed class LocalStore
     /// <summary>
     /// Moves a complete temp file to its final name: fsync the data, rename, fsync the directory.
     /// With <paramref name="overwrite"/> false an existing object is kept and the temp file dropped
-    /// (content-addressed objects: same name, same bytes). Returns false when nothing was renamed.
+    /// (content-addressed objects: same name, same bytes), even one another process publishes at the
+    /// same instant (<see cref="StoreFiles.RenameNoReplace"/>). Returns false when nothing was renamed.
     /// </summary>
     public bool Publish(string tempPath, SafeFileHandle tempHandle, string finalPath, bool overwrite)
     {
@@ -133,7 +134,12 @@ public sealed class LocalStore
             tempHandle.Dispose();
             string directory = Path.GetDirectoryName(finalPath)!;
             EnsureShard(directory);
-            StoreFiles.Rename(tempPath, finalPath);
+            // Without overwrite the name is taken only if it is still free (another process may
+            // have published it since the check): exactly one writer of a name ever wins.
+            if (overwrite)
+                StoreFiles.Rename(tempPath, finalPath);
+            else if (!StoreFiles.RenameNoReplace(tempPath, finalPath))
+                return false;
             StoreFiles.FSyncDirectory(directory);
             return true;
         }

@@ -58,4 +58,54 @@ public sealed class ShutdownOrderTests
                 Libc.Close(fd);
         }
     }
+
+    [Test]
+    public async Task RequestsStillWaitingAfterTheGraceAreAnsweredEioBeforeTheChannelCloses()
+    {
+        // A backend that never answers and ignores cancellation, a short grace and a backend
+        // deadline far beyond the test: only the shutdown can end the two requests. They used to be
+        // failed by the kernel when /dev/fuse closed (ENOTCONN); now the mount answers them EIO.
+        await using TemporaryLocalStore temporary = TemporaryLocalStore.Create("shutdown-abandon");
+        var writer = new TestTreeWriter(temporary.Store);
+        string held = await writer.AddStorePathAsync("held", new DirSpec(("f", FileSpec.Text("never opened\n"))));
+        string silent = await writer.AddStorePathAsync("silent", new DirSpec(("g", FileSpec.Text("never looked up\n"))));
+        Assert.That(TvixLowFs.Store.Model.StorePath.TryParseBasename(silent.AsSpan(), out TvixLowFs.Store.Model.StorePathHash silentHash), Is.True);
+        var blobs = new NeverAnsweringBlobService(temporary.Store.Blobs);
+        var pathInfos = new NeverAnsweringPathInfoService(temporary.Store.PathInfos, silentHash);
+        var store = new StoreServices(blobs, temporary.Store.Directories, pathInfos);
+        var mount = new InProcessMount(store, new StoreFilesystemOptions
+        {
+            ShutdownGrace = TimeSpan.FromSeconds(2),
+            BackendTimeout = TimeSpan.FromMinutes(10),
+            ReadaheadConcurrency = 0,
+        });
+        Task<(int Fd, int Errno)>? open = null;
+        try
+        {
+            string file = mount.PathOf(held, "f");
+            Assert.That(BoundedCall.Run(() => Libc.LStat(file, out _), "lookup"), Is.Zero);
+            open = Task.Run(() => Libc.Open(file, Libc.O_RDONLY));
+            Task<int> lookup = Task.Run(() => Libc.LStat(mount.PathOf(silent), out _));
+            Assert.That(blobs.Entered.Wait(TimeSpan.FromSeconds(30)), Is.True, "the open reached the backend");
+            Assert.That(pathInfos.Entered.Wait(TimeSpan.FromSeconds(30)), Is.True, "the lookup reached the backend");
+            Assert.That(open.IsCompleted || lookup.IsCompleted, Is.False, "both wait on the backend");
+
+            Task unmounting = Task.Run(mount.Dispose);
+            string Log() => string.Join("\n", mount.Log.Lines.Select(l => $"{l.Level}: {l.Message}"));
+            Assert.That(open.Wait(TimeSpan.FromSeconds(60)), Is.True, () => $"the open was answered; unmount done: {unmounting.IsCompleted}, pending {mount.Filesystem.PendingRequests}\n{Log()}");
+            Assert.That(lookup.Wait(TimeSpan.FromSeconds(60)), Is.True, () => "the lookup was answered\n" + Log());
+            Assert.That(open.Result.Errno, Is.EqualTo(5), "the pending open got EIO from the mount (ENOTCONN is 107: the kernel's)");
+            Assert.That(lookup.Result, Is.EqualTo(5), "the pending lookup got EIO from the mount");
+            Assert.That(unmounting.Wait(TimeSpan.FromSeconds(60)), Is.True, "the unmount finished");
+            Assert.That(InProcessMount.IsMountPoint(mount.MountPoint), Is.False);
+            Assert.That(mount.Filesystem.PendingRequests, Is.Zero, "every tracked request was answered");
+        }
+        finally
+        {
+            mount.Dispose();
+            if (open is { IsCompletedSuccessfully: true, Result.Fd: >= 0 })
+                Libc.Close(open.Result.Fd);
+        }
+    }
+
 }

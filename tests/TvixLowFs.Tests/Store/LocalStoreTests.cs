@@ -239,4 +239,58 @@ public sealed class LocalStoreTests
         foreach (string blob in System.IO.Directory.EnumerateFiles(Path.Join(Root, "blobs"), "*", SearchOption.AllDirectories))
             Assert.That(B3Digest.Compute(File.ReadAllBytes(blob)).ToHex(), Is.EqualTo(Path.GetFileName(blob)));
     }
+    [Test]
+    public async Task Two_instances_racing_to_register_one_store_path_with_different_roots_leave_exactly_one()
+    {
+        // Stand-ins for two processes: nothing is shared in memory, so only the file system can
+        // decide. The loser must see the winner's PathInfo: same root would be success, another root
+        // StorePathConflictException, and the stored file is the winner's (was: check-then-rename,
+        // both won and the second rename replaced the first).
+        await using StoreServices other = _store.Reopen();
+        const int rounds = 150;
+        for (int round = 0; round < rounds; round++)
+        {
+            string basename = NixStorePathBuilder.ForSource(BitConverter.GetBytes(round).Concat(new byte[28]).ToArray(), "race").Basename;
+            PathInfo WithTarget(string target) => new() { Node = new Node { Symlink = new SymlinkNode { Name = Bytes(basename), Target = Bytes(target) } } };
+            PathInfo mine = WithTarget("/one"), theirs = WithTarget("/two");
+            using var start = new Barrier(2);
+            async Task<Exception?> PutAsync(StoreServices store, PathInfo pathInfo)
+            {
+                start.SignalAndWait();
+                try
+                {
+                    await store.PathInfos.PutAsync(pathInfo);
+                    return null;
+                }
+                catch (StorePathConflictException e)
+                {
+                    return e;
+                }
+            }
+            Exception?[] outcomes = await Task.WhenAll(Task.Run(() => PutAsync(Store, mine)), Task.Run(() => PutAsync(other, theirs)));
+            Assert.That(outcomes.Count(o => o is null), Is.EqualTo(1), $"round {round}: exactly one put wins");
+            PathInfo winner = outcomes[0] is null ? mine : theirs;
+            StorePathHash hash = PathInfoRules.Validate(winner).Hash;
+            Assert.That(await Store.PathInfos.GetAsync(hash), Is.EqualTo(winner), $"round {round}: the winner's root is stored");
+            Assert.That(await other.PathInfos.GetAsync(hash), Is.EqualTo(winner), $"round {round}: both instances see it");
+        }
+        Assert.That(System.IO.Directory.EnumerateFileSystemEntries(Path.Join(Root, "tmp")), Is.Empty);
+    }
+
+    [Test]
+    public void The_no_replace_rename_and_its_link_fallback_keep_the_first_name()
+    {
+        string directory = Path.Join(Root, "tmp");
+        foreach (Func<string, string, bool> publish in new Func<string, string, bool>[] { StoreFiles.RenameNoReplace, StoreFiles.LinkNoReplace })
+        {
+            string first = Path.Join(directory, "first"), second = Path.Join(directory, "second"), target = Path.Join(directory, "target");
+            File.WriteAllText(first, "first");
+            File.WriteAllText(second, "second");
+            Assert.That(publish(first, target), Is.True);
+            Assert.That(publish(second, target), Is.False, "an existing name is never replaced");
+            Assert.That(File.ReadAllText(target), Is.EqualTo("first"));
+            foreach (string path in new[] { first, second, target })
+                File.Delete(path);
+        }
+    }
 }
