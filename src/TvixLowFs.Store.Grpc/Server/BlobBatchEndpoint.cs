@@ -11,7 +11,7 @@ namespace TvixLowFs.Store.Grpc.Server;
 /// tvixlowfs.castore.v1.BlobBatchService over any <see cref="IBlobService"/>: many blobs per
 /// call, several small ones packed into one message (see protos/tvixlowfs/blob_batch.proto).
 /// </summary>
-public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpoint> logger) : BlobBatchService.BlobBatchServiceBase
+public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpoint> logger, DaemonLimits limits) : BlobBatchService.BlobBatchServiceBase
 {
     /// <summary>Digests one call may ask for.</summary>
     public const int MaxDigests = 4096;
@@ -47,6 +47,8 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
                 digests[i] = RpcErrors.ParseDigest(request.Digests[i], $"digests[{i}]");
 
             CancellationToken cancellation = context.CancellationToken;
+            // A client that stops reading frees its open blobs within stream-idle-timeout, as with Read.
+            using var stall = ResponseStallTimer.For(context, limits);
             byte[] buffer = ArrayPool<byte>.Shared.Rent(MessageBytes);
             var readers = new BlobReader?[digests.Length];
             int opened = 0;
@@ -75,7 +77,7 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
                     {
                         if (used == MessageBytes)
                         {
-                            await SendAsync(responseStream, response, cancellation).ConfigureAwait(false);
+                            await stall.WriteAsync(responseStream, response).ConfigureAwait(false);
                             response = new ReadBlobsResponse();
                             used = 0;
                         }
@@ -96,7 +98,7 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
                     while (offset < reader.Length);
                 }
                 if (response.Parts.Count > 0)
-                    await SendAsync(responseStream, response, cancellation).ConfigureAwait(false);
+                    await stall.WriteAsync(responseStream, response).ConfigureAwait(false);
             }
             finally
             {
@@ -107,9 +109,6 @@ public sealed class BlobBatchEndpoint(IBlobService blobs, ILogger<BlobBatchEndpo
         }
         catch (Exception e) { throw Fail(e, context); }
     }
-
-    private static Task SendAsync(IServerStreamWriter<ReadBlobsResponse> responseStream, ReadBlobsResponse response, CancellationToken cancellation) =>
-        responseStream.WriteAsync(response, cancellation);
 
     private RpcException Fail(Exception e, ServerCallContext context)
     {

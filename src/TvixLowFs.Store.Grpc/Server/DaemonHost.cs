@@ -107,7 +107,7 @@ public sealed class DaemonHost : IAsyncDisposable
         builder.Services.AddSingleton(sp => new DirectoryServiceEndpoint(store.Directories, loggerFactory.CreateLogger<DirectoryServiceEndpoint>(), limits, writePolicy, putSlots));
         builder.Services.AddSingleton(sp => new PathInfoServiceEndpoint(store.PathInfos, narCalculator, loggerFactory.CreateLogger<PathInfoServiceEndpoint>(), limits, writePolicy));
         if (blobBatch)
-            builder.Services.AddSingleton(sp => new BlobBatchEndpoint(store.Blobs, loggerFactory.CreateLogger<BlobBatchEndpoint>()));
+            builder.Services.AddSingleton(sp => new BlobBatchEndpoint(store.Blobs, loggerFactory.CreateLogger<BlobBatchEndpoint>(), limits));
 
         var app = builder.Build();
         var logger = loggerFactory.CreateLogger("TvixLowFs.Daemon");

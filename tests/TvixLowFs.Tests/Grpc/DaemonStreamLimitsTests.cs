@@ -109,6 +109,34 @@ public sealed class DaemonStreamLimitsTests
         TestContext.Out.WriteLine($"freed after {freed.TotalSeconds:0.0} s; the client saw {failure!.StatusCode} after {received} more bytes");
     }
 
+    [Test]
+    public async Task AClientThatStopsReadingABlobBatchHoldsItsBlobsNoLongerThanTheStreamIdleTimeout()
+    {
+        // Our BlobBatchService holds up to 33 blobs open ahead of what it sends: the same bound as Read.
+        TimeSpan idle = TimeSpan.FromSeconds(4);
+        byte[] data = TestTrees.Pattern(64 << 20, seed: 6);
+        B3Digest digest = await TestTrees.PutBlobAsync(_store.Services.Blobs, data, chunk: 1 << 20);
+        string blobFile = Path.Join(_store.Directory!, "blobs", digest.ToHex()[..2], digest.ToHex());
+        _daemon = await TestDaemon.StartAsync(Transport.Tcp, _store.Services, options: new DaemonOptions { Limits = new DaemonLimits { StreamIdleTimeout = idle } });
+        using GrpcChannel channel = OneConnection(_daemon);
+        var request = new TvixLowFs.Protos.Extensions.ReadBlobsRequest();
+        request.Digests.Add(digest.ToByteString());
+        using var read = new TvixLowFs.Protos.Extensions.BlobBatchService.BlobBatchServiceClient(channel).ReadBlobs(request);
+        Assert.That(await read.ResponseStream.MoveNext(), Is.True, "the first message arrives");
+        var stalled = Stopwatch.StartNew();
+        Assert.That(DescriptorsOf(blobFile), Is.EqualTo(1), "the daemon holds the blob open while it sends");
+
+        TimeSpan bound = idle + TimeSpan.FromSeconds(6);
+        while (DescriptorsOf(blobFile) > 0 && stalled.Elapsed < bound + TimeSpan.FromSeconds(30))
+            await Task.Delay(200);
+        Assert.That(DescriptorsOf(blobFile), Is.Zero, $"the daemon let go of the blob within {bound.TotalSeconds:0} s of the client stalling");
+        Assert.That(stalled.Elapsed, Is.LessThan(bound), "within the documented bound");
+        await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await read.ResponseStream.MoveNext()) { }
+        });
+    }
+
     /// <summary>Descriptors of this process (the in-process daemon) open on <paramref name="path"/>.</summary>
     private static int DescriptorsOf(string path)
     {
