@@ -25,6 +25,7 @@ public sealed class ImportPlan
     public string Name { get; }
 
     internal PlannedNode Root { get; }
+    /// <summary>Every regular file, in NAR order (depth first, entries sorted bytewise).</summary>
     internal IReadOnlyList<PlannedFile> Files { get; }
 
     public int FileCount => Files.Count;
@@ -83,7 +84,7 @@ public sealed class ImportPlan
         {
             case Interop.Libc.S_IFREG:
                 // Nix (and tvix) look at the owner's execute bit only.
-                var file = new PlannedFile(path, name, (mode & Interop.Libc.S_IXUSR) != 0);
+                var file = new PlannedFile(path, name, (mode & Interop.Libc.S_IXUSR) != 0, files.Count, size);
                 files.Add(file);
                 bytes += size;
                 return file;
@@ -155,13 +156,18 @@ internal abstract class PlannedNode(string path, byte[] name)
     public byte[] Name { get; } = name;
 }
 
-internal sealed class PlannedFile(string path, byte[] name, bool executable) : PlannedNode(path, name)
+internal sealed class PlannedFile(string path, byte[] name, bool executable, int index, long size) : PlannedNode(path, name)
 {
     public bool Executable { get; } = executable;
 
-    // Filled by ingest: what was actually read and stored (the file may have changed since the walk).
+    /// <summary>Its place in <see cref="ImportPlan.Files"/>, which is NAR order.</summary>
+    public int Index { get; } = index;
+
+    /// <summary>The size the walk saw: what the NAR announces, so ingest refuses a file whose size changed since.</summary>
+    public long Size { get; } = size;
+
+    // Filled by ingest: the digest of what was read and stored.
     public B3Digest Digest { get; set; }
-    public long StoredSize { get; set; }
 }
 
 internal sealed class PlannedSymlink(string path, byte[] name, byte[] target) : PlannedNode(path, name)

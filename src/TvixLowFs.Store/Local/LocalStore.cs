@@ -25,6 +25,11 @@ public sealed class LocalStore
 
     private readonly ConcurrentDictionary<string, bool> _knownShards = new(StringComparer.Ordinal);
 
+    // Temp names: this process (pid, and a random tag for a pid reused in another container) and a
+    // counter. A Guid each cost a read of /dev/urandom per object; O_EXCL still catches any clash.
+    private static readonly string ProcessTag = $"{Environment.ProcessId}-{Random.Shared.NextInt64():x16}";
+    private long _tempCounter;
+
     private LocalStore(string root)
     {
         Root = root;
@@ -111,7 +116,7 @@ public sealed class LocalStore
     /// </summary>
     public (string Path, SafeFileHandle Handle) CreateTempFile(string kind)
     {
-        string path = Path.Join(TempDirectory, $"{kind}-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        string path = Path.Join(TempDirectory, $"{kind}-{ProcessTag}-{Interlocked.Increment(ref _tempCounter):x}");
         SafeFileHandle handle = StoreFiles.CreateLocked(path);
         return (path, handle);
     }
@@ -184,7 +189,7 @@ public sealed class LocalStore
                 (string tempPath, SafeFileHandle handle) = CreateTempFile("object");
                 written.Add((tempPath, finalPath));
                 using (handle)
-                    RandomAccess.Write(handle, bytes.Span, 0);
+                    StoreFiles.WriteAll(handle, bytes.Span, tempPath);
             }
             var batch = new PublishBatch(this);
             batch.SyncTempFiles(written.ConvertAll(w => w.TempPath));
