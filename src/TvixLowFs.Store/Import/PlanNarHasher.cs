@@ -13,17 +13,23 @@ namespace TvixLowFs.Store.Import;
 /// <remarks>
 /// A file is announced with the size the walk saw; ingest fails a file whose size changed since,
 /// so the archive's length fields always match the contents. Chunks of files ahead of the one
-/// being hashed are parked in pooled buffers up to a budget; past it their readers wait, except
-/// the reader of the file being hashed, so the hashing thread never waits for a reader that waits for it.
+/// being hashed are parked in pooled buffers up to a budget; past it their readers wait. The reader
+/// of the file being hashed waits only for its own chunks (a few MiB ahead), which the hasher is
+/// draining, so the hashing thread never waits for a reader that waits for it.
 /// </remarks>
 internal sealed class PlanNarHasher : IDisposable
 {
     private const long ParkedBudget = 64L << 20;
 
+    // The file being hashed may run this far ahead of the hasher (its own chunks free as it is
+    // hashed): a big file streams through a few reused buffers instead of parking all of itself.
+    private const long CurrentFileLead = 4L << 20;
+
     private readonly ImportPlan _plan;
     // An object, not a Lock: the waits are Monitor.Wait.
     private readonly object _gate = new();
     private readonly Queue<(byte[] Buffer, int Length)>?[] _parked;
+    private readonly long[] _parkedOf;
     private readonly bool[] _complete;
     private readonly Task<NarHash> _hashing;
     private int _current;
@@ -38,6 +44,7 @@ internal sealed class PlanNarHasher : IDisposable
         _plan = plan;
         _parked = new Queue<(byte[], int)>?[plan.FileCount];
         _complete = new bool[plan.FileCount];
+        _parkedOf = new long[plan.FileCount];
         // A thread of its own: it blocks while waiting for contents, which a pool thread must not.
         _hashing = Task.Factory.StartNew(Hash, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
@@ -54,7 +61,9 @@ internal sealed class PlanNarHasher : IDisposable
         chunk.CopyTo(copy);
         lock (_gate)
         {
-            while (_abort is null && index != _current && _parkedBytes + chunk.Length > ParkedBudget)
+            while (_abort is null && (index == _current
+                       ? _parkedOf[index] >= CurrentFileLead
+                       : _parkedBytes + chunk.Length > ParkedBudget))
             {
                 _readersWaiting++;
                 Monitor.Wait(_gate);
@@ -67,6 +76,7 @@ internal sealed class PlanNarHasher : IDisposable
             }
             (_parked[index] ??= new Queue<(byte[], int)>(1)).Enqueue((copy, chunk.Length));
             _parkedBytes += chunk.Length;
+            _parkedOf[index] += chunk.Length;
             if (_hasherWaiting && index == _current)
                 Monitor.PulseAll(_gate);
         }
@@ -185,6 +195,7 @@ internal sealed class PlanNarHasher : IDisposable
                     return;
                 }
                 _parkedBytes -= chunk.Length;
+                _parkedOf[index] -= chunk.Length;
                 if (_readersWaiting > 0)
                     Monitor.PulseAll(_gate);
             }

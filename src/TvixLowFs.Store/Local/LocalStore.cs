@@ -81,9 +81,22 @@ public sealed class LocalStore
             if (foreign is not null)
                 throw new IOException($"the directory holds '{foreign}' and no '{MarkerFileName}' marker: it is not a tvixlowfs store");
         }
-        CreateDirectoryDurably(Root);
+        // One fsync for the four subdirectories (and one of the parent for a new root), not one each.
+        bool newRoot = !System.IO.Directory.Exists(Root);
+        System.IO.Directory.CreateDirectory(Root);
+        bool newSubdirectory = false;
         foreach (string directory in new[] { BlobsDirectory, DirectoriesDirectory, PathInfosDirectory, TempDirectory })
-            CreateDirectoryDurably(directory);
+        {
+            if (!System.IO.Directory.Exists(directory))
+            {
+                System.IO.Directory.CreateDirectory(directory);
+                newSubdirectory = true;
+            }
+        }
+        if (newSubdirectory)
+            StoreFiles.FSyncDirectory(Root);
+        if (newRoot && Path.GetDirectoryName(Root) is { } parent)
+            StoreFiles.FSyncDirectory(parent);
         if (!File.Exists(marker))
             WriteAtomically(marker, System.Text.Encoding.UTF8.GetBytes(FormatMarker + "\n"), overwrite: false);
         RemoveStaleTempFiles();
