@@ -26,9 +26,9 @@ public sealed class LocalStore
     private readonly ConcurrentDictionary<string, bool> _knownShards = new(StringComparer.Ordinal);
 
     // Temp names: this process (pid, and a random tag for a pid reused in another container) and a
-    // counter. A Guid each cost a read of /dev/urandom per object; O_EXCL still catches any clash.
+    // process-wide counter (several LocalStores of one directory may live in one process). A Guid each cost a read of /dev/urandom per object; O_EXCL still catches any clash.
     private static readonly string ProcessTag = $"{Environment.ProcessId}-{Random.Shared.NextInt64():x16}";
-    private long _tempCounter;
+    private static long s_tempCounter;
 
     private LocalStore(string root)
     {
@@ -129,7 +129,7 @@ public sealed class LocalStore
     /// </summary>
     public (string Path, SafeFileHandle Handle) CreateTempFile(string kind)
     {
-        string path = Path.Join(TempDirectory, $"{kind}-{ProcessTag}-{Interlocked.Increment(ref _tempCounter):x}");
+        string path = Path.Join(TempDirectory, $"{kind}-{ProcessTag}-{Interlocked.Increment(ref s_tempCounter):x}");
         SafeFileHandle handle = StoreFiles.CreateLocked(path);
         return (path, handle);
     }
