@@ -14,6 +14,10 @@ internal sealed class BenchmarkOptions
           --latency-rtt MS,...   round trips of the links with latency (default 2,20; 'none' leaves them out)
           --tvixlowfs PATH       the binary to measure (default <repo>/artifacts/tvixlowfs)
           --results-dir DIR      where the markdown goes (default <repo>/bench/results)
+          --only import          run only the import comparison (issue 16 point 2: tvixlowfs import vs nix-store --add
+                                 and mksquashfs, each onto a fresh ext4 loop file system; --repetitions rounds)
+          --skip-import          leave the import comparison out of a full run
+          --import-baseline PATH another tvixlowfs binary whose import is measured beside (before/after in one run)
           --remote-cache-option OPTION
                                  the `tvixlowfs mount` option naming the blob cache directory (default --cache-dir)
         Needs root (drop_caches, mounts), squashfs-tools and squashfuse (`./build.sh bench` installs them);
@@ -31,6 +35,9 @@ internal sealed class BenchmarkOptions
     public string? ResultsDirectory { get; private set; }
     public string RemoteCacheOption { get; private set; } = "--cache-dir";
     public bool ShowHelp { get; private set; }
+    public bool OnlyImport { get; private set; }
+    public bool SkipImport { get; private set; }
+    public string? ImportBaseline { get; private set; }
 
     public CorpusShape Shape => Quick ? CorpusShape.Quick : CorpusShape.Full;
 
@@ -62,11 +69,18 @@ internal sealed class BenchmarkOptions
                 case "--tvixlowfs": options.Binary = Path.GetFullPath(Value()); break;
                 case "--results-dir": options.ResultsDirectory = Path.GetFullPath(Value()); break;
                 case "--remote-cache-option": options.RemoteCacheOption = Value(); break;
+                case "--only":
+                    var only = Value();
+                    options.OnlyImport = only == "import" ? true : throw new ArgumentException($"--only knows 'import', not '{only}'");
+                    break;
+                case "--skip-import": options.SkipImport = true; break;
+                case "--import-baseline": options.ImportBaseline = Path.GetFullPath(Value()); break;
                 case "-h" or "--help": options.ShowHelp = true; break;
                 default: throw new ArgumentException($"unknown option '{arguments[i]}'");
             }
         }
         if (options.Quick && !repetitionsGiven) options.Repetitions = 1;
+        if (options.OnlyImport && options.SkipImport) throw new ArgumentException("--only import and --skip-import contradict each other");
         return options;
     }
 

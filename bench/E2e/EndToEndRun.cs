@@ -31,6 +31,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
 
         corpus = new Corpus(options.Shape, profile);
         corpus.EnsureBuilt();
+        if (options.OnlyImport) return ExecuteImportOnly(metadata, repository, binary, profile);
 
         var native = new NativeDirectory(corpus);
         var squashfuse = PrepareSquashfuse(profile, Path.Combine(mountRoot, "squashfuse"));
@@ -77,13 +78,42 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
             DeleteUsedRemoteCaches(Path.Combine(profile, "remote-cache"));
         }
         CompareDigests();
+        // After the read workloads, on file systems of its own: it leaves their caches alone.
+        var import = options.SkipImport ? null : new ImportComparison(options, corpus, profile, binary);
+        import?.Run();
 
         metadata.Finish();
-        var markdown = Report.Render(run);
+        var markdown = Report.Render(run) + (import is null ? "" : "\n" + import.Render());
         Console.WriteLine(markdown);
         WriteResults(markdown, repository, metadata.StartedUtc);
-        if (run.Failed) Console.Error.WriteLine("e2e: FAILED (see the report)");
-        return run.Failed ? 1 : 0;
+        var failed = run.Failed || import?.Failures.Count > 0;
+        if (failed) Console.Error.WriteLine("e2e: FAILED (see the report)");
+        return failed ? 1 : 0;
+    }
+
+    /// <summary>`--only import`: the import comparison alone, its own report (import-*.md).</summary>
+    private int ExecuteImportOnly(RunMetadata metadata, string? repository, string binary, string profile)
+    {
+        metadata.DescribeSource(repository);
+        var import = new ImportComparison(options, corpus, profile, binary);
+        import.Run();
+        metadata.Finish();
+        var text = new System.Text.StringBuilder();
+        metadata.AppendHeader(text, "Import comparison (`bench/E2e --only import`)");
+        text.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"- commit: {metadata.SourceRevision}");
+        text.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"- corpus: {corpus.Shape.Describe()}");
+        if (metadata.BusyNote() is { } busy) text.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"- {busy}");
+        text.AppendLine();
+        text.Append(import.Render());
+        var markdown = text.ToString();
+        Console.WriteLine(markdown);
+        var directory = options.ResultsDirectory ?? Path.Combine(repository ?? Environment.CurrentDirectory, "bench", "results");
+        Directory.CreateDirectory(directory);
+        var dated = Path.Combine(directory, $"import-{metadata.StartedUtc:yyyy-MM-dd-HHmm}{(options.Quick ? "-quick" : "")}.md");
+        File.WriteAllText(dated, markdown);
+        Log($"wrote {dated}");
+        if (import.Failures.Count > 0) Console.Error.WriteLine("e2e: FAILED (see the report)");
+        return import.Failures.Count > 0 ? 1 : 0;
     }
 
     private FileSystemUnderTest PrepareSquashfuse(string profile, string mountPoint)

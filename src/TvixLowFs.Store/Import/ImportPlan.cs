@@ -25,6 +25,7 @@ public sealed class ImportPlan
     public string Name { get; }
 
     internal PlannedNode Root { get; }
+    /// <summary>Every regular file, in NAR order (depth first, entries sorted bytewise).</summary>
     internal IReadOnlyList<PlannedFile> Files { get; }
 
     public int FileCount => Files.Count;
@@ -47,10 +48,28 @@ public sealed class ImportPlan
         string name = trimmed.Length == 0 ? "" : Path.GetFileName(trimmed);
         if (StorePath.NameProblem(name) is { } problem)
             throw new ImportException(path, $"'{NodeNames.Escape(name)}' is not a valid store path name: {problem}");
+        PlannedNode root = Walk(full, [], parallelChildren: true);
         var files = new List<PlannedFile>();
         long bytes = 0;
-        PlannedNode root = Walk(full, [], files, ref bytes);
+        Collect(root, files, ref bytes);
         return new ImportPlan(full, name, root, files, bytes);
+    }
+
+    /// <summary>Lists the files in NAR order (depth first, entries sorted) and numbers them.</summary>
+    private static void Collect(PlannedNode node, List<PlannedFile> files, ref long bytes)
+    {
+        switch (node)
+        {
+            case PlannedFile file:
+                file.Index = files.Count;
+                files.Add(file);
+                bytes += file.Size;
+                break;
+            case PlannedDirectory directory:
+                foreach (PlannedNode child in directory.Children)
+                    Collect(child, files, ref bytes);
+                break;
+        }
     }
 
     private static readonly EnumerationOptions AllEntries = new()
@@ -62,7 +81,7 @@ public sealed class ImportPlan
         ReturnSpecialDirectories = false,
     };
 
-    private static PlannedNode Walk(string path, byte[] name, List<PlannedFile> files, ref long bytes)
+    private static PlannedNode Walk(string path, byte[] name, bool parallelChildren)
     {
         uint mode;
         long size;
@@ -83,10 +102,7 @@ public sealed class ImportPlan
         {
             case Interop.Libc.S_IFREG:
                 // Nix (and tvix) look at the owner's execute bit only.
-                var file = new PlannedFile(path, name, (mode & Interop.Libc.S_IXUSR) != 0);
-                files.Add(file);
-                bytes += size;
-                return file;
+                return new PlannedFile(path, name, (mode & Interop.Libc.S_IXUSR) != 0, size);
             case Interop.Libc.S_IFLNK:
                 string target;
                 try
@@ -99,13 +115,13 @@ public sealed class ImportPlan
                 }
                 return new PlannedSymlink(path, name, Utf8Exactly(path, target, "symlink target"));
             case Interop.Libc.S_IFDIR:
-                return WalkDirectory(path, name, files, ref bytes);
+                return WalkDirectory(path, name, parallelChildren);
             default:
                 throw new ImportException(path, $"is a {KindOf(mode)}; only regular files, directories and symlinks can be imported");
         }
     }
 
-    private static PlannedDirectory WalkDirectory(string path, byte[] name, List<PlannedFile> files, ref long bytes)
+    private static PlannedDirectory WalkDirectory(string path, byte[] name, bool parallelChildren)
     {
         var children = new List<(byte[] Name, string Path)>();
         try
@@ -123,8 +139,28 @@ public sealed class ImportPlan
         // Directory entries and NAR entries are ordered bytewise by name.
         children.Sort(static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
         var planned = new PlannedNode[children.Count];
-        for (int i = 0; i < planned.Length; i++)
-            planned[i] = Walk(children[i].Path, children[i].Name, files, ref bytes);
+        if (!parallelChildren || planned.Length < 2)
+        {
+            for (int i = 0; i < planned.Length; i++)
+                planned[i] = Walk(children[i].Path, children[i].Name, parallelChildren: false);
+            return new PlannedDirectory(path, name, planned);
+        }
+        // The top level's subtrees in parallel: a walk is a stat per entry, CPU-bound on a warm tree.
+        // The error reported is still the first in walk order: the lowest child's.
+        var errors = new Exception?[planned.Length];
+        Parallel.For(0, planned.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        {
+            try
+            {
+                planned[i] = Walk(children[i].Path, children[i].Name, parallelChildren: false);
+            }
+            catch (Exception e)
+            {
+                errors[i] = e;
+            }
+        });
+        if (Array.Find(errors, e => e is not null) is { } first)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         return new PlannedDirectory(path, name, planned);
     }
 
@@ -155,13 +191,18 @@ internal abstract class PlannedNode(string path, byte[] name)
     public byte[] Name { get; } = name;
 }
 
-internal sealed class PlannedFile(string path, byte[] name, bool executable) : PlannedNode(path, name)
+internal sealed class PlannedFile(string path, byte[] name, bool executable, long size) : PlannedNode(path, name)
 {
     public bool Executable { get; } = executable;
 
-    // Filled by ingest: what was actually read and stored (the file may have changed since the walk).
+    /// <summary>Its place in <see cref="ImportPlan.Files"/>, which is NAR order.</summary>
+    public int Index { get; set; }
+
+    /// <summary>The size the walk saw: what the NAR announces, so ingest refuses a file whose size changed since.</summary>
+    public long Size { get; } = size;
+
+    // Filled by ingest: the digest of what was read and stored.
     public B3Digest Digest { get; set; }
-    public long StoredSize { get; set; }
 }
 
 internal sealed class PlannedSymlink(string path, byte[] name, byte[] target) : PlannedNode(path, name)

@@ -18,8 +18,9 @@ public readonly record struct ImportProgress(int FilesDone, int FilesTotal, long
 /// <summary>
 /// <c>tvixlowfs import</c>: stores a planned path and registers it under the store path
 /// <c>nix-store --add</c> would give. Order matters for crash safety: file contents (in parallel,
-/// streamed, into one write batch committed before anything names them), then the directories (one graph put, leaves first), then the NAR hash, and only then
-/// the PathInfo, so an interrupted import never leaves a PathInfo pointing at missing data.
+/// streamed, into write batches of a few thousand files, each committed while the next is read and
+/// all before anything names them; the NAR is hashed from the same reads), then the directories (one graph put, leaves first), and only then the
+/// PathInfo, so an interrupted import never leaves a PathInfo pointing at missing data.
 /// </summary>
 public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
 {
@@ -45,21 +46,34 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
     public async Task<PreparedImport> PrepareAsync(ImportPlan plan, Action<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        await using (IBlobWriteBatch batch = BlobWriteBatch.Begin(store.Blobs))
+        // The NAR is hashed from the bytes ingest reads, as it reads them: no second pass over the store.
+        using var nar = new PlanNarHasher(plan);
+        await using (var commits = new GroupedBlobCommits(store.Blobs, plan.Files))
         {
-            await IngestFilesAsync(plan, batch, progress, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await IngestFilesAsync(plan, commits, nar, progress, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                nar.Abort(e);
+                // The first failure: a failed commit that stopped ingest, else the failed file, not a reader woken by it.
+                commits.ThrowIfCommitFailed();
+                nar.ThrowFirstFailure();
+                throw;
+            }
             // Every file durable and named before the directories naming them are written.
-            await batch.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await commits.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
         Node root = await StoreTreeAsync(plan.Root, cancellationToken).ConfigureAwait(false);
 
-        NarHash nar = await store.PathInfos.CalculateNarAsync(root, cancellationToken).ConfigureAwait(false);
-        Model.StorePath storePath = NixStorePathBuilder.ForSource(nar.NarSha256, plan.Name);
+        NarHash narHash = await nar.Result.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Model.StorePath storePath = NixStorePathBuilder.ForSource(narHash.NarSha256, plan.Name);
         PathInfoRules.SetNodeName(root, ByteString.CopyFromUtf8(storePath.Basename));
         var pathInfo = new PathInfo
         {
             Node = root,
-            Narinfo = new NARInfo { NarSize = nar.NarSize, NarSha256 = ByteString.CopyFrom(nar.NarSha256) },
+            Narinfo = new NARInfo { NarSize = narHash.NarSize, NarSha256 = ByteString.CopyFrom(narHash.NarSha256) },
         };
         return new PreparedImport(storePath, pathInfo);
     }
@@ -71,26 +85,38 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
         await store.PathInfos.PutAsync(prepared.PathInfo, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task IngestFilesAsync(ImportPlan plan, IBlobWriteBatch batch, Action<ImportProgress>? progress, CancellationToken cancellationToken)
+    private async Task IngestFilesAsync(ImportPlan plan, GroupedBlobCommits commits, PlanNarHasher nar, Action<ImportProgress>? progress, CancellationToken cancellationToken)
     {
         int filesDone = 0;
         long bytesDone = 0;
-        var options = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, commits.Failed);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = stop.Token };
+        // Files are taken in plan (NAR) order, so the NAR hasher rarely waits and little is parked for it.
         await Parallel.ForEachAsync(plan.Files, options, async (file, token) =>
         {
-            await IngestFileAsync(file, batch, token).ConfigureAwait(false);
-            long bytes = Interlocked.Add(ref bytesDone, file.StoredSize);
+            try
+            {
+                await IngestFileAsync(file, commits.BatchOf(file), nar, token).ConfigureAwait(false);
+                commits.Closed(file);
+            }
+            catch (Exception e)
+            {
+                // At once, not after the loop: the other files' readers may be waiting for the NAR hasher.
+                nar.Abort(e);
+                throw;
+            }
+            long bytes = Interlocked.Add(ref bytesDone, file.Size);
             int files = Interlocked.Increment(ref filesDone);
             progress?.Invoke(new ImportProgress(files, plan.FileCount, bytes, plan.ByteCount));
         }).ConfigureAwait(false);
     }
 
-    private static async Task IngestFileAsync(PlannedFile file, IBlobWriteBatch batch, CancellationToken cancellationToken)
+    private static async Task IngestFileAsync(PlannedFile file, IBlobWriteBatch batch, PlanNarHasher nar, CancellationToken cancellationToken)
     {
         SafeFileHandle handle;
         try
         {
-            handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
+            handle = StoreFiles.OpenToRead(file.Path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -106,7 +132,7 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
                 int read;
                 try
                 {
-                    read = RandomAccess.Read(handle, buffer.AsSpan(0, ChunkSize), offset);
+                    read = StoreFiles.Read(handle, buffer.AsSpan(0, ChunkSize), file.Path);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -114,12 +140,20 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
                 }
                 if (read == 0)
                     break;
+                // The NAR announced the listed size before the contents: a file that changed since cannot be stored consistently.
+                if (offset + read > file.Size)
+                    throw new ImportException(file.Path, $"changed while being imported (it grew past the {file.Size} bytes it had when listed)");
                 await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                nar.Add(file.Index, buffer.AsSpan(0, read));
                 offset += read;
+                // A short read that reaches the listed size is the end of a regular file: a small file takes one read.
+                if (offset == file.Size && read < ChunkSize)
+                    break;
             }
-            // What was read is what is stored and hashed: a file changing under us cannot make them disagree.
+            if (offset != file.Size)
+                throw new ImportException(file.Path, $"changed while being imported (it shrank from the {file.Size} bytes it had when listed to {offset})");
             file.Digest = await writer.CloseAsync(cancellationToken).ConfigureAwait(false);
-            file.StoredSize = offset;
+            nar.Complete(file.Index);
         }
         finally
         {
@@ -179,7 +213,7 @@ public sealed class PathImporter(StoreServices store, int maxParallelism = 0)
     {
         Name = UnsafeByteOperations.UnsafeWrap(file.Name),
         Digest = file.Digest.ToByteString(),
-        Size = (ulong)file.StoredSize,
+        Size = (ulong)file.Size,
         Executable = file.Executable,
     };
 

@@ -66,7 +66,8 @@ public sealed class LocalBlobService(LocalStore store) : IBlobService, IBlobWrit
             _hasher.Update(data.Span);
             try
             {
-                RandomAccess.Write(_handle, data.Span, _length);
+                // write(2), not RandomAccess: that adds an fstat and an lseek per new file.
+                StoreFiles.WriteAll(_handle, data.Span, _tempPath);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

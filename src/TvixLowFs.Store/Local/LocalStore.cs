@@ -25,6 +25,11 @@ public sealed class LocalStore
 
     private readonly ConcurrentDictionary<string, bool> _knownShards = new(StringComparer.Ordinal);
 
+    // Temp names: this process (pid, and a random tag for a pid reused in another container) and a
+    // process-wide counter (several LocalStores of one directory may live in one process). A Guid each cost a read of /dev/urandom per object; O_EXCL still catches any clash.
+    private static readonly string ProcessTag = $"{Environment.ProcessId}-{Random.Shared.NextInt64():x16}";
+    private static long s_tempCounter;
+
     private LocalStore(string root)
     {
         Root = root;
@@ -76,9 +81,22 @@ public sealed class LocalStore
             if (foreign is not null)
                 throw new IOException($"the directory holds '{foreign}' and no '{MarkerFileName}' marker: it is not a tvixlowfs store");
         }
-        CreateDirectoryDurably(Root);
+        // One fsync for the four subdirectories (and one of the parent for a new root), not one each.
+        bool newRoot = !System.IO.Directory.Exists(Root);
+        System.IO.Directory.CreateDirectory(Root);
+        bool newSubdirectory = false;
         foreach (string directory in new[] { BlobsDirectory, DirectoriesDirectory, PathInfosDirectory, TempDirectory })
-            CreateDirectoryDurably(directory);
+        {
+            if (!System.IO.Directory.Exists(directory))
+            {
+                System.IO.Directory.CreateDirectory(directory);
+                newSubdirectory = true;
+            }
+        }
+        if (newSubdirectory)
+            StoreFiles.FSyncDirectory(Root);
+        if (newRoot && Path.GetDirectoryName(Root) is { } parent)
+            StoreFiles.FSyncDirectory(parent);
         if (!File.Exists(marker))
             WriteAtomically(marker, System.Text.Encoding.UTF8.GetBytes(FormatMarker + "\n"), overwrite: false);
         RemoveStaleTempFiles();
@@ -111,7 +129,7 @@ public sealed class LocalStore
     /// </summary>
     public (string Path, SafeFileHandle Handle) CreateTempFile(string kind)
     {
-        string path = Path.Join(TempDirectory, $"{kind}-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        string path = Path.Join(TempDirectory, $"{kind}-{ProcessTag}-{Interlocked.Increment(ref s_tempCounter):x}");
         SafeFileHandle handle = StoreFiles.CreateLocked(path);
         return (path, handle);
     }
@@ -190,7 +208,7 @@ public sealed class LocalStore
                 (string tempPath, SafeFileHandle handle) = CreateTempFile("object");
                 written.Add((tempPath, finalPath));
                 using (handle)
-                    RandomAccess.Write(handle, bytes.Span, 0);
+                    StoreFiles.WriteAll(handle, bytes.Span, tempPath);
             }
             var batch = new PublishBatch(this);
             batch.SyncTempFiles(written.ConvertAll(w => w.TempPath));
