@@ -249,23 +249,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         {
             if (Directory.Exists(cacheDirectory)) SetAsideUsedRemoteCache(cacheDirectory);
             Directory.CreateDirectory(cacheDirectory);
-            DropCaches();
-            var mounted = MountAll([system], recordSpawn: false);
-            try
-            {
-                foreach (var m in mounted)
-                {
-                    Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
-                    // W1 read only big.bin: the cache is still cold for the tree.
-                    DropCaches();
-                    Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
-                    if (verify) Verify(m);
-                }
-            }
-            finally
-            {
-                UnmountAll(mounted);
-            }
+            RemoteReads(system, verify);
         }
         if (Directory.Exists(cacheDirectory)) SetAsideUsedRemoteCache(cacheDirectory);
     }
@@ -371,31 +355,36 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         try
         {
             foreach (var system in new[] { cold, warm })
-            {
-                DropCaches();
-                var mounted = MountAll([system], recordSpawn: false);
-                try
-                {
-                    foreach (var m in mounted)
-                    {
-                        Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
-                        // W4 starts from dropped caches, as the local W4 does: otherwise the 512 MiB
-                        // W1 just wrote into the cache is still being written back while the tree
-                        // is read, and the daemon's page cache still holds big.bin.
-                        DropCaches();
-                        Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
-                        if (verify) Verify(m);
-                    }
-                }
-                finally
-                {
-                    UnmountAll(mounted);
-                }
-            }
+                RemoteReads(system, verify);
         }
         finally
         {
             SetAsideUsedRemoteCache(cacheDirectory);
+        }
+    }
+
+    /// <summary>A fresh mount of a remote system after a drop: W1, then caches dropped again, W4.</summary>
+    private void RemoteReads(FileSystemUnderTest system, bool verify)
+    {
+        DropCaches();
+        var mounted = MountAll([system], recordSpawn: false);
+        try
+        {
+            foreach (var m in mounted)
+            {
+                Measure(m, Metric.W1, () => Workloads.SequentialRead(m.BigFile, corpus.Shape.BigFileBytes, includeOpen: true));
+                // W4 starts from dropped caches, as the local W4 does: otherwise the 512 MiB
+                // W1 just wrote into the cache is still being written back while the tree
+                // is read, and the daemon's page cache still holds big.bin. W1 read only
+                // big.bin, so the mount's cache is still cold for the tree.
+                DropCaches();
+                Measure(m, Metric.W4, () => Workloads.TreeRead(m.Tree, corpus.TreeFileBytes).BytesPerSecond);
+                if (verify) Verify(m);
+            }
+        }
+        finally
+        {
+            UnmountAll(mounted);
         }
     }
 

@@ -77,26 +77,16 @@ public sealed class DaemonStreamLimitsTests
         // Kestrel's minimum response data rate (on by default) never fires here: it does not count
         // time blocked on the client's HTTP/2 window. Without the daemon's own write timeout the
         // descriptor was still held after 50 s.
-        TimeSpan idle = TimeSpan.FromSeconds(4);
-        byte[] data = TestTrees.Pattern(64 << 20, seed: 5);
-        B3Digest digest = await TestTrees.PutBlobAsync(_store.Services.Blobs, data, chunk: 1 << 20);
-        string blobFile = Path.Join(_store.Directory!, "blobs", digest.ToHex()[..2], digest.ToHex());
-        _daemon = await TestDaemon.StartAsync(Transport.Tcp, _store.Services, options: new DaemonOptions { Limits = new DaemonLimits { StreamIdleTimeout = idle } });
-        using GrpcChannel channel = OneConnection(_daemon);
+        (B3Digest digest, string blobFile, int length) = await LargeBlobBehindADaemonAsync(StallIdle, seed: 5);
+        using GrpcChannel channel = OneConnection(_daemon!);
         using var read = new BlobService.BlobServiceClient(channel).Read(new ReadBlobRequest { Digest = digest.ToByteString() });
         Assert.That(await read.ResponseStream.MoveNext(), Is.True, "the first chunk arrives");
         var stalled = Stopwatch.StartNew();
         Assert.That(DescriptorsOf(blobFile), Is.EqualTo(1), "the daemon holds the blob open while it sends");
 
-        // The bound: stream-idle-timeout for one message to be taken (plus scheduling slack).
-        TimeSpan bound = idle + TimeSpan.FromSeconds(6);
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.That(DescriptorsOf(blobFile), Is.EqualTo(1), "still held while the client is merely slow (inside the timeout)");
-        while (DescriptorsOf(blobFile) > 0 && stalled.Elapsed < bound + TimeSpan.FromSeconds(30))
-            await Task.Delay(200);
-        TimeSpan freed = stalled.Elapsed;
-        Assert.That(DescriptorsOf(blobFile), Is.Zero, $"the daemon let go of the blob within {bound.TotalSeconds:0} s of the client stalling");
-        Assert.That(freed, Is.LessThan(bound), "within the documented bound");
+        TimeSpan freed = await AssertFreedWithinTheBoundAsync(blobFile, stalled);
 
         // The client finds its stream broken (what it had buffered first), never the whole blob.
         long received = 0;
@@ -105,7 +95,7 @@ public sealed class DaemonStreamLimitsTests
             while (await read.ResponseStream.MoveNext())
                 received += read.ResponseStream.Current.Data.Length;
         });
-        Assert.That(received, Is.LessThan(data.Length));
+        Assert.That(received, Is.LessThan(length));
         TestContext.Out.WriteLine($"freed after {freed.TotalSeconds:0.0} s; the client saw {failure!.StatusCode} after {received} more bytes");
     }
 
@@ -113,12 +103,8 @@ public sealed class DaemonStreamLimitsTests
     public async Task AClientThatStopsReadingABlobBatchHoldsItsBlobsNoLongerThanTheStreamIdleTimeout()
     {
         // Our BlobBatchService holds up to 33 blobs open ahead of what it sends: the same bound as Read.
-        TimeSpan idle = TimeSpan.FromSeconds(4);
-        byte[] data = TestTrees.Pattern(64 << 20, seed: 6);
-        B3Digest digest = await TestTrees.PutBlobAsync(_store.Services.Blobs, data, chunk: 1 << 20);
-        string blobFile = Path.Join(_store.Directory!, "blobs", digest.ToHex()[..2], digest.ToHex());
-        _daemon = await TestDaemon.StartAsync(Transport.Tcp, _store.Services, options: new DaemonOptions { Limits = new DaemonLimits { StreamIdleTimeout = idle } });
-        using GrpcChannel channel = OneConnection(_daemon);
+        (B3Digest digest, string blobFile, _) = await LargeBlobBehindADaemonAsync(StallIdle, seed: 6);
+        using GrpcChannel channel = OneConnection(_daemon!);
         var request = new TvixLowFs.Protos.Extensions.ReadBlobsRequest();
         request.Digests.Add(digest.ToByteString());
         using var read = new TvixLowFs.Protos.Extensions.BlobBatchService.BlobBatchServiceClient(channel).ReadBlobs(request);
@@ -126,15 +112,40 @@ public sealed class DaemonStreamLimitsTests
         var stalled = Stopwatch.StartNew();
         Assert.That(DescriptorsOf(blobFile), Is.EqualTo(1), "the daemon holds the blob open while it sends");
 
-        TimeSpan bound = idle + TimeSpan.FromSeconds(6);
-        while (DescriptorsOf(blobFile) > 0 && stalled.Elapsed < bound + TimeSpan.FromSeconds(30))
-            await Task.Delay(200);
-        Assert.That(DescriptorsOf(blobFile), Is.Zero, $"the daemon let go of the blob within {bound.TotalSeconds:0} s of the client stalling");
-        Assert.That(stalled.Elapsed, Is.LessThan(bound), "within the documented bound");
+        await AssertFreedWithinTheBoundAsync(blobFile, stalled);
         await Assert.ThrowsAsync<RpcException>(async () =>
         {
             while (await read.ResponseStream.MoveNext()) { }
         });
+    }
+
+    /// <summary>The stream-idle-timeout of the stall tests.</summary>
+    private static readonly TimeSpan StallIdle = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// A 64 MiB blob in the local store (far more than the client's HTTP/2 window, the daemon's
+    /// response buffer and both sockets' buffers together) and a daemon on it with
+    /// stream-idle-timeout <paramref name="idle"/>; the blob's digest, file and length.
+    /// </summary>
+    private async Task<(B3Digest Digest, string File, int Length)> LargeBlobBehindADaemonAsync(TimeSpan idle, int seed)
+    {
+        byte[] data = TestTrees.Pattern(64 << 20, seed: seed);
+        B3Digest digest = await TestTrees.PutBlobAsync(_store.Services.Blobs, data, chunk: 1 << 20);
+        string blobFile = Path.Join(_store.Directory!, "blobs", digest.ToHex()[..2], digest.ToHex());
+        _daemon = await TestDaemon.StartAsync(Transport.Tcp, _store.Services, options: new DaemonOptions { Limits = new DaemonLimits { StreamIdleTimeout = idle } });
+        return (digest, blobFile, data.Length);
+    }
+
+    /// <summary>The bound: stream-idle-timeout for one message to be taken, plus scheduling slack; returns when the blob was let go.</summary>
+    private static async Task<TimeSpan> AssertFreedWithinTheBoundAsync(string blobFile, Stopwatch stalled)
+    {
+        TimeSpan bound = StallIdle + TimeSpan.FromSeconds(6);
+        while (DescriptorsOf(blobFile) > 0 && stalled.Elapsed < bound + TimeSpan.FromSeconds(30))
+            await Task.Delay(200);
+        TimeSpan freed = stalled.Elapsed;
+        Assert.That(DescriptorsOf(blobFile), Is.Zero, $"the daemon let go of the blob within {bound.TotalSeconds:0} s of the client stalling");
+        Assert.That(freed, Is.LessThan(bound), "within the documented bound");
+        return freed;
     }
 
     /// <summary>Descriptors of this process (the in-process daemon) open on <paramref name="path"/>.</summary>
