@@ -80,4 +80,29 @@ public sealed class NarCalculationLimitsTests
         Assert.That(finished, Is.SameAs(running), "the walk did not stop within 60 s of its cancellation");
         await Assert.CatchAsync<OperationCanceledException>(async () => await running);
     }
+
+    [Test]
+    public async Task AClientThatGoesAwayCancelsItsCalculationInTheDaemon()
+    {
+        // No entry limit that would end the walk: only the call's end can. The daemon hands the
+        // call's cancellation to the calculator (which stops when cancelled, as the test above
+        // shows): the token its recursive get was given is cancelled once the client is gone.
+        var memory = new StoreOpener().Open(StoreAddress.Memory);
+        var directories = new TokenRecordingDirectoryService(memory.Directories);
+        var store = new StoreServices(memory.Blobs, directories, memory.PathInfos);
+        Node root = (await PutSharedGraphAsync(store))[Depth];
+        await using var daemon = await TestDaemon.StartAsync(Transport.Tcp, store,
+            options: new DaemonOptions { Limits = new DaemonLimits { MaxNarEntries = long.MaxValue / 2 } });
+        using var channel = daemon.OpenPlainChannel();
+        var client = new PathInfoService.PathInfoServiceClient(channel);
+
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.CalculateNARAsync(root, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(2))));
+        Assert.That(e!.StatusCode, Is.EqualTo(StatusCode.DeadlineExceeded));
+        Assert.That(directories.LastRecursiveToken, Is.Not.Null, "the daemon started the calculation");
+        CancellationToken calculation = directories.LastRecursiveToken!.Value;
+        for (int i = 0; i < 100 && !calculation.IsCancellationRequested; i++)
+            await Task.Delay(100);
+        Assert.That(calculation.IsCancellationRequested, Is.True, "the daemon's calculation was cancelled when its client went away");
+    }
 }
