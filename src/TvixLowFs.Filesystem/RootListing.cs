@@ -38,9 +38,10 @@ internal sealed class RootListing : IAsyncDisposable
 
     /// <summary>
     /// The next PathInfo of the listing, or null at its end. Throws (and stays failed) when the
-    /// service fails or does not answer within <paramref name="timeout"/>.
+    /// service fails or does not answer within <paramref name="timeout"/>, or once
+    /// <paramref name="abandoned"/> (the shutdown gave up on the backend).
     /// </summary>
-    public async ValueTask<PathInfo?> NextAsync(TimeSpan timeout)
+    public async ValueTask<PathInfo?> NextAsync(TimeSpan timeout, CancellationToken abandoned)
     {
         if (Failed)
             throw new IOException("the root listing failed earlier");
@@ -51,7 +52,7 @@ internal sealed class RootListing : IAsyncDisposable
         try
         {
             ValueTask<bool> pending = _source.MoveNextAsync();
-            bool more = pending.IsCompletedSuccessfully ? pending.Result : await pending.AsTask().WaitAsync(timeout).ConfigureAwait(false);
+            bool more = pending.IsCompletedSuccessfully ? pending.Result : await pending.AsTask().WaitAsync(timeout, abandoned).ConfigureAwait(false);
             if (more)
                 return _source.Current;
         }

@@ -275,7 +275,7 @@ public sealed partial class StoreFilesystem
         try
         {
             // Inside the try: a releasedir racing this readdir must not leave it unanswered.
-            await listing.Gate.WaitAsync().ConfigureAwait(false);
+            await listing.Gate.WaitAsync(_abandoned.Token).ConfigureAwait(false);
             entered = true;
             if (listing.IsReleased)
                 throw new IOException("the listing was released");
@@ -299,7 +299,7 @@ public sealed partial class StoreFilesystem
                             failure = $"no valid PathInfo within {(left <= 0 ? $"{_options.BackendTimeout.TotalSeconds:0.#} s" : $"{skipped} listed")}";
                             break;
                         }
-                        if (await listing.NextAsync(TimeSpan.FromMilliseconds(left)).ConfigureAwait(false) is not { } pathInfo)
+                        if (await listing.NextAsync(TimeSpan.FromMilliseconds(left), _abandoned.Token).ConfigureAwait(false) is not { } pathInfo)
                             break;
                         if (TryRegisterListed(pathInfo) is { } listed)
                             listing.Entries.Add(listed);

@@ -55,3 +55,24 @@ internal sealed class NeverAnsweringPathInfoService(IPathInfoService inner, Stor
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
+
+/// <summary>A PathInfo service whose listing never yields its first entry, ignoring cancellation (a hung remote List).</summary>
+internal sealed class NeverListingPathInfoService(IPathInfoService inner) : IPathInfoService
+{
+    /// <summary>Set when the listing is first asked for its next entry.</summary>
+    public ManualResetEventSlim Entered { get; } = new(false);
+
+    public ValueTask<PathInfo?> GetAsync(StorePathHash hash, CancellationToken cancellationToken = default) => inner.GetAsync(hash, cancellationToken);
+
+    public ValueTask<PathInfo> PutAsync(PathInfo pathInfo, CancellationToken cancellationToken = default) => inner.PutAsync(pathInfo, cancellationToken);
+
+    public async IAsyncEnumerable<PathInfo> ListAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        Entered.Set();
+        yield return await NeverAnswering.Forever<PathInfo>().ConfigureAwait(false);
+    }
+
+    public ValueTask<NarHash> CalculateNarAsync(Node node, CancellationToken cancellationToken = default) => inner.CalculateNarAsync(node, cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}

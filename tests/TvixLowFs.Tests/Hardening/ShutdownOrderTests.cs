@@ -108,4 +108,53 @@ public sealed class ShutdownOrderTests
         }
     }
 
+    [Test]
+    public async Task AReaddirWaitingOnAHungRootListingIsAnsweredEioBeforeTheChannelCloses()
+    {
+        // --list-root over a PathInfo service whose listing never yields and ignores cancellation:
+        // the root readdir waits on it (its own deadline is far beyond the test) until the shutdown
+        // gives up on it after the grace and it answers itself (the page so far: "." and ".."),
+        // before the channel closes. The lister's next readdir comes after that and is the kernel's
+        // to fail. Before, the readdir was still waiting when /dev/fuse closed: never answered by us.
+        await using TemporaryLocalStore temporary = TemporaryLocalStore.Create("shutdown-listing");
+        var pathInfos = new NeverListingPathInfoService(temporary.Store.PathInfos);
+        var store = new StoreServices(temporary.Store.Blobs, temporary.Store.Directories, pathInfos);
+        var mount = new InProcessMount(store, new StoreFilesystemOptions
+        {
+            ListRoot = true,
+            ShutdownGrace = TimeSpan.FromSeconds(2),
+            BackendTimeout = TimeSpan.FromMinutes(10),
+            ReadaheadConcurrency = 0,
+        });
+        try
+        {
+            Task<string> listing = Task.Run(() =>
+            {
+                try
+                {
+                    return $"listed {System.IO.Directory.GetFileSystemEntries(mount.MountPoint).Length}";
+                }
+                catch (IOException e)
+                {
+                    return e.Message;
+                }
+            });
+            Assert.That(pathInfos.Entered.Wait(TimeSpan.FromSeconds(30)), Is.True, "the readdir reached the listing");
+            for (int i = 0; i < 100 && mount.Filesystem.PendingRequests == 0; i++)
+                Thread.Sleep(20);
+            Assert.That(mount.Filesystem.PendingRequests, Is.EqualTo(1), "the readdir is a request the mount still has to answer");
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Task unmounting = Task.Run(mount.Dispose);
+            Assert.That(listing.Wait(TimeSpan.FromSeconds(60)), Is.True, "the lister came back");
+            Assert.That(unmounting.Wait(TimeSpan.FromSeconds(60)), Is.True, "the unmount finished");
+            string Log() => $"after {clock.Elapsed.TotalSeconds:0.0} s: {listing.Result}\n" + string.Join("\n", mount.Log.Lines.Select(l => $"{l.Level}: {l.Message}"));
+            Assert.That(mount.Filesystem.PendingRequests, Is.Zero, () => "the pending readdir was answered by the mount before the channel closed; " + Log());
+            Assert.That(mount.Log.Lines.Any(l => l.Message.StartsWith("root listing", StringComparison.Ordinal)), Is.True, Log);
+        }
+        finally
+        {
+            mount.Dispose();
+        }
+    }
 }
