@@ -401,10 +401,7 @@ internal sealed class BinaryCacheRun(BinaryCacheOptions options)
     private void Publish(string markdown, string? repository)
     {
         Console.WriteLine(markdown);
-        var directory = options.ResultsDirectory ?? Path.Combine(repository ?? Environment.CurrentDirectory, "bench", "results");
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, $"binary-cache-{run.Metadata.StartedUtc:yyyy-MM-dd-HHmm}{(options.Quick ? "-quick" : "")}.md");
-        File.WriteAllText(path, markdown);
+        var path = ResultsFile.Write(options.ResultsDirectory, repository, "binary-cache", run.Metadata.StartedUtc, options.Quick, markdown);
         Log($"wrote {path}");
     }
 

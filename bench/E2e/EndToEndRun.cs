@@ -107,10 +107,7 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
         text.Append(import.Render());
         var markdown = text.ToString();
         Console.WriteLine(markdown);
-        var directory = options.ResultsDirectory ?? Path.Combine(repository ?? Environment.CurrentDirectory, "bench", "results");
-        Directory.CreateDirectory(directory);
-        var dated = Path.Combine(directory, $"import-{metadata.StartedUtc:yyyy-MM-dd-HHmm}{(options.Quick ? "-quick" : "")}.md");
-        File.WriteAllText(dated, markdown);
+        var dated = ResultsFile.Write(options.ResultsDirectory, repository, "import", metadata.StartedUtc, options.Quick, markdown);
         Log($"wrote {dated}");
         if (import.Failures.Count > 0) Console.Error.WriteLine("e2e: FAILED (see the report)");
         return import.Failures.Count > 0 ? 1 : 0;
@@ -564,13 +561,9 @@ internal sealed class EndToEndRun(BenchmarkOptions options)
 
     private void WriteResults(string markdown, string? repository, DateTime started)
     {
-        var directory = options.ResultsDirectory ?? Path.Combine(repository ?? Environment.CurrentDirectory, "bench", "results");
-        Directory.CreateDirectory(directory);
-        var suffix = options.Quick ? "-quick" : "";
-        var dated = Path.Combine(directory, $"e2e-{started:yyyy-MM-dd-HHmm}{suffix}.md");
-        File.WriteAllText(dated, markdown);
+        var dated = ResultsFile.Write(options.ResultsDirectory, repository, "e2e", started, options.Quick, markdown);
         // A smoke run must not replace the figures the README quotes.
-        File.WriteAllText(Path.Combine(directory, options.Quick ? "latest-quick.md" : "latest.md"), markdown);
+        File.WriteAllText(Path.Combine(ResultsFile.DirectoryOf(options.ResultsDirectory, repository), options.Quick ? "latest-quick.md" : "latest.md"), markdown);
         Log($"wrote {dated}");
     }
 

@@ -84,10 +84,7 @@ public sealed class CliContext
     public StoreServices OpenStoreForDaemon(ParseResult parseResult)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
-        (StoreAddress blobs, StoreAddress directories, StoreAddress pathInfos) = Options.ResolveAddresses(parseResult, Environment);
-        StoreServices store = Opener(parseResult).Open(blobs, directories, pathInfos);
-        return parseResult.GetResult(Remote.CacheDirectory) is null ? store
-            : Remote.WithCache(store, parseResult, Environment, blobs, directories);
+        return parseResult.GetResult(Remote.CacheDirectory) is null ? OpenStore(parseResult) : OpenStoreForMount(parseResult);
     }
 
     /// <summary>Loggers writing one line per message to stderr at the <c>--log-level</c> chosen.</summary>

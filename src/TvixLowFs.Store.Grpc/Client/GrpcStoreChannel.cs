@@ -140,6 +140,8 @@ public sealed class GrpcStoreChannel : IDisposable
     /// exceptions. With <paramref name="passUnimplemented"/>, UNIMPLEMENTED is thrown as it came
     /// (a caller that falls back to an older call).
     /// </summary>
+    // Pooled: a blob read awaits this once per chunk, and an async method's state box would otherwise be one allocation per message.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<bool> MoveNextAsync<T>(IAsyncStreamReader<T> stream, ProgressDeadline progress, string what,
         CancellationToken callerToken, bool passUnimplemented = false)
     {
